@@ -1,0 +1,1 @@
+"""Machinery shared by both twins (nothing vendor-specific lives here)."""

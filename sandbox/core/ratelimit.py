@@ -1,0 +1,78 @@
+"""Rate limits as the vendors apply them: requests per (scaled) minute per tenant, and concurrency caps.
+
+``time_scale`` N makes a "minute" last 60/N seconds (and, in the QBO twin, a token's hour last 3600/N seconds), so
+tests and benchmarks can exercise real limits quickly.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict, deque
+from typing import Callable
+
+
+class Clock:
+    """Real time with a scale factor for the twins' windows and lifetimes."""
+
+    def __init__(self, time_scale: float = 1.0, now: Callable[[], float] = time.monotonic) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.time_scale = time_scale
+        self._now = now
+
+    def now(self) -> float:
+        return self._now()
+
+    def seconds(self, vendor_seconds: float) -> float:
+        """How long ``vendor_seconds`` of the vendor's time last here."""
+        return vendor_seconds / self.time_scale
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` events per ``window`` vendor-seconds per key (a true sliding window, as QBO counts)."""
+
+    def __init__(self, limit: int | None, clock: Clock, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self._events: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def try_acquire(self, key: str) -> float | None:
+        """Record an event and answer None, or answer how many real seconds to wait before one is allowed."""
+        if not self.limit:
+            return None
+        now = self.clock.now()
+        window = self.clock.seconds(self.window)
+        with self._lock:
+            events = self._events[key]
+            while events and events[0] <= now - window:
+                events.popleft()
+            if len(events) >= self.limit:
+                return max(events[0] + window - now, 0.0)
+            events.append(now)
+            return None
+
+    def reset(self) -> None:
+        with self._lock:
+            self._events.clear()
+
+
+class ConcurrencyLimiter:
+    """At most ``limit`` requests in flight per key."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self._inflight: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def try_enter(self, key: str) -> bool:
+        with self._lock:
+            if self.limit and self._inflight[key] >= self.limit:
+                return False
+            self._inflight[key] += 1
+            return True
+
+    def leave(self, key: str) -> None:
+        with self._lock:
+            self._inflight[key] = max(self._inflight[key] - 1, 0)
