@@ -218,7 +218,8 @@ class TwinServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "TwinServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="twin-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="twin-http", daemon=True)
         self._thread.start()
         return self
 

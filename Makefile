@@ -1,0 +1,35 @@
+# The two commands: `make run` (the whole sync against the twins, on SQLite) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test test-postgres bench reset clean
+
+$(STAMP): requirements.txt requirements-test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) scripts/run_demo.py
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The staging-store tests (and the rest marked postgres) against the local PostgreSQL, in a throw-away database.
+test-postgres: setup
+	bash scripts/with_postgres.sh $(PY) -m pytest -m postgres $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+reset:
+	rm -rf var/
+
+clean: reset
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,54 @@
+"""
+### Atera ↔ QBO catalog sync
+
+Extracts both systems' catalogs into the staging database, in parallel:
+Atera customers, contacts, products, expenses, contracts and the contract-rate catalog; QBO customers (inactive
+and sub-customers too), items, accounts, tax codes and company preferences. Records that disappeared are kept
+and flagged (`deleted_at`). Emits the `atera_qbo_staging_catalog` Asset, which schedules `atera_qbo_matching`.
+
+Params: `full_refresh` — re-read everything (the extraction is a full pull for now).
+Connections: `atera_default`, `quickbooks_default`, `atera_qbo_staging` (see README).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+
+CATALOG_ASSET = Asset("atera_qbo://staging/catalog")
+
+default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
+
+
+@dag(
+    dag_id="atera_qbo_catalog_sync",
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["atera", "quickbooks", "extract"],
+    params={"full_refresh": Param(False, type="boolean", description="Re-read every record from both APIs")},
+    doc_md=__doc__,
+)
+def atera_qbo_catalog_sync() -> None:
+    @task
+    def extract_atera() -> dict:
+        from atera_qbo.tasks import extract_atera_catalog
+
+        return extract_atera_catalog()
+
+    @task(pool="qbo_api", pool_slots=1)
+    def extract_qbo() -> dict:
+        from atera_qbo.tasks import extract_qbo_catalog
+
+        return extract_qbo_catalog()
+
+    @task(outlets=[CATALOG_ASSET])
+    def publish(atera: dict, qbo: dict) -> dict:
+        return {"atera": {k: v["rows"] for k, v in atera.items()}, "qbo": {k: v["rows"] for k, v in qbo.items()}}
+
+    publish(extract_atera(), extract_qbo())
+
+
+atera_qbo_catalog_sync()

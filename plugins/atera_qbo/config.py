@@ -1,0 +1,140 @@
+"""Settings from Airflow Connections and Variables (or the environment), with documented defaults.
+
+Connections (DESIGN.md B):
+- ``atera_default``: host = API base URL, password = API key; extra ``rate_per_minute`` (default 700).
+- ``quickbooks_default``: host = API base URL, login = client id, password = client secret, extra ``realm_id``,
+  ``refresh_token`` (seeds the token store once), ``oauth_base_url`` (default Intuit's), ``rate_per_minute``
+  (default 450, under QBO's 500), ``retry_initial_wait``/``retry_max_wait`` (seconds).
+- ``atera_qbo_staging``: conn_type ``sqlite`` (host = file path) or ``postgres``; default SQLite file
+  ``$AIRFLOW_HOME/atera_qbo_staging.db``.
+Variable ``atera_qbo_review_dir``: where review/override/report files go; default ``$AIRFLOW_HOME/atera_qbo/review``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+from .errors import ConfigError
+
+INTUIT_OAUTH_BASE = "https://oauth.platform.intuit.com"
+INTUIT_API_BASE = "https://quickbooks.api.intuit.com"
+TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+
+
+@dataclass(frozen=True)
+class ConnInfo:
+    """The parts of an Airflow Connection the sync reads (built by hooks.py, or by tests directly)."""
+
+    conn_type: str
+    host: str | None = None
+    login: str | None = None
+    password: str | None = field(default=None, repr=False)
+    schema: str | None = None
+    port: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def airflow_home() -> Path:
+    return Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+
+
+def _base_url(conn: ConnInfo, default: str, name: str) -> str:
+    host = (conn.host or default or "").rstrip("/")
+    if not host:
+        raise ConfigError(f"connection {name}: host (the API base URL) is empty")
+    if "://" not in host:
+        host = f"https://{host}"
+    if conn.port and host.count(":") < 2:
+        host = f"{host}:{conn.port}"
+    return host
+
+
+@dataclass(frozen=True)
+class AteraSettings:
+    base_url: str
+    api_key: str = field(repr=False)
+    rate_per_minute: float = 700
+
+    @classmethod
+    def from_conn(cls, conn: ConnInfo, name: str = "atera_default") -> "AteraSettings":
+        if not conn.password:
+            raise ConfigError(f"connection {name}: password (the Atera API key) is empty")
+        return cls(_base_url(conn, "https://app.atera.com", name), conn.password,
+                   float(conn.extra.get("rate_per_minute", 700)))
+
+
+@dataclass(frozen=True)
+class QboSettings:
+    base_url: str
+    realm_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    oauth_base_url: str = INTUIT_OAUTH_BASE
+    rate_per_minute: float = 450
+    retry_initial_wait: float = 1.0
+    retry_max_wait: float = 60.0
+
+    @property
+    def token_url(self) -> str:
+        return self.oauth_base_url.rstrip("/") + TOKEN_PATH
+
+    @classmethod
+    def from_conn(cls, conn: ConnInfo, name: str = "quickbooks_default") -> "QboSettings":
+        extra = conn.extra or {}
+        realm = str(extra.get("realm_id") or "").strip()
+        missing = [label for label, value in (("login (client id)", conn.login),
+                                              ("password (client secret)", conn.password),
+                                              ("extra.realm_id", realm)) if not value]
+        if missing:
+            raise ConfigError(f"connection {name}: missing {', '.join(missing)}")
+        return cls(
+            base_url=_base_url(conn, INTUIT_API_BASE, name),
+            realm_id=realm,
+            client_id=conn.login or "",
+            client_secret=conn.password or "",
+            refresh_token=extra.get("refresh_token"),
+            oauth_base_url=str(extra.get("oauth_base_url") or INTUIT_OAUTH_BASE),
+            rate_per_minute=float(extra.get("rate_per_minute", 450)),
+            retry_initial_wait=float(extra.get("retry_initial_wait", 1.0)),
+            retry_max_wait=float(extra.get("retry_max_wait", 60.0)),
+        )
+
+
+def staging_url(conn: ConnInfo | None) -> str:
+    """SQLAlchemy URL of the staging DB from the ``atera_qbo_staging`` connection (None → the default file)."""
+    if conn is None:
+        return f"sqlite:///{airflow_home() / 'atera_qbo_staging.db'}"
+    kind = (conn.conn_type or "").lower()
+    if kind == "sqlite":
+        path = conn.host or str(airflow_home() / "atera_qbo_staging.db")
+        return f"sqlite:///{path}"
+    if kind in ("postgres", "postgresql"):
+        auth = quote(conn.login or "postgres", safe="")
+        if conn.password:
+            auth += ":" + quote(conn.password, safe="")
+        return f"postgresql+psycopg2://{auth}@{conn.host or '127.0.0.1'}:{conn.port or 5432}/{conn.schema or 'postgres'}"
+    raise ConfigError(f"connection atera_qbo_staging: conn_type {conn.conn_type!r} is not sqlite or postgres")
+
+
+def review_dir(get_variable: Callable[[str], str | None] | None = None) -> Path:
+    value = get_variable("atera_qbo_review_dir") if get_variable else None
+    value = value or os.environ.get("ATERA_QBO_REVIEW_DIR")
+    path = Path(value) if value else airflow_home() / "atera_qbo" / "review"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def parse_extra(extra: Any) -> dict[str, Any]:
+    if not extra:
+        return {}
+    if isinstance(extra, dict):
+        return extra
+    try:
+        return json.loads(extra)
+    except ValueError as exc:
+        raise ConfigError("a connection's extra is not valid JSON") from exc

@@ -1,0 +1,299 @@
+"""Exactly-once invoice export through the ledger.
+
+Per Atera invoice, ever, one ``export_invoices`` row. A run (one ``export_batches`` row) selects staged invoices,
+skips what the ledger says is exported, recovers invoices QBO already has (DocNumber lookup: the safe complement
+to requestid replay), transforms the rest, marks each chunk ``pending`` with its request id BEFORE sending it,
+sends ``/batch`` of ≤ 30 with a requestid derived from its content (a retried or re-run batch is replayed by QBO,
+not repeated), and records every item's outcome. Invoices that cannot be exported are ``blocked`` with the reason.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from ..errors import BatchLoadError, SyncError
+from ..money import dumps
+from ..qbo.client import BATCH_SIZE, fault_of
+from ..qbo.query import in_list
+from ..staging.db import money_in, money_out, table, upsert, utcnow
+from .transform import InvoiceContext, Transformed, transform
+
+log = logging.getLogger(__name__)
+
+QBO_INVOICE_URL = "https://app.qbo.intuit.com/app/invoice?txnId={id}"
+
+
+@dataclass
+class ExportResult:
+    batch_id: str
+    selected: int = 0
+    already_exported: int = 0
+    recovered: int = 0
+    exported: dict[str, str] = field(default_factory=dict)  # Atera number → QBO id
+    blocked: dict[str, str] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "selected": self.selected, "already_exported": self.already_exported,
+                "recovered": self.recovered, "exported": len(self.exported), "blocked": len(self.blocked),
+                "failed": len(self.failed), "dry_run": self.dry_run,
+                "exported_ids": dict(list(self.exported.items())[:500]),
+                "problems": {**{k: v for k, v in list(self.blocked.items())[:50]},
+                             **{k: v for k, v in list(self.failed.items())[:50]}}}
+
+
+def build_context(engine: sa.Engine) -> InvoiceContext:
+    mc, mp = table(engine, "map_customers"), table(engine, "map_products")
+    ap, qi = table(engine, "stg_atera_products"), table(engine, "stg_qbo_items")
+    prefs = table(engine, "stg_qbo_preferences")
+    with engine.connect() as conn:
+        customer_map = {str(a): str(q) for a, q in conn.execute(
+            sa.select(mc.c.atera_id, mc.c.qbo_id).where(mc.c.active.is_(True), mc.c.qbo_id.is_not(None)))}
+        product_map: dict[str, set[str]] = {}
+        joined = sa.select(ap.c.name, mp.c.qbo_id).select_from(
+            mp.join(ap, mp.c.atera_id == ap.c.kind + ":" + ap.c.source_id)).where(
+            mp.c.active.is_(True), mp.c.qbo_id.is_not(None), ap.c.deleted_at.is_(None))
+        for name, qbo_id in conn.execute(joined):
+            product_map.setdefault(name, set()).add(str(qbo_id))
+        items = conn.execute(sa.select(qi.c.source_id, qi.c.taxable, qi.c.raw_json)).all()
+        pref = conn.execute(sa.select(prefs)).first()
+    item_taxable = {str(i): bool(t) for i, t, _ in items}
+    item_tax_code = {}
+    for item_id, _, raw in items:
+        ref = (json.loads(raw or "{}").get("SalesTaxCodeRef") or {}).get("value")
+        if ref:
+            item_tax_code[str(item_id)] = str(ref)
+    ctx = InvoiceContext(customer_map, product_map, item_taxable, item_tax_code)
+    if pref is not None:
+        ctx.country = _country_code(pref.country)
+        ctx.custom_txn_numbers = bool(pref.custom_txn_numbers)
+        ctx.multi_currency = bool(pref.multi_currency)
+        ctx.home_currency = pref.home_currency or "USD"
+    if ctx.country != "US":
+        ctx.zero_tax_code = _zero_tax_code(engine)
+    return ctx
+
+
+def _country_code(country: str | None) -> str:
+    value = (country or "US").strip().upper()
+    return {"UNITED STATES": "US", "USA": "US", "UNITED KINGDOM": "GB", "UK": "GB", "CANADA": "CA"}.get(value, value)
+
+
+def _zero_tax_code(engine: sa.Engine) -> str | None:
+    """The company's 0% (or exempt) sales TaxCode, for non-taxable lines of non-US companies."""
+    codes, rates = table(engine, "stg_qbo_tax_codes"), table(engine, "stg_qbo_tax_rates")
+    with engine.connect() as conn:
+        rate_values = {str(i): money_in(v) for i, v in conn.execute(sa.select(rates.c.source_id, rates.c.rate_value))}
+        rows = conn.execute(sa.select(codes.c.source_id, codes.c.name, codes.c.raw_json)
+                            .where(codes.c.active.is_(True))).all()
+    for source_id, name, raw in rows:
+        details = ((json.loads(raw or "{}").get("SalesTaxRateList") or {}).get("TaxRateDetail")) or []
+        ids = [str((d.get("TaxRateRef") or {}).get("value")) for d in details]
+        if ids and all(rate_values.get(i) == 0 for i in ids):
+            return str(source_id)
+    for source_id, name, _ in rows:
+        if name and ("0%" in name or "exempt" in name.lower() or "zero" in name.lower()):
+            return str(source_id)
+    return None
+
+
+def select_invoices(engine: sa.Engine, *, date_from: date | None, date_to: date | None,
+                    numbers: Iterable[str] | None) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+    cond = [inv.c.deleted_at.is_(None)]
+    if date_from:
+        cond.append(inv.c.invoice_date >= date_from.isoformat())
+    if date_to:
+        cond.append(inv.c.invoice_date <= date_to.isoformat())
+    numbers = [str(n) for n in numbers or []]
+    if numbers:
+        cond.append(inv.c.source_id.in_(numbers))
+    with engine.connect() as conn:
+        invoices = [dict(r._mapping) for r in conn.execute(sa.select(inv).where(*cond))]
+        all_lines: dict[str, list[dict[str, Any]]] = {}
+        for r in conn.execute(sa.select(lines).where(lines.c.invoice_source_id.in_(
+                sa.select(inv.c.source_id).where(*cond)))):
+            all_lines.setdefault(r.invoice_source_id, []).append(dict(r._mapping))
+    invoices.sort(key=lambda r: (r["invoice_date"] or "", int(r["source_id"]) if r["source_id"].isdigit() else 0,
+                                 r["source_id"]))
+    return [(i, all_lines.get(i["source_id"], [])) for i in invoices]
+
+
+class Ledger:
+    def __init__(self, engine: sa.Engine, batch_id: str) -> None:
+        self.engine = engine
+        self.batch_id = batch_id
+        self.batches = table(engine, "export_batches")
+        self.invoices = table(engine, "export_invoices")
+
+    def open(self, run_id: str | None, params: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            upsert(conn, self.batches, [{"batch_id": self.batch_id, "run_id": run_id, "started_at": utcnow(),
+                                         "finished_at": None, "status": "running",
+                                         "params_json": json.dumps(params, default=str), "selected_count": 0,
+                                         "exported_count": 0, "skipped_count": 0, "failed_count": 0}], ["batch_id"])
+
+    def states(self, numbers: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(numbers), 500):
+                for row in conn.execute(sa.select(self.invoices).where(
+                        self.invoices.c.atera_invoice_number.in_(numbers[start:start + 500]))):
+                    out[row.atera_invoice_number] = row
+        return out
+
+    def mark(self, number: str, **values: Any) -> None:
+        self.mark_many([number], **values)
+
+    def mark_many(self, numbers: list[str], *, attempt: bool = False, totals: dict[str, Decimal] | None = None,
+                  request_ids: dict[str, str] | None = None, hashes: dict[str, str] | None = None,
+                  **values: Any) -> None:
+        now = utcnow()
+        with self.engine.begin() as conn:
+            existing = {r.atera_invoice_number: r for r in conn.execute(sa.select(self.invoices).where(
+                self.invoices.c.atera_invoice_number.in_(numbers)))}
+            rows = []
+            for number in numbers:
+                old = existing.get(number)
+                row = {
+                    "atera_invoice_number": number, "batch_id": self.batch_id,
+                    "status": values.get("status", old.status if old else "pending"),
+                    "qbo_id": values.get("qbo_id", old.qbo_id if old else None),
+                    "qbo_doc_number": values.get("qbo_doc_number", old.qbo_doc_number if old else None),
+                    "request_id": (request_ids or {}).get(number) or (old.request_id if old else number),
+                    "payload_hash": (hashes or {}).get(number) or (old.payload_hash if old else None),
+                    "total": money_out((totals or {}).get(number), self.engine) if totals and number in totals
+                    else (old.total if old else None),
+                    "error_text": values.get("error_text"),
+                    "attempts": (old.attempts if old else 0) + (1 if attempt else 0),
+                    "first_attempt_at": (old.first_attempt_at if old and old.first_attempt_at else
+                                         (now if attempt else None)),
+                    "last_attempt_at": now if attempt else (old.last_attempt_at if old else None),
+                    "exported_at": now if values.get("status") == "exported" else (old.exported_at if old else None),
+                }
+                rows.append(row)
+            upsert(conn, self.invoices, rows, ["atera_invoice_number"])
+
+    def close(self, result: ExportResult) -> None:
+        status = "dry_run" if result.dry_run else ("partial" if result.failed or result.blocked else "done")
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(self.batches).where(self.batches.c.batch_id == self.batch_id).values(
+                finished_at=utcnow(), status=status, selected_count=result.selected,
+                exported_count=len(result.exported) + result.recovered,
+                skipped_count=result.already_exported, failed_count=len(result.failed) + len(result.blocked)))
+
+
+def _request_id(number: str, payload_hash: str) -> str:
+    return f"{number}-{payload_hash[:24]}"[:50]
+
+
+def _recover_existing(qbo: Any, numbers: list[str]) -> dict[str, dict[str, Any]]:
+    """QBO invoices that already carry these DocNumbers (a lost ledger or a crash between send and record)."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(numbers), 100):
+        chunk = numbers[start:start + 100]
+        for inv in qbo.query_all("Invoice", f"DocNumber IN {in_list(chunk)}"):
+            found.setdefault(str(inv.get("DocNumber")), inv)
+    return found
+
+
+def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str | None = None,
+                    date_from: date | None = None, date_to: date | None = None,
+                    numbers: Iterable[str] | None = None, dry_run: bool = False,
+                    context: InvoiceContext | None = None) -> ExportResult:
+    ledger = Ledger(engine, batch_id)
+    params = {"date_from": date_from, "date_to": date_to, "numbers": list(numbers or []), "dry_run": dry_run}
+    ledger.open(run_id, params)
+    result = ExportResult(batch_id, dry_run=dry_run)
+    selected = select_invoices(engine, date_from=date_from, date_to=date_to, numbers=numbers)
+    result.selected = len(selected)
+    states = ledger.states([inv["source_id"] for inv, _ in selected])
+    ctx = context or build_context(engine)
+
+    todo: list[Transformed] = []
+    for inv, lines in selected:
+        state = states.get(inv["source_id"])
+        if state is not None and state.status == "exported":
+            result.already_exported += 1
+            continue
+        t = transform(inv, lines, ctx)
+        if t.problems:
+            result.blocked[t.number] = "; ".join(t.problems)
+        else:
+            todo.append(t)
+    if not dry_run and result.blocked:
+        for number, problem in result.blocked.items():
+            ledger.mark(number, status="blocked", error_text=problem)
+
+    if todo and ctx.custom_txn_numbers:
+        existing = _recover_existing(qbo, [t.number for t in todo])
+        for t in list(todo):
+            inv = existing.get(t.number)
+            if inv is None:
+                continue
+            if str((inv.get("CustomerRef") or {}).get("value")) != t.payload["CustomerRef"]["value"]:
+                result.blocked[t.number] = (f"QBO already has invoice DocNumber {t.number} (Id {inv.get('Id')}) for "
+                                            "another customer: resolve the clash in QBO")
+                if not dry_run:
+                    ledger.mark(t.number, status="blocked", error_text=result.blocked[t.number])
+            else:
+                result.recovered += 1
+                if not dry_run:
+                    ledger.mark(t.number, status="exported", qbo_id=str(inv["Id"]),
+                                qbo_doc_number=inv.get("DocNumber"), error_text=None)
+            todo.remove(t)
+
+    if dry_run:
+        ledger.close(result)
+        return result
+
+    for start in range(0, len(todo), BATCH_SIZE):
+        chunk = todo[start:start + BATCH_SIZE]
+        rids = {t.number: _request_id(t.number, t.payload_hash) for t in chunk}
+        ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
+                         hashes={t.number: t.payload_hash for t in chunk},
+                         totals={t.number: t.pre_tax_total for t in chunk})
+        batch_rid = hashlib.sha1("|".join(sorted(rids.values())).encode()).hexdigest()[:32]
+        items = [{"bId": t.number, "operation": "create", "Invoice": t.payload} for t in chunk]
+        try:
+            responses = qbo.batch(items, request_id=batch_rid, label=f"export batch {batch_id} "
+                                                                     f"invoices {chunk[0].number}..{chunk[-1].number}")
+        except SyncError as exc:
+            for t in chunk:
+                result.failed[t.number] = str(exc)
+            ledger.mark_many([t.number for t in chunk], status="failed", error_text=str(exc)[:2000])
+            continue
+        for t in chunk:
+            item = responses.get(t.number)
+            fault = fault_of(item) if item else ("no answer for this item in the batch response", None)
+            if fault:
+                message = f"QBO {fault[1] or ''} {fault[0]}".strip()
+                result.failed[t.number] = message
+                ledger.mark(t.number, status="failed", error_text=message[:2000])
+            else:
+                created = item["Invoice"]
+                result.exported[t.number] = str(created["Id"])
+                ledger.mark(t.number, status="exported", qbo_id=str(created["Id"]),
+                            qbo_doc_number=created.get("DocNumber"), error_text=None)
+    ledger.close(result)
+    log.info("export batch %s: %s", batch_id, dumps(result.as_dict()))
+    return result
+
+
+def raise_for_problems(result: ExportResult) -> None:
+    problems = {**result.blocked, **result.failed}
+    if problems:
+        lines = [f"invoice {n}: {p}" for n, p in list(problems.items())[:20]]
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise BatchLoadError(
+            f"export batch {result.batch_id}: {len(result.exported) + result.recovered} exported, "
+            f"{len(result.blocked)} blocked, {len(result.failed)} failed (see table export_invoices):\n  "
+            + "\n  ".join(lines) + more, {k: v for k, v in problems.items()})

@@ -1,0 +1,131 @@
+"""Airflow hooks: build the sync's clients from Connections. Credentials come only from the Connection and are
+never logged. Swapping production for the twins is a change of connection host, never a code flag."""
+from __future__ import annotations
+
+import logging
+import os
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseHook
+
+from .config import AteraSettings, ConnInfo, QboSettings, parse_extra, staging_url
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def conn_info(conn_id: str, *, required: bool = True) -> ConnInfo | None:
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except Exception as exc:  # Airflow raises AirflowNotFoundException (varies by version)
+        if not required and "isn't defined" in str(exc) or not required and "not found" in str(exc).lower():
+            return None
+        if not required:
+            return None
+        raise ConfigError(f"Airflow connection {conn_id!r} is not defined: see README 'Connections'") from None
+    return ConnInfo(conn_type=conn.conn_type or "", host=conn.host, login=conn.login, password=conn.password,
+                    schema=conn.schema, port=conn.port, extra=parse_extra(conn.extra))
+
+
+def fernet() -> Any:
+    """Airflow's Fernet (tokens at rest) when a key is configured, else None."""
+    key = os.environ.get("AIRFLOW__CORE__FERNET_KEY")
+    if not key:
+        try:
+            from airflow.configuration import conf
+
+            key = conf.get("core", "fernet_key", fallback="")
+        except Exception:  # pragma: no cover - configuration unavailable
+            key = ""
+    if not key:
+        return None
+    from cryptography.fernet import Fernet, MultiFernet
+
+    return MultiFernet([Fernet(k.strip().encode()) for k in key.split(",") if k.strip()])
+
+
+class StagingHook(BaseHook):
+    conn_name_attr = "staging_conn_id"
+    default_conn_name = "atera_qbo_staging"
+    conn_type = "sqlite"
+    hook_name = "Atera-QBO staging"
+
+    def __init__(self, *, staging_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.staging_conn_id = staging_conn_id
+
+    @cached_property
+    def engine(self) -> Any:
+        from .staging.db import apply_schema, make_engine
+
+        engine = make_engine(staging_url(conn_info(self.staging_conn_id, required=False)))
+        apply_schema(engine)
+        return engine
+
+    def get_conn(self) -> Any:
+        return self.engine
+
+
+class AteraHook(BaseHook):
+    conn_name_attr = "atera_conn_id"
+    default_conn_name = "atera_default"
+    conn_type = "http"
+    hook_name = "Atera"
+
+    def __init__(self, *, atera_conn_id: str = default_conn_name) -> None:
+        super().__init__()
+        self.atera_conn_id = atera_conn_id
+
+    @cached_property
+    def settings(self) -> AteraSettings:
+        return AteraSettings.from_conn(conn_info(self.atera_conn_id), self.atera_conn_id)
+
+    def get_conn(self) -> Any:
+        from .atera.client import AteraClient
+
+        s = self.settings
+        return AteraClient(s.base_url, s.api_key, rate_per_minute=s.rate_per_minute)
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            client = self.get_conn()
+            client.get("/account", entity="Atera account")
+            return True, "Atera answered"
+        except Exception as exc:
+            return False, str(exc)
+
+
+class QuickBooksHook(BaseHook):
+    conn_name_attr = "qbo_conn_id"
+    default_conn_name = "quickbooks_default"
+    conn_type = "http"
+    hook_name = "QuickBooks Online"
+
+    def __init__(self, *, qbo_conn_id: str = default_conn_name, staging: StagingHook | None = None) -> None:
+        super().__init__()
+        self.qbo_conn_id = qbo_conn_id
+        self.staging = staging or StagingHook()
+
+    @cached_property
+    def settings(self) -> QboSettings:
+        return QboSettings.from_conn(conn_info(self.qbo_conn_id), self.qbo_conn_id)
+
+    def token_store(self) -> Any:
+        from .qbo.auth import TokenEndpoint, TokenStore
+
+        s = self.settings
+        cipher = fernet()
+        if cipher is None:
+            log.warning("No Fernet key configured: QBO tokens are stored unencrypted in the staging database")
+        return TokenStore(self.staging.engine, s.realm_id, TokenEndpoint(s.token_url, s.client_id, s.client_secret),
+                          seed_refresh_token=s.refresh_token, cipher=cipher)
+
+    def get_conn(self) -> Any:
+        from .http import RetryPolicy
+        from .qbo.client import QboClient
+
+        s = self.settings
+        policy = RetryPolicy(initial_wait=s.retry_initial_wait, max_wait=s.retry_max_wait)
+        return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy,
+                         rate_per_minute=s.rate_per_minute)

@@ -1,0 +1,194 @@
+"""One place for HTTP behaviour shared by the Atera and QBO clients: a ``requests.Session`` with timeouts, a
+client-side rate limit, classification of responses into the error tree, and retries with exponential backoff
+and jitter (tenacity) that honour ``Retry-After``.
+
+What is retried: 429, 5xx and connection errors, for idempotent requests. A write is retried only when the
+caller says it is safe (QBO writes carry a ``requestid``, so QBO replays them instead of doing them twice); an
+unsafe write is retried only on 429 (the server says it did nothing).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from .errors import (
+    ApiError,
+    AuthError,
+    FatalApiError,
+    NotFoundError,
+    RateLimitedError,
+    RetriableApiError,
+    ValidationError,
+)
+from .money import loads
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff knobs (seconds). QBO asks for 60 s after a 429; ``max_wait`` caps any single sleep."""
+
+    max_attempts: int = 6
+    initial_wait: float = 1.0
+    max_wait: float = 60.0
+    timeout: float = 60.0  # per request (connect, read)
+
+
+class RateLimiter:
+    """A token bucket per key: ``rate`` requests per second, bursts up to ``burst``. Thread-safe."""
+
+    def __init__(self, per_minute: float | None, burst: int | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = (per_minute or 0) / 60.0
+        self.burst = float(burst or max(1, int(self.rate)))
+        self._tokens = self.burst
+        self._last = clock()
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take a token, sleeping as needed; answers the seconds slept."""
+        if self.rate <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            wait = 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+            self._tokens -= 1
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+_LIMITERS: dict[str, RateLimiter] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(key: str, per_minute: float | None, burst: int | None = None) -> RateLimiter:
+    """The process-wide limiter for one Atera account or QBO realm (all clients of a key share it)."""
+    with _LIMITERS_LOCK:
+        limiter = _LIMITERS.get(key)
+        if limiter is None or limiter.rate != (per_minute or 0) / 60.0:
+            limiter = _LIMITERS[key] = RateLimiter(per_minute, burst)
+        return limiter
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+def classify(response: requests.Response, entity: str, describe: Callable[[requests.Response], tuple[str, str | None]]
+             ) -> ApiError | None:
+    """The error a response stands for, or None for success. ``describe`` extracts (message, vendor_code)."""
+    status = response.status_code
+    if status < 400:
+        return None
+    message, code = describe(response)
+    text = f"{entity}: HTTP {status}" + (f", code {code}" if code else "") + (f": {message}" if message else "")
+    kwargs: dict[str, Any] = {"status": status, "vendor_code": code, "entity": entity}
+    if status == 429:
+        return RateLimitedError(text, retry_after=_retry_after(response), **kwargs)
+    if status >= 500 or status == 408:
+        return RetriableApiError(text, **kwargs)
+    if status in (401, 403):
+        return AuthError(text, **kwargs)
+    if status == 404:
+        return NotFoundError(text, **kwargs)
+    if status in (400, 409, 422):
+        return ValidationError(text, **kwargs)
+    return FatalApiError(text, **kwargs)
+
+
+class ApiSession:
+    """A requests.Session with the sync's retry, timeout and rate-limit behaviour."""
+
+    def __init__(self, base_url: str, *, policy: RetryPolicy | None = None, limiter: RateLimiter | None = None,
+                 describe: Callable[[requests.Response], tuple[str, str | None]] | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self.limiter = limiter
+        self.session = requests.Session()
+        self.session.headers["Accept"] = "application/json"
+        self.session.headers["User-Agent"] = "atera-qbo-sync/1.0"
+        self._describe = describe or (lambda r: ("", None))
+        self._sleep = sleep
+        self.request_count = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- retries ---------------------------------------------------------------------------------------------
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        backoff = wait_random_exponential(multiplier=self.policy.initial_wait, max=self.policy.max_wait)(state)
+        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, backoff), self.policy.max_wait)
+        return backoff
+
+    def request(self, method: str, path: str, *, entity: str, safe_to_retry: bool | None = None,
+                prepare: Callable[[], dict[str, Any]] | None = None, **kwargs: Any) -> requests.Response:
+        """Send with retries. ``prepare`` is called before every attempt (fresh auth headers after a refresh)."""
+        idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE") if safe_to_retry is None else safe_to_retry
+
+        def retriable(exc: BaseException) -> bool:
+            if isinstance(exc, RateLimitedError):
+                return True
+            return isinstance(exc, RetriableApiError) and idempotent
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s: attempt %d failed (%s); retrying in %.1fs", entity, state.attempt_number, exc,
+                        state.upcoming_sleep)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(retriable),
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(self._send_once, method, path, entity, prepare, kwargs)
+
+    def _send_once(self, method: str, path: str, entity: str, prepare: Callable[[], dict[str, Any]] | None,
+                   kwargs: dict[str, Any]) -> requests.Response:
+        if self.limiter is not None:
+            self.limiter.acquire()
+        call_kwargs = dict(kwargs)
+        if prepare is not None:
+            extra = prepare()
+            headers = dict(call_kwargs.pop("headers", None) or {})
+            headers.update(extra.get("headers", {}))
+            call_kwargs["headers"] = headers
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        self.request_count += 1
+        try:
+            response = self.session.request(method, url, timeout=self.policy.timeout, **call_kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableApiError(f"{entity}: {type(exc).__name__} talking to {self.base_url}",
+                                    entity=entity) from None
+        error = classify(response, entity, self._describe)
+        if error is not None:
+            raise error
+        return response
+
+    @staticmethod
+    def json(response: requests.Response) -> Any:
+        """The body as JSON with Decimal amounts."""
+        return loads(response.content) if response.content else None

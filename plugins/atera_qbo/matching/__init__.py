@@ -1,0 +1,2 @@
+"""Matching Atera customers/products to QBO customers/items: normalize → exact → overrides → suggestions → plan →
+commit (the wizard's "Done")."""

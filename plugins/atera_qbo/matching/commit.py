@@ -1,0 +1,250 @@
+"""The wizard's "Done": plan the external writes, persist the plan, execute it step by step idempotently, and
+activate the new mapping only when every step succeeded.
+
+Each step's ``request_id`` is derived from what it creates, so re-running a commit that failed half-way replays
+the steps QBO already performed (QBO answers a repeated requestid with the original response) instead of
+creating duplicates. Atera creates have no request id: before importing a customer into Atera the commit reads
+Atera's customer list and reuses a customer of the same name.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..errors import FatalError, MatchingError, SyncError
+from ..money import dumps, to_decimal
+from ..staging.db import table, upsert, utcnow
+from .normalize import exact_key
+
+log = logging.getLogger(__name__)
+
+QBO_NAME_MAX = {"customer": 500, "product": 100}
+FORBIDDEN = (":", "\t", "\n")
+INCOME_SUBTYPES = ("ServiceFeeIncome", "SalesOfProductIncome", "OtherPrimaryIncome")
+
+
+@dataclass
+class Step:
+    step_no: int
+    entity: str  # customer | product
+    action: str  # create_qbo | import_atera
+    atera_id: str | None
+    qbo_id: str | None
+    payload: dict[str, Any]
+    request_id: str
+    status: str = "pending"
+    result_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class CommitResult:
+    plan_id: str
+    mapped: dict[str, int] = field(default_factory=dict)
+    created_in_qbo: dict[str, int] = field(default_factory=dict)
+    imported_to_atera: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def _request_id(*parts: Any) -> str:
+    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def income_account(engine: sa.Engine) -> str:
+    acc = table(engine, "stg_qbo_accounts")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(acc.c.source_id, acc.c.account_sub_type)
+                            .where(acc.c.account_type == "Income", acc.c.active.is_(True),
+                                   acc.c.deleted_at.is_(None))).all()
+    for subtype in INCOME_SUBTYPES:
+        for source_id, sub in rows:
+            if sub == subtype:
+                return str(source_id)
+    if rows:
+        return str(rows[0][0])
+    raise MatchingError("QBO has no active Income account to book new items to: create one in QBO, then re-run "
+                        "the catalog sync")
+
+
+def _customer_payload(rec: pd.Series) -> dict[str, Any]:
+    name = " ".join(str(rec["name"]).split())
+    payload: dict[str, Any] = {"DisplayName": name, "CompanyName": name[:100]}
+    addr = {k: rec.get(src) for k, src in (("Line1", "address"), ("City", "city"),
+                                            ("CountrySubDivisionCode", "state"), ("PostalCode", "zip_code"),
+                                            ("Country", "country")) if rec.get(src)}
+    if addr:
+        payload["BillAddr"] = addr
+    if rec.get("phone"):
+        payload["PrimaryPhone"] = {"FreeFormNumber": str(rec["phone"])[:30]}
+    return payload
+
+
+def _item_payload(rec: pd.Series, income_account_id: str) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "Name": " ".join(str(rec["name"]).split()),
+        "Type": "NonInventory" if rec["kind"] == "product" else "Service",
+        "IncomeAccountRef": {"value": income_account_id},
+    }
+    amount = to_decimal(rec.get("amount"), field=f"price of {rec['atera_id']}")
+    if amount is not None:
+        payload["UnitPrice"] = amount
+    if rec.get("sku"):
+        payload["Sku"] = str(rec["sku"])[:100]
+    return payload
+
+
+def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[Step]:
+    """The external writes of a commit, validated up front: any row QBO would refuse stops the whole plan."""
+    errors: list[str] = []
+    steps: list[Step] = []
+    atera_customers = catalogs.atera_customers.set_index(catalogs.atera_customers["atera_id"].astype(str))
+    atera_products = catalogs.atera_products.set_index("atera_id")
+    qbo_customers = catalogs.qbo_customers.set_index(catalogs.qbo_customers["qbo_id"].astype(str))
+    income_id: str | None = None
+    planned_names: dict[tuple[str, str], str] = {}
+    for r in review[review["decision"].isin(["create_qbo", "import_atera"])].itertuples(index=False):
+        if r.decision == "create_qbo":
+            rec = (atera_customers if r.entity == "customer" else atera_products).loc[r.atera_id]
+            name = " ".join(str(rec["name"] or "").split())
+            problems = []
+            if not name:
+                problems.append("has no name")
+            if any(ch in name for ch in FORBIDDEN):
+                problems.append("contains ':' (QBO forbids it in names)")
+            if len(name) > QBO_NAME_MAX[r.entity]:
+                problems.append(f"is longer than QBO's {QBO_NAME_MAX[r.entity]} characters")
+            other = planned_names.get((r.entity, exact_key(name)))
+            if other:
+                problems.append(f"would be created twice (also for {other})")
+            if problems:
+                errors.append(f"Atera {r.entity} {r.atera_id} {name!r} {' and '.join(problems)}: rename it in "
+                              f"Atera, or map it to an existing QBO record with action=match")
+                continue
+            planned_names[(r.entity, exact_key(name))] = r.atera_id
+            if r.entity == "customer":
+                payload = _customer_payload(rec)
+            else:
+                income_id = income_id or income_account(engine)
+                payload = _item_payload(rec, income_id)
+            steps.append(Step(len(steps) + 1, r.entity, "create_qbo", r.atera_id, None, payload,
+                              _request_id("create", r.entity, r.atera_id, dumps(payload))))
+        else:
+            rec = qbo_customers.loc[r.qbo_id]
+            payload = {"CustomerName": " ".join(str(rec["name"]).split())}
+            steps.append(Step(len(steps) + 1, "customer", "import_atera", None, r.qbo_id, payload,
+                              _request_id("import", r.qbo_id, dumps(payload))))
+    if errors:
+        raise MatchingError("commit refused, nothing written:\n  " + "\n  ".join(errors))
+    return steps
+
+
+def _save_steps(engine: sa.Engine, plan_id: str, steps: list[Step]) -> None:
+    tbl = table(engine, "match_plan_steps")
+    now = utcnow()
+    rows = [{"plan_id": plan_id, "step_no": s.step_no, "entity": s.entity, "atera_id": s.atera_id,
+             "qbo_id": s.qbo_id, "action": s.action, "payload_json": dumps(s.payload), "request_id": s.request_id,
+             "status": s.status, "result_id": s.result_id, "error_text": s.error, "attempts": 0,
+             "updated_at": now} for s in steps]
+    with engine.begin() as conn:
+        upsert(conn, tbl, rows, ["plan_id", "step_no"])
+
+
+def _record_step(engine: sa.Engine, plan_id: str, step: Step) -> None:
+    tbl = table(engine, "match_plan_steps")
+    with engine.begin() as conn:
+        conn.execute(sa.update(tbl).where(tbl.c.plan_id == plan_id, tbl.c.step_no == step.step_no)
+                     .values(status=step.status, result_id=step.result_id, error_text=step.error,
+                             attempts=tbl.c.attempts + 1, updated_at=utcnow()))
+
+
+def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: Any, atera: Any | None,
+            run_id: str | None = None) -> CommitResult:
+    plan_id = run_id or uuid.uuid4().hex
+    plans = table(engine, "match_plans")
+    with engine.begin() as conn:
+        upsert(conn, plans, [{"plan_id": plan_id, "created_at": utcnow(), "finished_at": None,
+                              "status": "running", "summary_json": None}], ["plan_id"])
+    _save_steps(engine, plan_id, steps)
+    result = CommitResult(plan_id)
+
+    atera_names: dict[str, str] | None = None
+    for step in steps:
+        try:
+            if step.action == "create_qbo":
+                entity = "Customer" if step.entity == "customer" else "Item"
+                created = qbo.create(entity, step.payload, request_id=step.request_id,
+                                     label=f"create QBO {entity} for Atera {step.entity} {step.atera_id}")
+                step.result_id = str(created["Id"])
+                step.qbo_id = step.result_id
+            else:
+                if atera is None:
+                    raise MatchingError("importing QBO customers into Atera needs the Atera connection")
+                if atera_names is None:
+                    atera_names = {exact_key(c.get("CustomerName")): str(c["CustomerID"]) for c in atera.customers()}
+                key = exact_key(step.payload["CustomerName"])
+                step.result_id = atera_names.get(key) or str(atera.create_customer(step.payload))
+                atera_names[key] = step.result_id
+                step.atera_id = step.result_id
+            step.status, step.error = "done", None
+        except SyncError as exc:
+            step.status, step.error = "failed", str(exc)
+            result.failed.append(f"step {step.step_no} ({step.action} {step.entity} "
+                                 f"{step.atera_id or step.qbo_id}): {exc}")
+        _record_step(engine, plan_id, step)
+
+    if result.failed:
+        _finish(engine, plan_id, "failed", result)
+        raise FatalError("commit failed; the previous mapping stays in force. Fix the causes and re-run "
+                         "(steps already done are replayed, not repeated):\n  " + "\n  ".join(result.failed))
+    _activate(engine, plan_id, review, steps, result)
+    _finish(engine, plan_id, "done", result)
+    return result
+
+
+def _finish(engine: sa.Engine, plan_id: str, status: str, result: CommitResult) -> None:
+    plans = table(engine, "match_plans")
+    with engine.begin() as conn:
+        conn.execute(sa.update(plans).where(plans.c.plan_id == plan_id)
+                     .values(status=status, finished_at=utcnow(), summary_json=json.dumps(result.as_dict())))
+
+
+def _activate(engine: sa.Engine, plan_id: str, review: pd.DataFrame, steps: list[Step],
+              result: CommitResult) -> None:
+    """Replace the active mapping with this plan's, in one transaction."""
+    now = utcnow()
+    by_key = {(s.entity, s.atera_id if s.action == "create_qbo" else s.qbo_id): s for s in steps}
+    rows: dict[str, list[dict[str, Any]]] = {"customer": [], "product": []}
+    for r in review.itertuples(index=False):
+        if r.decision == "map":
+            rows[r.entity].append({"atera_id": r.atera_id, "atera_name": r.atera_name, "qbo_id": r.qbo_id,
+                                   "qbo_name": r.qbo_name, "status": r.status,
+                                   "method": "exact" if r.status == "matched_exact" else "override"})
+        elif r.decision == "create_qbo":
+            step = by_key[(r.entity, r.atera_id)]
+            rows[r.entity].append({"atera_id": r.atera_id, "atera_name": r.atera_name, "qbo_id": step.result_id,
+                                   "qbo_name": step.payload.get("DisplayName") or step.payload.get("Name"),
+                                   "status": "matched_override", "method": "created"})
+            result.created_in_qbo[r.entity] = result.created_in_qbo.get(r.entity, 0) + 1
+        elif r.decision == "import_atera":
+            step = by_key[("customer", r.qbo_id)]
+            rows["customer"].append({"atera_id": step.result_id, "atera_name": step.payload["CustomerName"],
+                                     "qbo_id": r.qbo_id, "qbo_name": r.qbo_name, "status": "matched_override",
+                                     "method": "imported"})
+            result.imported_to_atera += 1
+    with engine.begin() as conn:
+        for entity, tbl_name in (("customer", "map_customers"), ("product", "map_products")):
+            tbl = table(engine, tbl_name)
+            conn.execute(sa.update(tbl).values(active=False, updated_at=now))
+            entity_rows = [dict(row, active=True, plan_id=plan_id, updated_at=now) for row in rows[entity]]
+            upsert(conn, tbl, entity_rows, ["atera_id"])
+            result.mapped[entity] = len(entity_rows)

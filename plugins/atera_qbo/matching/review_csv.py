@@ -1,0 +1,85 @@
+"""The review / override CSV (DESIGN.md B): one format, both directions.
+
+Written as UTF-8 with BOM (Excel opens it right); any cell starting with ``= + - @``, tab or CR is written with a
+leading ``'`` (no formula injection when finance opens it) and read back without it.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import MatchingError
+
+COLUMNS = ["entity", "atera_id", "atera_name", "qbo_id", "qbo_name", "action", "status", "score", "candidates",
+           "note"]
+ENTITIES = ("customer", "product")
+ACTIONS = ("match", "create", "skip", "import", "")
+STATUSES = ("matched_exact", "matched_override", "suggested", "unmatched", "conflict", "qbo_only")
+_RISKY = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ReviewRow:
+    entity: str
+    atera_id: str = ""
+    atera_name: str = ""
+    qbo_id: str = ""
+    qbo_name: str = ""
+    action: str = ""
+    status: str = ""
+    score: str = ""
+    candidates: str = ""
+    note: str = ""
+    line: int = 0  # line number in the file it was read from (1 = header)
+
+    def as_list(self) -> list[str]:
+        return [getattr(self, c) or "" for c in COLUMNS]
+
+
+def _protect(cell: str) -> str:
+    return "'" + cell if cell and cell.startswith(_RISKY) else cell
+
+
+def _unprotect(cell: str) -> str:
+    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(_RISKY) else cell
+
+
+def write_rows(path: Path, rows: Iterable[ReviewRow]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for row in rows:
+            writer.writerow([_protect(str(c)) for c in row.as_list()])
+    tmp.replace(path)
+    return path
+
+
+def read_rows(path: Path) -> Iterator[ReviewRow]:
+    """Rows of an overrides file; errors name the file and line and say what to fix."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV as overrides_path") from None
+    except UnicodeDecodeError as exc:
+        raise MatchingError(f"overrides file {path} is not UTF-8 (byte {exc.start}): save it as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None:
+        return
+    header = [h.strip().lower() for h in header]
+    missing = [c for c in ("entity", "atera_id", "qbo_id", "action") if c not in header]
+    if missing:
+        raise MatchingError(f"{path}: header lacks column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
+    for number, cells in enumerate(reader, start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        values = {name: _unprotect(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
+        row = ReviewRow(**{c: values.get(c, "") for c in COLUMNS}, line=number)
+        row.entity = row.entity.lower()
+        row.action = row.action.lower()
+        yield row

@@ -1,0 +1,191 @@
+"""QBO OAuth 2.0: a refresh-token rotation chain kept in the staging database.
+
+QBO answers every refresh with a NEW refresh token and refuses the old one (``invalid_grant``) afterwards, so:
+- the refresh token in the Airflow connection only seeds the store, once;
+- every rotated refresh token is committed to the store before the new access token is used;
+- refreshing is compare-and-swap on a lease: ``UPDATE ... SET lease_until = :t WHERE lease is free`` is atomic
+  on SQLite and PostgreSQL alike, so of two workers refreshing at once exactly one calls Intuit; the other waits
+  for the stored version to change and uses the new access token;
+- tokens are encrypted at rest with a Fernet key when one is configured, and never logged.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Protocol
+
+import requests
+import sqlalchemy as sa
+
+from ..errors import AuthError, ConfigError, RetriableApiError
+from ..staging.db import table
+
+log = logging.getLogger(__name__)
+
+EARLY_REFRESH_SECONDS = 300  # refresh an access token this long before it expires
+LEASE_SECONDS = 30
+
+
+class Cipher(Protocol):
+    def encrypt(self, data: bytes) -> bytes: ...
+
+    def decrypt(self, data: bytes) -> bytes: ...
+
+
+class PlainText:
+    """No encryption (used when no Fernet key is configured: say so in the logs once)."""
+
+    def encrypt(self, data: bytes) -> bytes:
+        return data
+
+    def decrypt(self, data: bytes) -> bytes:
+        return data
+
+
+@dataclass
+class TokenEndpoint:
+    url: str
+    client_id: str
+    client_secret: str
+    timeout: float = 30.0
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        try:
+            response = requests.post(
+                self.url,
+                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+                headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
+                timeout=self.timeout,
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableApiError(f"QBO token refresh: {type(exc).__name__}", entity="QBO OAuth") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise RetriableApiError(f"QBO token refresh: HTTP {response.status_code}", status=response.status_code,
+                                    entity="QBO OAuth")
+        if response.status_code != 200:
+            try:
+                error = response.json().get("error", "")
+            except ValueError:
+                error = ""
+            hint = {
+                "invalid_grant": "the refresh token was already used or revoked; reconnect the app in Intuit and "
+                                 "put the new refresh token in the quickbooks_default connection (extra.refresh_token)"
+                                 ", then clear the stored token with the disconnect DAG",
+                "invalid_client": "the client id/secret of the quickbooks_default connection are wrong",
+            }.get(error, "check the quickbooks_default connection")
+            raise AuthError(f"QBO token refresh refused ({error or response.status_code}): {hint}",
+                            status=response.status_code, vendor_code=error or None, entity="QBO OAuth")
+        body = response.json()
+        if "access_token" not in body or "refresh_token" not in body:
+            raise AuthError("QBO token refresh: answer without access_token/refresh_token", entity="QBO OAuth")
+        return body
+
+
+class TokenStore:
+    """The token chain of one realm in table ``oauth_tokens``."""
+
+    def __init__(self, engine: sa.Engine, realm_id: str, endpoint: TokenEndpoint, *, seed_refresh_token: str | None,
+                 cipher: Cipher | None = None, clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.engine = engine
+        self.realm_id = realm_id
+        self.endpoint = endpoint
+        self.cipher = cipher or PlainText()
+        self.clock = clock
+        self.sleep = sleep
+        self.owner = uuid.uuid4().hex
+        self.tokens = table(engine, "oauth_tokens")
+        self._seed(seed_refresh_token)
+
+    def _enc(self, value: str | None) -> str | None:
+        return None if value is None else self.cipher.encrypt(value.encode()).decode()
+
+    def _dec(self, value: str | None) -> str | None:
+        return None if value is None else self.cipher.decrypt(value.encode()).decode()
+
+    def _seed(self, refresh_token: str | None) -> None:
+        with self.engine.begin() as conn:
+            exists = conn.execute(sa.select(self.tokens.c.realm_id).where(
+                self.tokens.c.realm_id == self.realm_id)).first()
+            if exists:
+                return
+            if not refresh_token:
+                raise ConfigError(
+                    f"No QBO refresh token for realm {self.realm_id}: set extra.refresh_token on the "
+                    "quickbooks_default connection (it seeds the token store once)")
+            conn.execute(sa.insert(self.tokens).values(
+                realm_id=self.realm_id, refresh_token=self._enc(refresh_token), access_token=None,
+                access_expires_at=0, version=0, lease_owner=None, lease_until=0, updated_at=_now()))
+
+    def _row(self) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(self.tokens).where(self.tokens.c.realm_id == self.realm_id)).one()
+
+    def access_token(self, *, force_refresh: bool = False, stale_version: int | None = None) -> tuple[str, int]:
+        """A valid access token and the version it belongs to. ``stale_version``: the caller got a 401 with it."""
+        deadline = self.clock() + 2 * LEASE_SECONDS
+        while True:
+            row = self._row()
+            fresh = row.access_token and row.access_expires_at > self.clock() + EARLY_REFRESH_SECONDS
+            if fresh and not force_refresh and (stale_version is None or row.version != stale_version):
+                return self._dec(row.access_token), row.version
+            if stale_version is not None and row.version != stale_version and row.access_token:
+                return self._dec(row.access_token), row.version  # someone refreshed since our 401
+            if self._take_lease(row.version):
+                try:
+                    return self._refresh(row.version)
+                finally:
+                    self._drop_lease()
+            if self.clock() > deadline:
+                raise RetriableApiError("QBO token refresh: another worker holds the refresh lease for too long",
+                                        entity="QBO OAuth")
+            self.sleep(0.2)
+
+    def _take_lease(self, version: int) -> bool:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(self.tokens)
+                .where(self.tokens.c.realm_id == self.realm_id, self.tokens.c.version == version,
+                       sa.or_(self.tokens.c.lease_until < now, self.tokens.c.lease_owner == self.owner))
+                .values(lease_owner=self.owner, lease_until=now + LEASE_SECONDS))
+            return result.rowcount == 1
+
+    def _drop_lease(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(self.tokens)
+                         .where(self.tokens.c.realm_id == self.realm_id, self.tokens.c.lease_owner == self.owner)
+                         .values(lease_owner=None, lease_until=0))
+
+    def _refresh(self, version: int) -> tuple[str, int]:
+        row = self._row()
+        body = self.endpoint.refresh(self._dec(row.refresh_token))
+        expires_at = self.clock() + float(body.get("expires_in", 3600))
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                sa.update(self.tokens)
+                .where(self.tokens.c.realm_id == self.realm_id, self.tokens.c.lease_owner == self.owner)
+                .values(refresh_token=self._enc(body["refresh_token"]), access_token=self._enc(body["access_token"]),
+                        access_expires_at=expires_at, version=version + 1, updated_at=_now()))
+            if result.rowcount != 1:  # pragma: no cover - the lease outlived LEASE_SECONDS: never drop a token
+                conn.execute(
+                    sa.update(self.tokens).where(self.tokens.c.realm_id == self.realm_id)
+                    .values(refresh_token=self._enc(body["refresh_token"]),
+                            access_token=self._enc(body["access_token"]), access_expires_at=expires_at,
+                            version=self.tokens.c.version + 1, updated_at=_now()))
+        log.info("QBO realm %s: access token refreshed (chain version %d)", self.realm_id, version + 1)
+        return body["access_token"], version + 1
+
+    def forget(self) -> None:
+        """Drop the realm's tokens (disconnect)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.delete(self.tokens).where(self.tokens.c.realm_id == self.realm_id))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,145 @@
+"""QBO Accounting API v3 client: query paging, create with ``requestid``, ``/batch``, and one refresh + retry
+on a 401. Retries of writes are safe because every write carries a ``requestid`` that QBO replays."""
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import requests
+
+from ..errors import AuthError, FatalApiError
+from ..http import ApiSession, RetryPolicy, shared_limiter
+from .auth import TokenStore
+from .query import MAX_RESULTS, select
+
+log = logging.getLogger(__name__)
+
+MINOR_VERSION = "75"
+BATCH_SIZE = 30
+
+
+def _describe(response: requests.Response) -> tuple[str, str | None]:
+    """Intuit faults: ``Fault.Error[0]`` (Message, Detail, code) or the gateway's lower-case ``fault.error``."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text[:200]
+        if "<Fault" in text or "<IntuitResponse" in text:
+            code = "3001" if "3001" in text else None
+            return "XML fault", code
+        return "", None
+    fault = body.get("Fault") or body.get("fault") if isinstance(body, dict) else None
+    if not isinstance(fault, dict):
+        return "", None
+    errors = fault.get("Error") or fault.get("error") or []
+    if not errors:
+        return "", None
+    first = errors[0]
+    message = first.get("Message") or first.get("message") or ""
+    detail = first.get("Detail") or first.get("detail") or ""
+    element = first.get("element") or ""
+    text = f"{message}: {detail}" if detail else message
+    if element:
+        text += f" (element {element})"
+    return text[:400], str(first.get("code")) if first.get("code") is not None else None
+
+
+def fault_of(item: dict[str, Any]) -> tuple[str, str | None] | None:
+    """The (message, code) of a per-item batch Fault, or None."""
+    fault = item.get("Fault")
+    if not fault:
+        return None
+    error = (fault.get("Error") or [{}])[0]
+    message = error.get("Message", "")
+    if error.get("Detail"):
+        message += f": {error['Detail']}"
+    return message[:400], str(error.get("code")) if error.get("code") is not None else None
+
+
+class QboClient:
+    def __init__(self, base_url: str, realm_id: str, tokens: TokenStore, *, policy: RetryPolicy | None = None,
+                 rate_per_minute: float | None = 450) -> None:
+        self.realm_id = realm_id
+        self.tokens = tokens
+        limiter_key = f"qbo:{urlsplit(base_url).netloc}:{realm_id}"
+        self.http = ApiSession(base_url, policy=policy, describe=_describe,
+                               limiter=shared_limiter(limiter_key, rate_per_minute, burst=10))
+        self._version: int | None = None
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _auth(self) -> dict[str, Any]:
+        token, self._version = self.tokens.access_token()
+        return {"headers": {"Authorization": f"Bearer {token}"}}
+
+    def _call(self, method: str, path: str, *, entity: str, **kwargs: Any) -> Any:
+        url = f"/v3/company/{self.realm_id}{path}"
+        params = dict(kwargs.pop("params", None) or {})
+        params.setdefault("minorversion", MINOR_VERSION)
+        try:
+            response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
+                                         safe_to_retry=True, **kwargs)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            log.info("%s: access token refused (401); refreshing once", entity)
+            token, self._version = self.tokens.access_token(stale_version=self._version)
+            response = self.http.request(method, url, entity=entity, params=params, safe_to_retry=True,
+                                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
+        return ApiSession.json(response)
+
+    # -- reads -------------------------------------------------------------------------------------------------
+    def query(self, statement: str, *, entity: str) -> dict[str, Any]:
+        body = self._call("POST", "/query", entity=entity, data=statement.encode("utf-8"),
+                          headers={"Content-Type": "application/text"})
+        return body.get("QueryResponse") or {}
+
+    def query_all(self, entity: str, where: str | None = None, *, page_size: int = MAX_RESULTS
+                  ) -> Iterator[dict[str, Any]]:
+        """Every row of ``SELECT * FROM entity WHERE ...``, paging with STARTPOSITION/MAXRESULTS."""
+        start = 1
+        while True:
+            page = self.query(select(entity, where, start=start, max_results=page_size),
+                              entity=f"QBO {entity} from {start}")
+            rows = page.get(entity) or []
+            yield from rows
+            if len(rows) < page_size:
+                return
+            start += len(rows)
+
+    def read(self, entity: str, entity_id: str) -> dict[str, Any]:
+        body = self._call("GET", f"/{entity.lower()}/{entity_id}", entity=f"QBO {entity} {entity_id}")
+        return body[entity]
+
+    def preferences(self) -> dict[str, Any]:
+        return self._call("GET", "/preferences", entity="QBO Preferences")["Preferences"]
+
+    def company_info(self) -> dict[str, Any]:
+        return self._call("GET", f"/companyinfo/{self.realm_id}", entity="QBO CompanyInfo")["CompanyInfo"]
+
+    # -- writes ------------------------------------------------------------------------------------------------
+    def create(self, entity: str, body: dict[str, Any], *, request_id: str | None = None,
+               label: str | None = None) -> dict[str, Any]:
+        """Create one object; the ``request_id`` makes a retry (or a rerun after a crash) replay, not repeat."""
+        rid = request_id or uuid.uuid4().hex
+        if len(rid) > 50:
+            raise ValueError("QBO requestid must be at most 50 characters")
+        result = self._call("POST", f"/{entity.lower()}", entity=label or f"QBO {entity}", json=body,
+                            params={"requestid": rid})
+        if entity not in result:
+            raise FatalApiError(f"{label or entity}: QBO answer has no {entity} object", entity=entity)
+        return result[entity]
+
+    def batch(self, items: list[dict[str, Any]], *, request_id: str | None = None,
+              label: str = "QBO batch") -> dict[str, dict[str, Any]]:
+        """POST /batch (≤ 30 items). Answers the per-item responses keyed by ``bId``."""
+        if not 0 < len(items) <= BATCH_SIZE:
+            raise ValueError(f"a QBO batch holds 1..{BATCH_SIZE} items, got {len(items)}")
+        params = {"requestid": request_id} if request_id else {}
+        if request_id and len(request_id) > 36:
+            raise ValueError("QBO requestid on /batch must be at most 36 characters")
+        body = self._call("POST", "/batch", entity=label, json={"BatchItemRequest": items}, params=params)
+        return {item["bId"]: item for item in body.get("BatchItemResponse", [])}

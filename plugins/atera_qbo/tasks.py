@@ -1,0 +1,189 @@
+"""What each DAG task does, as plain functions (the DAG files only wire them). Every function answers a small
+JSON-able dict for XCom; data travels through the staging tables. Fatal errors become ``AirflowFailException``
+(no pointless Airflow retries), with the message naming the record and what to do."""
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from .errors import FatalError
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_EXPORT_WINDOW_DAYS = 90
+
+
+def fail_fatal(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FatalError as exc:
+            from airflow.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _staging() -> Any:
+    from .hooks import StagingHook
+
+    return StagingHook().engine
+
+
+def _qbo(engine: Any) -> Any:
+    from .hooks import QuickBooksHook, StagingHook
+
+    hook = QuickBooksHook(staging=StagingHook())
+    hook.staging.__dict__["engine"] = engine  # share the engine already built
+    return hook.get_conn()
+
+
+def _atera() -> Any:
+    from .hooks import AteraHook
+
+    return AteraHook().get_conn()
+
+
+def _review_dir() -> Path:
+    from airflow.sdk import Variable
+
+    from .config import review_dir
+
+    def get(name: str) -> str | None:
+        try:
+            return Variable.get(name, default=None)
+        except Exception:  # noqa: BLE001 - no metadata DB / variable backend: fall back to defaults
+            return None
+
+    return review_dir(get)
+
+
+# ------------------------------------------------------------------------------------------- catalog sync
+@fail_fatal
+def extract_atera_catalog() -> dict[str, Any]:
+    from .extract import extract_atera_catalog as run
+
+    engine = _staging()
+    client = _atera()
+    try:
+        return {k: v.as_dict() for k, v in run(client, engine).items()}
+    finally:
+        client.close()
+
+
+@fail_fatal
+def extract_qbo_catalog() -> dict[str, Any]:
+    from .extract import extract_qbo_catalog as run
+
+    engine = _staging()
+    client = _qbo(engine)
+    try:
+        return {k: v.as_dict() for k, v in run(client, engine).items()}
+    finally:
+        client.close()
+
+
+# ----------------------------------------------------------------------------------------------- matching
+@fail_fatal
+def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: bool,
+          import_unmatched_qbo_customers: bool, run_id: str | None = None) -> dict[str, Any]:
+    from .matching import commit as committing
+    from .matching.match import apply_overrides, decisions, load_catalogs, match_all
+    from .matching.review_csv import ReviewRow, read_rows, write_rows
+    from .reports import kept_mappings
+
+    engine = _staging()
+    catalogs = load_catalogs(engine)
+    review = match_all(catalogs)
+    overrides: list[ReviewRow] = kept_mappings(engine, catalogs)
+    if overrides_path:
+        explicit = list(read_rows(Path(overrides_path)))
+        explicit_keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
+        overrides = [o for o in overrides if (o.entity, o.atera_id) not in explicit_keys] + explicit
+    review = apply_overrides(review, overrides, catalogs)
+    review = decisions(review, create_unmatched=create_unmatched_in_qbo, import_unmatched=import_unmatched_qbo_customers)
+
+    out_dir = _review_dir()
+    stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
+    rows = [ReviewRow(**{k: str(v) for k, v in r.items() if k in ReviewRow.__dataclass_fields__})
+            for r in review.drop(columns=["decision"]).to_dict("records")]
+    latest = write_rows(out_dir / "match_review.csv", rows)
+    write_rows(out_dir / f"match_review_{stamp}.csv", rows)
+    summary: dict[str, Any] = {
+        "review_csv": str(latest),
+        "status_counts": {f"{e}:{s}": int(n) for (e, s), n in review.groupby(["entity", "status"]).size().items()},
+        "decisions": {k: int(v) for k, v in review["decision"].value_counts().items()},
+    }
+    if commit:
+        steps = committing.build_steps(review, catalogs, engine)
+        qbo = _qbo(engine)
+        atera = _atera() if any(s.action == "import_atera" for s in steps) else None
+        try:
+            summary["commit"] = committing.execute(engine, review, steps, qbo=qbo, atera=atera,
+                                                   run_id=run_id).as_dict()
+        finally:
+            qbo.close()
+            if atera is not None:
+                atera.close()
+    log.info("matching: %s", summary)
+    return summary
+
+
+# ------------------------------------------------------------------------------------------ invoice export
+def export_window(date_from: str | None, date_to: str | None, logical_date: date) -> tuple[date, date]:
+    def parse(value: str, name: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise FatalError(f"param {name}={value!r} is not a date like 2026-10-31") from None
+
+    end = parse(date_to, "invoice_date_to") if date_to else logical_date
+    start = parse(date_from, "invoice_date_from") if date_from else end - timedelta(days=DEFAULT_EXPORT_WINDOW_DAYS)
+    if start > end:
+        raise FatalError(f"invoice_date_from {start} is after invoice_date_to {end}")
+    return start, end
+
+
+@fail_fatal
+def extract_invoices(*, date_from: str | None, date_to: str | None, logical_date: date) -> dict[str, Any]:
+    from .extract import extract_atera_invoices
+
+    start, end = export_window(date_from, date_to, logical_date)
+    engine = _staging()
+    client = _atera()
+    try:
+        result = extract_atera_invoices(client, engine, start, end)
+    finally:
+        client.close()
+    return {**result.as_dict(), "date_from": start.isoformat(), "date_to": end.isoformat()}
+
+
+@fail_fatal
+def export(*, date_from: str | None, date_to: str | None, logical_date: date, numbers: list[Any] | None,
+           dry_run: bool, create_missing_customers: bool, run_id: str | None) -> dict[str, Any]:
+    import uuid
+
+    from .export.load import export_invoices, raise_for_problems
+    from .reports import create_missing_customers as create_customers
+
+    start, end = export_window(date_from, date_to, logical_date)
+    engine = _staging()
+    qbo = _qbo(engine)
+    try:
+        created = {}
+        if create_missing_customers and not dry_run:
+            created = create_customers(engine, qbo, start, end, [str(n) for n in numbers or []])
+        result = export_invoices(engine, qbo, batch_id=uuid.uuid4().hex[:16], run_id=run_id, date_from=start,
+                                 date_to=end, numbers=[str(n) for n in numbers or []], dry_run=dry_run)
+    finally:
+        qbo.close()
+    summary = {**result.as_dict(), "customers_created": created}
+    log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
+    raise_for_problems(result)
+    return summary

@@ -1,0 +1,118 @@
+"""The staging store on SQLite and PostgreSQL: idempotent schema, upserts, exact money, the token chain."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from atera_qbo.errors import AuthError, ConfigError
+from atera_qbo.qbo.auth import TokenStore
+from atera_qbo.staging.db import apply_schema, money_in, money_out, table, upsert, utcnow
+
+EXPECTED = {"stg_atera_customers", "stg_atera_contacts", "stg_atera_products", "stg_atera_contracts",
+            "stg_atera_invoices", "stg_atera_invoice_lines", "stg_qbo_customers", "stg_qbo_items", "stg_qbo_accounts",
+            "stg_qbo_tax_codes", "stg_qbo_tax_rates", "stg_qbo_terms", "stg_qbo_preferences", "map_customers",
+            "map_products", "export_batches", "export_invoices", "oauth_tokens", "sync_watermarks"}
+
+
+def test_schema_has_every_table_and_applies_twice(engine):
+    apply_schema(engine)
+    apply_schema(engine)
+    names = set(sa.inspect(engine).get_table_names())
+    assert EXPECTED <= names
+    for name in EXPECTED - {"export_batches", "export_invoices", "oauth_tokens", "sync_watermarks",
+                            "map_customers", "map_products"}:
+        assert "source_id" in table(engine, name).c or name == "stg_atera_invoice_lines"
+
+
+def test_upsert_inserts_then_updates_and_money_stays_exact(engine):
+    tbl = table(engine, "stg_atera_products")
+    row = {"kind": "product", "source_id": "1", "name": "A", "amount": money_out(Decimal("0.10"), engine),
+           "extracted_at": utcnow()}
+    with engine.begin() as conn:
+        upsert(conn, tbl, [row], ["kind", "source_id"])
+        upsert(conn, tbl, [dict(row, name="B", amount=money_out(Decimal("12345678.12345"), engine))],
+               ["kind", "source_id"])
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tbl.c.name, tbl.c.amount)).all()
+    assert len(rows) == 1 and rows[0].name == "B"
+    assert money_in(rows[0].amount) == Decimal("12345678.12345")
+
+
+def test_upsert_chunks_large_inputs(engine):
+    tbl = table(engine, "stg_qbo_items")
+    rows = [{"source_id": str(i), "name": f"Item {i}", "extracted_at": utcnow()} for i in range(5000)]
+    with engine.begin() as conn:
+        assert upsert(conn, tbl, rows, ["source_id"]) == 5000
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar() == 5000
+
+
+class RotatingEndpoint:
+    """Rotates like QBO: each refresh token works once; reuse → invalid_grant."""
+
+    def __init__(self, first: str) -> None:
+        self.valid = {first}
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def refresh(self, token: str) -> dict:
+        with self.lock:
+            self.calls += 1
+            if token not in self.valid:
+                raise AuthError("QBO token refresh refused (invalid_grant)", status=400, vendor_code="invalid_grant")
+            self.valid.discard(token)
+            new = f"rt-{self.calls}"
+            self.valid.add(new)
+            return {"access_token": f"at-{self.calls}", "refresh_token": new, "expires_in": 3600}
+
+
+def test_token_store_seeds_once_and_persists_rotation(engine):
+    ep = RotatingEndpoint("seed")
+    store = TokenStore(engine, "r1", ep, seed_refresh_token="seed")
+    assert store.access_token() == ("at-1", 1)
+    assert store.access_token() == ("at-1", 1)  # still valid: no refresh
+    # A new process: the connection still says "seed", but the stored chain wins.
+    again = TokenStore(engine, "r1", ep, seed_refresh_token="seed")
+    assert again.access_token(force_refresh=True) == ("at-2", 2)
+    assert ep.calls == 2
+
+
+def test_token_store_without_seed_is_a_config_error(engine):
+    with pytest.raises(ConfigError, match="refresh_token"):
+        TokenStore(engine, "r2", RotatingEndpoint("x"), seed_refresh_token=None)
+
+
+def test_concurrent_refresh_keeps_the_chain(engine):
+    ep = RotatingEndpoint("seed")
+    TokenStore(engine, "r3", ep, seed_refresh_token="seed")
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(TokenStore(engine, "r3", ep, seed_refresh_token="seed").access_token())
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert ep.calls == 1 and {r[0] for r in results} == {"at-1"}
+
+
+def test_tokens_are_encrypted_at_rest(engine):
+    from cryptography.fernet import Fernet
+
+    cipher = Fernet(Fernet.generate_key())
+    store = TokenStore(engine, "r4", RotatingEndpoint("seed"), seed_refresh_token="seed", cipher=cipher)
+    store.access_token()
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(table(engine, "oauth_tokens")).where(
+            table(engine, "oauth_tokens").c.realm_id == "r4")).one()
+    assert "rt-1" not in row.refresh_token and "at-1" not in row.access_token
+    assert cipher.decrypt(row.refresh_token.encode()) == b"rt-1"
