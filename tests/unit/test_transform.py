@@ -80,3 +80,11 @@ def test_payload_hash_is_stable_and_content_sensitive():
     b = transform(invoice(), [line(0, "Laptop", "1", "10")], ctx())
     c = transform(invoice(), [line(0, "Laptop", "2", "10")], ctx())
     assert a.payload_hash == b.payload_hash != c.payload_hash
+
+
+def test_line_subtotal_disagreeing_with_its_parts_blocks():
+    bad = dict(line(0, "Laptop", "2", "10"), subtotal="25.00")
+    t = transform(invoice(), [bad], ctx())
+    assert t.payload is None and "disagrees" in t.problems[0]
+    good = dict(line(0, "Laptop", "2", "10"), subtotal="20.00")
+    assert transform(invoice(), [good], ctx()).payload is not None

@@ -86,6 +86,11 @@ def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: Invoice
             continue
         discount = to_decimal(line.get("discount_percentage"), field=f"{where} discount")
         unit, amount = line_amount(qty, rate, discount)
+        stated = to_decimal(line.get("subtotal"), field=f"{where} subtotal")
+        if stated is not None and stated != amount:
+            problems.append(f"{where}: Atera's line subtotal {stated} disagrees with quantity × rate less discount "
+                            f"= {amount}: check the invoice in Atera")
+            continue
         description = line.get("description") or line.get("product_name") or ""
         if discount:
             description = f"{description} ({discount.normalize()}% discount)"
