@@ -26,7 +26,7 @@ from .errors import (
     RetriableApiError,
     ValidationError,
 )
-from .money import loads
+from .money import dumps, loads
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +171,9 @@ class ApiSession:
         if self.limiter is not None:
             self.limiter.acquire()
         call_kwargs = dict(kwargs)
+        if "json" in call_kwargs:  # Decimal amounts go out as exact JSON numbers, never through float
+            call_kwargs["data"] = dumps(call_kwargs.pop("json")).encode("utf-8")
+            call_kwargs["headers"] = {**(call_kwargs.get("headers") or {}), "Content-Type": "application/json"}
         if prepare is not None:
             extra = prepare()
             headers = dict(call_kwargs.pop("headers", None) or {})

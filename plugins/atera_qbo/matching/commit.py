@@ -108,7 +108,7 @@ def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[
     errors: list[str] = []
     steps: list[Step] = []
     atera_customers = catalogs.atera_customers.set_index(catalogs.atera_customers["atera_id"].astype(str))
-    atera_products = catalogs.atera_products.set_index("atera_id")
+    atera_products = catalogs.atera_products.set_index("atera_id", drop=False)
     qbo_customers = catalogs.qbo_customers.set_index(catalogs.qbo_customers["qbo_id"].astype(str))
     income_id: str | None = None
     planned_names: dict[tuple[str, str], str] = {}

@@ -118,7 +118,8 @@ class QboClient:
         return self._call("GET", "/preferences", entity="QBO Preferences")["Preferences"]
 
     def company_info(self) -> dict[str, Any]:
-        return self._call("GET", f"/companyinfo/{self.realm_id}", entity="QBO CompanyInfo")["CompanyInfo"]
+        rows = self.query("SELECT * FROM CompanyInfo", entity="QBO CompanyInfo").get("CompanyInfo") or [{}]
+        return rows[0]
 
     # -- writes ------------------------------------------------------------------------------------------------
     def create(self, entity: str, body: dict[str, Any], *, request_id: str | None = None,
