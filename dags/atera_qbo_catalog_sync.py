@@ -6,7 +6,9 @@ Atera customers, contacts, products, expenses, contracts and the contract-rate c
 and sub-customers too), items, accounts, tax codes and company preferences. Records that disappeared are kept
 and flagged (`deleted_at`). Emits the `atera_qbo_staging_catalog` Asset, which schedules `atera_qbo_matching`.
 
-Params: `full_refresh` — re-read everything (the extraction is a full pull for now).
+Incremental: Atera customers/contacts by `FromLastModifiedDate`, QBO lists by `Metadata.LastUpdatedTime` (each
+from a watermark less an overlap; deletions/merges from QBO's CDC); a full pull at least daily to see deletions.
+Params: `full_refresh` — re-read everything now.
 Connections: `atera_default`, `quickbooks_default`, `atera_qbo_staging` (see README).
 """
 from __future__ import annotations
@@ -33,16 +35,16 @@ default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
 )
 def atera_qbo_catalog_sync() -> None:
     @task
-    def extract_atera() -> dict:
+    def extract_atera(params: dict) -> dict:
         from atera_qbo.tasks import extract_atera_catalog
 
-        return extract_atera_catalog()
+        return extract_atera_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(pool="qbo_api", pool_slots=1)
-    def extract_qbo() -> dict:
+    def extract_qbo(params: dict) -> dict:
         from atera_qbo.tasks import extract_qbo_catalog
 
-        return extract_qbo_catalog()
+        return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(outlets=[CATALOG_ASSET])
     def publish(atera: dict, qbo: dict) -> dict:

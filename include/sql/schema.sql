@@ -191,6 +191,18 @@ CREATE TABLE IF NOT EXISTS stg_qbo_terms (
     deleted_at {{ts}}
 );
 
+-- Vendor and Employee display names: QBO's DisplayName is unique across customers, vendors and employees, so a
+-- customer cannot be created under a name a vendor already has (6240). entity: Vendor | Employee
+CREATE TABLE IF NOT EXISTS stg_qbo_names (
+    entity TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    display_name TEXT,
+    active {{bool}},
+    extracted_at {{ts}} NOT NULL,
+    deleted_at {{ts}},
+    PRIMARY KEY (entity, source_id)
+);
+
 -- One row per realm: the company settings the export depends on.
 CREATE TABLE IF NOT EXISTS stg_qbo_preferences (
     source_id TEXT PRIMARY KEY,

@@ -6,9 +6,10 @@ does not fit (a float amount, a name over the vendor's limit) is kept and listed
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
@@ -45,6 +46,54 @@ class LoadResult:
                 "rejected": self.rejected[:20]}
 
 
+# Atera reads FromLastModifiedDate in the ACCOUNT's timezone (offsets refused) while it reports LastModified in
+# UTC: asking from (last seen − 26 h) covers every timezone (UTC−12 … UTC+14) without knowing the account's.
+ATERA_OVERLAP = timedelta(hours=26)
+QBO_OVERLAP = timedelta(minutes=10)  # Metadata.LastUpdatedTime carries an offset: a small overlap is enough
+FULL_EVERY = timedelta(hours=24)  # incremental pulls cannot see deletions: a full pull at least this often
+CDC_MAX_AGE = timedelta(days=30)  # QBO's CDC looks back at most 30 days
+
+
+def get_watermark(engine: sa.Engine, entity: str) -> str | None:
+    tbl = table(engine, "sync_watermarks")
+    with engine.connect() as conn:
+        return conn.execute(sa.select(tbl.c.watermark).where(tbl.c.entity == entity)).scalar()
+
+
+def save_watermark(conn: sa.Connection, engine: sa.Engine, entity: str, value: str) -> None:
+    upsert(conn, table(engine, "sync_watermarks"), [{"entity": entity, "watermark": value, "updated_at": utcnow()}],
+           ["entity"])
+
+
+def parse_instant(text: str | None) -> datetime | None:
+    """An API timestamp as an aware UTC datetime ('Z', offsets, or naive = UTC)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _full_due(engine: sa.Engine, entity: str, now: datetime, full_refresh: bool) -> bool:
+    last_full = parse_instant(get_watermark(engine, f"{entity}@full"))
+    return full_refresh or last_full is None or now - last_full >= FULL_EVERY
+
+
+def _next_mark(previous: str | None, seen: Iterable[str | None], started: datetime) -> str | None:
+    """The newest modification time seen, never past the sync's start (late writers are not skipped)."""
+    moments = [m for m in (parse_instant(v) for v in seen) if m is not None]
+    prev = parse_instant(previous)
+    if prev is not None:
+        moments.append(prev)
+    return _iso(min(max(moments), started)) if moments else previous
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -73,8 +122,10 @@ def _name_flags(name: Any, flags: list[str], max_len: int, field_name: str = "na
 
 
 def _load(engine: sa.Engine, table_name: str, keys: list[str], rows: list[dict[str, Any]], *,
-          full: bool, scope: dict[str, Any] | None = None, result: LoadResult) -> LoadResult:
-    """Upsert ``rows``; with ``full``, flag rows of this scope that were not returned as deleted."""
+          full: bool, scope: dict[str, Any] | None = None, result: LoadResult,
+          watermarks: dict[str, str | None] | None = None) -> LoadResult:
+    """Upsert ``rows``; with ``full``, flag rows of this scope that were not returned as deleted. Watermarks are
+    written in the same transaction, so they advance only when the load committed."""
     now = utcnow()
     tbl = table(engine, table_name)
     for row in rows:
@@ -88,6 +139,9 @@ def _load(engine: sa.Engine, table_name: str, keys: list[str], rows: list[dict[s
             for col, value in (scope or {}).items():
                 cond.append(tbl.c[col] == value)
             result.deleted = conn.execute(sa.update(tbl).where(*cond).values(deleted_at=now)).rowcount
+        for entity, value in (watermarks or {}).items():
+            if value is not None:
+                save_watermark(conn, engine, entity, value)
     result.flagged = sum(1 for r in rows if r.get("quality_flags"))
     log.info("staged %s: %d rows, %d newly flagged deleted, %d with quality flags, %d rejected",
              result.entity, result.rows, result.deleted, result.flagged, len(result.rejected))
@@ -176,17 +230,26 @@ def contact_row(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def extract_atera_catalog(client: Any, engine: sa.Engine) -> dict[str, LoadResult]:
-    """Customers, contacts, products, expenses, contracts and the contract-rate catalog (full pulls)."""
+def extract_atera_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool = False,
+                          now: datetime | None = None) -> dict[str, LoadResult]:
+    """Customers and contacts incrementally (``FromLastModifiedDate`` from the watermark less an overlap; a full
+    pull when asked, when there is no watermark, or once a day to see deletions); products, expenses, contracts
+    and the contract-rate catalog in full (Atera offers no modified filter for them)."""
+    started = now or datetime.now(timezone.utc)
     results: dict[str, LoadResult] = {}
-
-    res = LoadResult("atera customers")
-    rows = _stage_each(client.customers(), "customer", atera_customer_row, res, engine)
-    results["customers"] = _load(engine, "stg_atera_customers", ["source_id"], rows, full=True, result=res)
-
-    res = LoadResult("atera contacts")
-    rows = _stage_each(client.contacts(), "contact", contact_row, res, engine)
-    results["contacts"] = _load(engine, "stg_atera_contacts", ["source_id"], rows, full=True, result=res)
+    for key, entity, fetch, build, table_name in (
+            ("customers", "atera_customers", client.customers, atera_customer_row, "stg_atera_customers"),
+            ("contacts", "atera_contacts", client.contacts, contact_row, "stg_atera_contacts")):
+        full = _full_due(engine, entity, started, full_refresh)
+        previous = get_watermark(engine, entity)
+        since = None if full or not previous else \
+            (parse_instant(previous) - ATERA_OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")
+        res = LoadResult(f"atera {key}" + ("" if full else f" modified since {since}"))
+        rows = _stage_each(fetch(since), key[:-1], build, res, engine)
+        marks = {entity: _next_mark(previous, (r.get("last_modified") for r in rows), started)}
+        if full:
+            marks[f"{entity}@full"] = _iso(started)
+        results[key] = _load(engine, table_name, ["source_id"], rows, full=full, result=res, watermarks=marks)
 
     for kind, records in (("product", client.products()), ("expense", client.expenses())):
         res = LoadResult(f"atera {kind}s")
@@ -311,6 +374,12 @@ def extract_atera_invoices(client: Any, engine: sa.Engine, date_from: date, date
 
 
 # -------------------------------------------------------------------------------------------------------- QBO
+def _last_updated(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    return (json.loads(raw).get("MetaData") or {}).get("LastUpdatedTime")
+
+
 def _ref(value: Any) -> str | None:
     return str(value["value"]) if isinstance(value, dict) and value.get("value") is not None else None
 
@@ -358,19 +427,85 @@ def qbo_tax_code_row(rec: dict[str, Any]) -> dict[str, Any]:
 ALL_ACTIVE = "Active IN (true, false)"  # QBO returns active records only unless the query filters on Active
 
 
-def extract_qbo_catalog(client: Any, engine: sa.Engine) -> dict[str, LoadResult]:
-    """Customers and items (inactive and sub-records too), accounts, tax codes and company preferences."""
+def qbo_tax_rate_row(rec: dict[str, Any]) -> dict[str, Any]:
+    flags: list[str] = []
+    return {"source_id": str(rec["Id"]), "name": rec.get("Name"),
+            "rate_value": _money(rec.get("RateValue"), flags, "rate_value"), "active": bool(rec.get("Active", True)),
+            "raw_json": dumps(rec)}
+
+
+def qbo_term_row(rec: dict[str, Any]) -> dict[str, Any]:
+    return {"source_id": str(rec["Id"]), "name": rec.get("Name"), "due_days": rec.get("DueDays"),
+            "active": bool(rec.get("Active", True)), "raw_json": dumps(rec)}
+
+
+def qbo_name_row(entity: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def build(rec: dict[str, Any]) -> dict[str, Any]:
+        return {"entity": entity, "source_id": str(rec["Id"]), "display_name": rec.get("DisplayName"),
+                "active": bool(rec.get("Active", True))}
+    return build
+
+
+# (key, QBO entity, staging table, row builder, incremental?) — lists only: transactions are not catalogs.
+QBO_CATALOG = [
+    ("customers", "Customer", "stg_qbo_customers", qbo_customer_row, True),
+    ("items", "Item", "stg_qbo_items", qbo_item_row, True),
+    ("accounts", "Account", "stg_qbo_accounts", qbo_account_row, True),
+    ("tax_codes", "TaxCode", "stg_qbo_tax_codes", qbo_tax_code_row, False),  # CDC does not cover tax entities
+    ("tax_rates", "TaxRate", "stg_qbo_tax_rates", qbo_tax_rate_row, False),
+    ("terms", "Term", "stg_qbo_terms", qbo_term_row, True),
+]
+
+
+def extract_qbo_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool = False,
+                        now: datetime | None = None) -> dict[str, LoadResult]:
+    """Customers (inactive and sub-customers too), items (inactive and categories too), accounts, tax codes and
+    rates, terms, vendor/employee names and company preferences. Incremental on ``Metadata.LastUpdatedTime`` (less
+    an overlap) with deletions (merges) from CDC; a full pull when asked, without a watermark, when the watermark is
+    older than CDC's 30 days, or once a day."""
+    started = now or datetime.now(timezone.utc)
     results: dict[str, LoadResult] = {}
-    plan = [
-        ("customers", "Customer", ALL_ACTIVE, "stg_qbo_customers", qbo_customer_row),
-        ("items", "Item", ALL_ACTIVE, "stg_qbo_items", qbo_item_row),
-        ("accounts", "Account", ALL_ACTIVE, "stg_qbo_accounts", qbo_account_row),
-        ("tax_codes", "TaxCode", ALL_ACTIVE, "stg_qbo_tax_codes", qbo_tax_code_row),
-    ]
-    for key, entity, where, table_name, build in plan:
-        res = LoadResult(f"qbo {key}")
+    deleted_by_cdc: dict[str, set[str]] = {}
+    incremental_entities = [e for _, e, _, _, inc in QBO_CATALOG if inc]
+    plan = []
+    for key, entity, table_name, build, incremental in QBO_CATALOG:
+        mark_key = f"qbo_{key}"
+        previous = get_watermark(engine, mark_key)
+        synced = parse_instant(get_watermark(engine, f"{mark_key}@synced"))
+        full = (not incremental or previous is None or synced is None
+                or started - synced > CDC_MAX_AGE - timedelta(days=1)
+                or _full_due(engine, mark_key, started, full_refresh))
+        plan.append((key, entity, table_name, build, full, mark_key, previous, synced))
+    oldest = min((p[7] for p in plan if not p[4]), default=None)
+    if oldest is not None:  # deletions (merges) since the last sync come only from CDC
+        changed_since = _iso(oldest - QBO_OVERLAP)
+        for entity, objs in client.cdc(incremental_entities, changed_since).items():
+            deleted_by_cdc[entity] = {str(o["Id"]) for o in objs if o.get("status") == "Deleted"}
+
+    for key, entity, table_name, build, full, mark_key, previous, _synced in plan:
+        where = ALL_ACTIVE
+        if not full:
+            where += f" AND Metadata.LastUpdatedTime >= '{_iso(parse_instant(previous) - QBO_OVERLAP)}'"
+        res = LoadResult(f"qbo {key}" + ("" if full else " (incremental)"))
         rows = _stage_each(client.query_all(entity, where), entity, build, res, engine)
-        results[key] = _load(engine, table_name, ["source_id"], rows, full=True, result=res)
+        marks = {mark_key: _next_mark(previous, (r.get("last_updated") or
+                                                 _last_updated(r.get("raw_json")) for r in rows), started),
+                 f"{mark_key}@synced": _iso(started)}
+        if full:
+            marks[f"{mark_key}@full"] = _iso(started)
+        results[key] = _load(engine, table_name, ["source_id"], rows, full=full, result=res, watermarks=marks)
+        gone = deleted_by_cdc.get(entity)
+        if gone and not full:
+            tbl = table(engine, table_name)
+            with engine.begin() as conn:
+                results[key].deleted += conn.execute(sa.update(tbl).where(
+                    tbl.c.source_id.in_(sorted(gone)), tbl.c.deleted_at.is_(None)).values(deleted_at=utcnow())).rowcount
+
+    for entity in ("Vendor", "Employee"):  # small lists: always in full
+        res = LoadResult(f"qbo {entity.lower()} names")
+        rows = _stage_each(client.query_all(entity, ALL_ACTIVE), entity, qbo_name_row(entity), res, engine)
+        results[f"{entity.lower()}_names"] = _load(engine, "stg_qbo_names", ["entity", "source_id"], rows, full=True,
+                                                   scope={"entity": entity}, result=res)
 
     prefs = client.preferences()
     info = client.company_info()

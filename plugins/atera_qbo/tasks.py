@@ -66,25 +66,25 @@ def _review_dir() -> Path:
 
 # ------------------------------------------------------------------------------------------- catalog sync
 @fail_fatal
-def extract_atera_catalog() -> dict[str, Any]:
+def extract_atera_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
     from .extract import extract_atera_catalog as run
 
     engine = _staging()
     client = _atera()
     try:
-        return {k: v.as_dict() for k, v in run(client, engine).items()}
+        return {k: v.as_dict() for k, v in run(client, engine, full_refresh=full_refresh).items()}
     finally:
         client.close()
 
 
 @fail_fatal
-def extract_qbo_catalog() -> dict[str, Any]:
+def extract_qbo_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
     from .extract import extract_qbo_catalog as run
 
     engine = _staging()
     client = _qbo(engine)
     try:
-        return {k: v.as_dict() for k, v in run(client, engine).items()}
+        return {k: v.as_dict() for k, v in run(client, engine, full_refresh=full_refresh).items()}
     finally:
         client.close()
 

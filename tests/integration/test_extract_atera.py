@@ -51,8 +51,10 @@ def test_rerun_is_idempotent_and_deletions_are_flagged(atera_twin, engine):
     assert count(engine, "stg_atera_customers") == before + 1
     assert requests.delete(f"{atera_twin.url}/api/v3/customers/{created}", headers=headers,
                            timeout=10).status_code == 204
-    extract_atera_catalog(client(atera_twin), engine)
+    extract_atera_catalog(client(atera_twin), engine)  # incremental: cannot see a deletion
     customers = table(engine, "stg_atera_customers")
+    assert count(engine, "stg_atera_customers", customers.c.deleted_at.is_not(None)) == 0
+    extract_atera_catalog(client(atera_twin), engine, full_refresh=True)
     assert count(engine, "stg_atera_customers") == before + 1  # kept...
     assert count(engine, "stg_atera_customers", customers.c.deleted_at.is_not(None)) == 1  # ...and flagged
 
@@ -69,3 +71,33 @@ def test_extraction_survives_injected_503s(atera_twin, engine):
     with engine.connect() as conn:
         again = sorted(conn.execute(sa.select(table(engine, "stg_atera_customers").c.source_id)).scalars())
     assert again == clean
+
+
+def _customer_reads(twin) -> int:
+    log = requests.get(f"{twin.url}/_sandbox/requests", timeout=10).json()
+    return sum(1 for e in log if e["path"] == "/api/v3/customers" and e["method"] == "GET")
+
+
+def test_incremental_run_reads_less_than_a_full_one(atera_twin, engine):
+    requests.put(f"{atera_twin.url}/_sandbox/limits", json={"per_minute": 100000}, timeout=5)
+    page_size = 5  # small pages make the difference visible in request counts
+
+    class SmallPages(AteraClient):
+        def paged(self, path, params=None, *, entity):
+            import atera_qbo.atera.client as mod
+            old, mod.PAGE_SIZE = mod.PAGE_SIZE, page_size
+            try:
+                yield from super().paged(path, params, entity=entity)
+            finally:
+                mod.PAGE_SIZE = old
+
+    small = SmallPages(atera_twin.url, DEMO["atera_api_key"], policy=FAST, rate_per_minute=None)
+    before = _customer_reads(atera_twin)
+    full = extract_atera_catalog(small, engine)["customers"]
+    after_full = _customer_reads(atera_twin)
+    incremental = extract_atera_catalog(small, engine)["customers"]
+    after_incr = _customer_reads(atera_twin)
+    assert full.rows > incremental.rows
+    assert after_incr - after_full < after_full - before
+    log = requests.get(f"{atera_twin.url}/_sandbox/requests", timeout=10).json()
+    assert any("FromLastModifiedDate" in e["query"] and "SortBy=LastModified" in e["query"] for e in log)

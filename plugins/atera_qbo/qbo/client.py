@@ -110,6 +110,17 @@ class QboClient:
                 return
             start += len(rows)
 
+    def cdc(self, entities: list[str], changed_since: str) -> dict[str, list[dict[str, Any]]]:
+        """Objects changed since a moment (≤ 30 days back), deleted ones with ``status: Deleted``."""
+        body = self._call("GET", "/cdc", entity=f"QBO CDC {','.join(entities)}",
+                          params={"entities": ",".join(entities), "changedSince": changed_since})
+        out: dict[str, list[dict[str, Any]]] = {e: [] for e in entities}
+        for response in body.get("CDCResponse") or []:
+            for part in response.get("QueryResponse") or []:
+                for entity in entities:
+                    out[entity].extend(part.get(entity) or [])
+        return out
+
     def read(self, entity: str, entity_id: str) -> dict[str, Any]:
         body = self._call("GET", f"/{entity.lower()}/{entity_id}", entity=f"QBO {entity} {entity_id}")
         return body[entity]

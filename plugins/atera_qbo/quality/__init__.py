@@ -16,6 +16,7 @@ five offending ids; ``summary`` attached) unless ``fail=False``. With ``docs_dir
 What is gated (``suites.py`` has one builder per table, ``frames.py`` the rows they see):
 
 - every table: its key not null and unique — ``source_id``; ``(kind, source_id)`` for ``stg_atera_products``;
+  ``(entity, source_id)`` for ``stg_qbo_names``;
   ``(invoice_source_id, line_idx)`` for ``stg_atera_invoice_lines``;
 - names present (not null, not blank): Atera customers and products ``name``, QBO customers ``display_name``,
   QBO items ``name`` — QBO items without a Name are excluded, not failed (they do not show in Atera either), and

@@ -95,6 +95,7 @@ SPECS: dict[str, TableSpec] = {
     "stg_qbo_tax_codes": TableSpec(),
     "stg_qbo_tax_rates": TableSpec(),
     "stg_qbo_terms": TableSpec(),
+    "stg_qbo_names": TableSpec(key=("entity", "source_id")),  # vendor / employee display names
     "stg_qbo_preferences": TableSpec(columns=("home_currency",), soft_delete=False),
 }
 

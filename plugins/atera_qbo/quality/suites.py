@@ -131,6 +131,11 @@ def stg_qbo_terms() -> Expectations:
     return key("source_id")
 
 
+def stg_qbo_names() -> Expectations:
+    """Vendor and employee display names (for QBO's cross-entity DisplayName uniqueness): key (entity, source_id)."""
+    return key("entity", "source_id")
+
+
 def stg_qbo_preferences() -> Expectations:
     return [*key("source_id"), *currency("home_currency")]
 
