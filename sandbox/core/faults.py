@@ -6,6 +6,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, fields
+from decimal import Decimal
 from typing import Any
 
 
@@ -40,6 +41,8 @@ class Faults:
         unknown = set(doc) - known
         if unknown:
             raise FaultConfigError(f"unknown fault settings: {sorted(unknown)}; known: {sorted(known)}")
+        # request bodies are read with Decimal for non-integers (store.loads): rates are plain floats here
+        doc = {k: float(v) if isinstance(v, Decimal) else v for k, v in doc.items()}
         faults = cls(**doc)
         for name in ("error_rate", "commit_then_drop_rate"):
             value = getattr(faults, name)

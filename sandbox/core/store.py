@@ -137,6 +137,8 @@ class Store:
     def put(self, tenant: str, name: str, key: Any, obj: Any) -> Any:
         with self.lock:
             self._data.setdefault((tenant, name), {})[str(key)] = obj
+            if self._db is None:  # memory only: skip serialising (large seeds build much faster)
+                return obj
             self._write(
                 "INSERT INTO records (tenant, collection, key, body) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (tenant, collection, key) DO UPDATE SET body = excluded.body",

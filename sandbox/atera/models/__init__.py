@@ -1,0 +1,145 @@
+"""The Atera twin's state model, without HTTP: one ``AteraAccount`` per API key (tenant), each with its entity
+models. ``AteraBackend`` owns the accounts (moto's BackendDict, keyed by API key)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sandbox.core.store import Store
+
+from .base import Views, resolve_zone
+from .contacts import Contacts
+from .contracts import Contracts
+from .customers import Customers
+from .customvalues import DEFAULT_FIELDS, CustomValues
+from .invoices import Invoices, zip_code_int
+from .rates import Rates
+from .tickets import Tickets
+
+DEFAULT_API_KEY = "twin-atera-key"
+DEFAULT_TIMEZONE = "Eastern Standard Time"
+
+
+def tenant_of(api_key: str) -> str:
+    """The tenant id of an API key: a digest, so the key itself is never written to the state file."""
+    return "acct-" + hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    api_key: str
+    timezone: str = DEFAULT_TIMEZONE
+
+
+class AteraAccount:
+    def __init__(self, store: Store, views: Views, config: AccountConfig,
+                 clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.views = views
+        self.config = config
+        self.tenant = tenant_of(config.api_key)
+        self.timezone_name, self.zone = resolve_zone(config.timezone)
+        self.clock = clock
+        self.currency = "USD"
+        self.customers = Customers(self)
+        self.contacts = Contacts(self)
+        self.contracts = Contracts(self)
+        self.products = Rates(self, "products")
+        self.expenses = Rates(self, "expenses")
+        self.services = Rates(self, "services")
+        self.invoices = Invoices(self)
+        self.tickets = Tickets(self)
+        self.custom = CustomValues(self)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the account's fixed setup (account info, custom field definitions) when missing."""
+        if self.store.get(self.tenant, "account", "info") is None:
+            self.store.put(self.tenant, "account", "info", {"CreatedOn": "2023-01-02T09:00:00Z"})
+            for definition in DEFAULT_FIELDS:
+                self.custom.define(definition)
+
+    def info(self) -> dict[str, Any]:
+        from ..seed import COMPANY
+
+        stored = self.store.get(self.tenant, "account", "info") or {}
+        return {"AccountID": self.tenant.removeprefix("acct-"), "Country": COMPANY["Country"],
+                "CompanyName": COMPANY["CompanyName"], "CreatedOn": stored.get("CreatedOn"),
+                "State": COMPANY["State"], "TimeZoneName": self.timezone_name, "City": COMPANY["City"],
+                "Address": COMPANY["Address"], "PostalCode": COMPANY["PostalCode"], "Phone": COMPANY["Phone"],
+                "IsITDepartment": False, "Plan": "Pro"}
+
+    def company_party(self) -> dict[str, Any]:
+        from ..seed import COMPANY
+
+        return {"CompanyName": COMPANY["CompanyName"], "ContactFirstName": COMPANY["ContactFirstName"],
+                "ContactLastName": COMPANY["ContactLastName"],
+                "ContactFullName": f"{COMPANY['ContactFirstName']} {COMPANY['ContactLastName']}",
+                "Address": COMPANY["Address"], "State": COMPANY["State"], "Country": COMPANY["Country"],
+                "ZipCode": zip_code_int(COMPANY["PostalCode"]), "City": COMPANY["City"], "Phone": COMPANY["Phone"],
+                "Email": COMPANY["Email"]}
+
+    # -- cross-entity rules ----------------------------------------------------------------------------------
+    def product_names(self) -> set[str]:
+        """What an invoice line's ``Product`` may name: a product, an expense or a rate some contract carries."""
+        return self.products.names() | self.expenses.names() | self.contracts.rate_names()
+
+    def on_customer_renamed(self, customer: dict[str, Any]) -> None:
+        self.contacts.customer_renamed(customer)
+
+    def on_customer_deleted(self, customer_id: int) -> None:
+        self.contacts.customer_deleted(customer_id)
+        self.contracts.customer_deleted(customer_id)
+        self.custom.customer_deleted(customer_id)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class AteraBackend:
+    """Every configured account; the first is where seeds go by default."""
+
+    def __init__(self, store: Store, configs: list[AccountConfig],
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        if not configs:
+            raise ValueError("the Atera twin needs at least one API key")
+        self.store = store
+        self.views = Views()
+        self.accounts = [AteraAccount(store, self.views, c, clock) for c in configs]
+        self._by_key = {c.api_key: a for c, a in zip(configs, self.accounts)}
+
+    def account_for_key(self, api_key: str | None) -> AteraAccount | None:
+        return self._by_key.get(api_key) if api_key else None
+
+    @property
+    def default(self) -> AteraAccount:
+        return self.accounts[0]
+
+    def ensure(self) -> None:
+        for account in self.accounts:
+            account.ensure()
+
+    def reset(self) -> None:
+        self.store.clear()
+        self.views.bump_all()
+        self.ensure()
+
+    def seed(self, profile: str, seed: int, account: AteraAccount | None = None) -> dict[str, Any]:
+        from ..seed import load
+
+        target = account or self.default
+        if profile == "none":
+            return {"profile": "none", "seed": seed}
+        counts = load(target, profile, seed)
+        self.views.bump_all()
+        return {"profile": profile, "seed": seed, **counts}
+
+
+__all__ = ["AteraBackend", "AteraAccount", "AccountConfig", "DEFAULT_API_KEY", "DEFAULT_TIMEZONE", "tenant_of",
+           "resolve_zone"]

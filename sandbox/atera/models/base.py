@@ -1,0 +1,173 @@
+"""What every entity model of one Atera account shares: the store slice of its tenant, its clock and timezone,
+ordered views over collections that stay cheap on large accounts, and the date formats of the wire."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from sandbox.core.store import Store
+
+from ..exceptions import ValidationFailed
+
+CENT = Decimal("0.01")
+
+# Atera shows Windows time zone names; the twin keeps the IANA zone beside it.
+WINDOWS_ZONES = {
+    "Eastern Standard Time": "America/New_York", "Central Standard Time": "America/Chicago",
+    "Mountain Standard Time": "America/Denver", "US Mountain Standard Time": "America/Phoenix",
+    "Pacific Standard Time": "America/Los_Angeles", "Alaskan Standard Time": "America/Anchorage",
+    "Hawaiian Standard Time": "Pacific/Honolulu", "GMT Standard Time": "Europe/London",
+    "W. Europe Standard Time": "Europe/Berlin", "Romance Standard Time": "Europe/Paris",
+    "Israel Standard Time": "Asia/Jerusalem", "AUS Eastern Standard Time": "Australia/Sydney",
+    "Tokyo Standard Time": "Asia/Tokyo", "UTC": "UTC",
+}
+IANA_TO_WINDOWS = {v: k for k, v in WINDOWS_ZONES.items()}
+
+
+def resolve_zone(name: str) -> tuple[str, ZoneInfo]:
+    """(Windows display name, ZoneInfo) for a Windows or IANA time zone name."""
+    if name in WINDOWS_ZONES:
+        return name, ZoneInfo(WINDOWS_ZONES[name])
+    zone = ZoneInfo(name)  # raises for an unknown zone
+    return IANA_TO_WINDOWS.get(name, name), zone
+
+
+def money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def utc_text(moment: datetime) -> str:
+    """A UTC instant as Atera writes it: ``2026-08-01T14:03:07Z``."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def local_midnight_text(day: date) -> str:
+    """A calendar date of the account (invoice dates): ``2026-08-01T00:00:00``, no offset."""
+    return day.strftime("%Y-%m-%dT00:00:00")
+
+
+_LOCAL_PARAM = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2})?))?$")
+
+
+def parse_local_param(name: str, raw: str, zone: ZoneInfo) -> datetime:
+    """A date query parameter in the account's timezone (``yyyy-MM-dd`` or ``yyyy-MM-ddTHH:mm:ss``, no offset)
+    as an aware UTC datetime; anything else is a 400."""
+    m = _LOCAL_PARAM.match(raw.strip())
+    if not m:
+        raise ValidationFailed({name: [f"The value '{raw}' is not valid. Use yyyy-MM-dd or yyyy-MM-ddTHH:mm:ss "
+                                       "(account timezone, no offset)."]})
+    try:
+        day = date.fromisoformat(m.group(1))
+        clock = time.fromisoformat(m.group(2)) if m.group(2) else time(0, 0)
+    except ValueError:
+        raise ValidationFailed({name: [f"The value '{raw}' is not valid."]}) from None
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(timezone.utc)
+
+
+def parse_utc_param(name: str, raw: str) -> datetime:
+    """A UTC date query parameter (``/tickets/lastmodified?date=``); an offset is accepted."""
+    text = raw.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed({name: [f"The value '{raw}' is not valid."]}) from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def parse_wire_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without the model's private fields (``_``-prefixed)."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+class Views:
+    """Ordered, filtered views over collections, cached until the collection changes.
+
+    Listing a 100,000-record collection costs one pass when it changes, then each page is a slice: late pages
+    cost what early pages cost.
+    """
+
+    def __init__(self) -> None:
+        self._versions: dict[tuple[str, str], int] = {}
+        self._cache: dict[tuple[Any, ...], tuple[int, list[Any]]] = {}
+
+    def bump(self, tenant: str, name: str) -> None:
+        key = (tenant, name)
+        self._versions[key] = self._versions.get(key, 0) + 1
+
+    def bump_all(self) -> None:
+        for key in list(self._versions):
+            self._versions[key] += 1
+        self._cache.clear()
+
+    def get(self, tenant: str, name: str, variant: Any, build: Callable[[], list[Any]]) -> list[Any]:
+        version = self._versions.get((tenant, name), 0)
+        key = (tenant, name, variant)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        items = build()
+        if len(self._cache) > 256:
+            self._cache.clear()
+        self._cache[key] = (version, items)
+        return items
+
+
+class EntityModel:
+    """Base of the entity models: a collection of one tenant in the shared store."""
+
+    collection = ""
+
+    def __init__(self, account: "Any") -> None:
+        self.account = account
+
+    @property
+    def store(self) -> Store:
+        return self.account.store
+
+    @property
+    def tenant(self) -> str:
+        return self.account.tenant
+
+    @property
+    def views(self) -> Views:
+        return self.account.views
+
+    def records(self, name: str | None = None) -> dict[str, Any]:
+        return self.store.collection(self.tenant, name or self.collection)
+
+    def put(self, key: Any, record: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        name = name or self.collection
+        self.store.put(self.tenant, name, key, record)
+        self.views.bump(self.tenant, name)
+        return record
+
+    def remove(self, key: Any, name: str | None = None) -> None:
+        name = name or self.collection
+        self.store.delete(self.tenant, name, key)
+        self.views.bump(self.tenant, name)
+
+    def next_id(self, name: str | None = None) -> int:
+        return self.store.next_id(self.tenant, name or self.collection)
+
+    def ordered(self, variant: Any = "all", keep: Callable[[dict[str, Any]], bool] | None = None,
+                sort_key: Callable[[dict[str, Any]], Any] | None = None, name: str | None = None) -> list[Any]:
+        name = name or self.collection
+
+        def build() -> list[Any]:
+            values = self.records(name).values()
+            items = [r for r in values if keep(r)] if keep else list(values)
+            if sort_key:
+                items.sort(key=sort_key)
+            return items
+
+        return self.views.get(self.tenant, name, variant, build)

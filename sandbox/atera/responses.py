@@ -1,0 +1,230 @@
+"""The HTTP layer of the Atera twin: thin handlers that read parameters, call the account's models and render.
+
+``request.context["account"]`` is the caller's account (set by ``AteraTwin.admit`` from the API key).
+Paths are matched case-insensitively, as ASP.NET does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.core.http import Request, Response, Router
+
+from .models import AteraAccount
+from .paging import envelope
+
+API = "/api/v3"
+
+
+def _account(request: Request) -> AteraAccount:
+    return request.context["account"]
+
+
+def created(new_id: Any) -> Response:
+    response = Response.json({"ActionID": str(new_id)}, 201)
+    response.wrote = True
+    return response
+
+
+def ok_result(entity_id: Any) -> Response:
+    response = Response.json({"ActionID": str(entity_id)}, 200)
+    response.wrote = True
+    return response
+
+
+def no_content() -> Response:
+    response = Response.empty(204)
+    response.wrote = True
+    return response
+
+
+def _flag(request: Request, name: str) -> bool:
+    return (request.arg(name) or "").strip().lower() == "true"
+
+
+def register(router: Router) -> None:
+    route = router.route
+
+    # -- account ---------------------------------------------------------------------------------------------
+    @route("GET", f"{API}/account")
+    def account_info(request: Request) -> Response:
+        return Response.json(_account(request).info())
+
+    # -- customers -------------------------------------------------------------------------------------------
+    @route("GET", f"{API}/customers")
+    def list_customers(request: Request) -> Response:
+        model = _account(request).customers
+        items = model.list(request.arg("FromLastModifiedDate"), request.arg("SortBy"))
+        return Response.json(envelope(items, request, model.render))
+
+    @route("POST", f"{API}/customers")
+    def create_customer(request: Request) -> Response:
+        account = _account(request)
+        return created(account.customers.create(request.json(), account.now())["CustomerID"])
+
+    @route("GET", f"{API}/customers/{{customer_id:int}}")
+    def read_customer(request: Request, customer_id: int) -> Response:
+        model = _account(request).customers
+        return Response.json(model.render(model.get(customer_id)))
+
+    @route("PUT|POST", f"{API}/customers/{{customer_id:int}}")
+    def update_customer(request: Request, customer_id: int) -> Response:
+        account = _account(request)
+        account.customers.update(customer_id, request.json(), account.now())
+        return ok_result(customer_id)
+
+    @route("DELETE", f"{API}/customers/{{customer_id:int}}")
+    def delete_customer(request: Request, customer_id: int) -> Response:
+        _account(request).customers.delete(customer_id)
+        return no_content()
+
+    # -- contacts --------------------------------------------------------------------------------------------
+    @route("GET", f"{API}/contacts")
+    def list_contacts(request: Request) -> Response:
+        model = _account(request).contacts
+        items = model.list(request.arg("Email"), request.arg("Phone"), request.arg("FromLastModifiedDate"),
+                           request.arg("SortBy"))
+        return Response.json(envelope(items, request, model.render))
+
+    @route("POST", f"{API}/contacts")
+    def create_contact(request: Request) -> Response:
+        account = _account(request)
+        return created(account.contacts.create(request.json(), account.now())["EndUserID"])
+
+    @route("GET", f"{API}/contacts/{{contact_id:int}}")
+    def read_contact(request: Request, contact_id: int) -> Response:
+        model = _account(request).contacts
+        return Response.json(model.render(model.get(contact_id)))
+
+    @route("PUT|POST", f"{API}/contacts/{{contact_id:int}}")
+    def update_contact(request: Request, contact_id: int) -> Response:
+        account = _account(request)
+        account.contacts.update(contact_id, request.json(), account.now())
+        return ok_result(contact_id)
+
+    @route("DELETE", f"{API}/contacts/{{contact_id:int}}")
+    def delete_contact(request: Request, contact_id: int) -> Response:
+        _account(request).contacts.delete(contact_id)
+        return no_content()
+
+    # -- contracts -------------------------------------------------------------------------------------------
+    @route("GET", f"{API}/contracts")
+    def list_contracts(request: Request) -> Response:
+        model = _account(request).contracts
+        return Response.json(envelope(model.list(), request, model.render))
+
+    @route("POST", f"{API}/contracts")
+    def create_contract(request: Request) -> Response:
+        return created(_account(request).contracts.create(request.json())["ContractID"])
+
+    @route("GET", f"{API}/contracts/customer/{{customer_id:int}}")
+    def list_customer_contracts(request: Request, customer_id: int) -> Response:
+        model = _account(request).contracts
+        return Response.json(envelope(model.of_customer(customer_id), request, model.render))
+
+    @route("GET", f"{API}/contracts/{{contract_id:int}}")
+    def read_contract(request: Request, contract_id: int) -> Response:
+        model = _account(request).contracts
+        return Response.json(model.render(model.get(contract_id)))
+
+    @route("PUT|POST", f"{API}/contracts/{{contract_id:int}}")
+    def update_contract(request: Request, contract_id: int) -> Response:
+        _account(request).contracts.update(contract_id, request.json())
+        return no_content()
+
+    # -- rates: products and expenses -----------------------------------------------------------------------
+    for segment, attr, param in (("products", "products", "product_id"), ("expenses", "expenses", "expense_id")):
+        _register_rates(router, segment, attr, param)
+
+    # -- custom values ---------------------------------------------------------------------------------------
+    @route("GET", f"{API}/customvalues/customfields")
+    def custom_fields(request: Request) -> Response:
+        return Response.json(_account(request).custom.definitions())
+
+    @route("GET", f"{API}/customvalues/customerfields/{{customer_id:int}}")
+    def customer_fields(request: Request, customer_id: int) -> Response:
+        return Response.json(_account(request).custom.customer_values(customer_id))
+
+    @route("GET", f"{API}/customvalues/customerfield/{{customer_id:int}}/{{field_name}}")
+    def customer_field(request: Request, customer_id: int, field_name: str) -> Response:
+        return Response.json(_account(request).custom.customer_value(customer_id, _unquote(field_name)))
+
+    @route("PUT|POST", f"{API}/customvalues/customerfield/{{customer_id:int}}/{{field_name}}")
+    def set_customer_field(request: Request, customer_id: int, field_name: str) -> Response:
+        _account(request).custom.set_customer_value(customer_id, _unquote(field_name), request.json())
+        return ok_result(customer_id)
+
+    # -- billing ---------------------------------------------------------------------------------------------
+    @route("GET", f"{API}/billing/invoices")
+    def list_invoices(request: Request) -> Response:
+        items = _account(request).invoices.list(request.arg("invoiceDateFrom"), request.arg("invoiceDateTo"))
+        return Response.json(envelope(items, request))
+
+    @route("GET", f"{API}/billing/invoice/{{number:int}}")
+    def read_invoice(request: Request, number: int) -> Response:
+        return Response.json(_account(request).invoices.get(number))
+
+    @route("GET", f"{API}/billing/invoices/{{number:int}}")
+    def read_invoice_plural(request: Request, number: int) -> Response:
+        return Response.json(_account(request).invoices.get(number))
+
+    # -- tickets and work hours ------------------------------------------------------------------------------
+    @route("GET", f"{API}/tickets")
+    def list_tickets(request: Request) -> Response:
+        model = _account(request).tickets
+        items = model.list(request.arg("customerId"), request.arg("ticketStatus"))
+        return Response.json(envelope(items, request, model.render))
+
+    @route("GET", f"{API}/tickets/lastmodified")
+    def tickets_modified(request: Request) -> Response:
+        model = _account(request).tickets
+        return Response.json(envelope(model.modified_since(request.arg("date")), request, model.render))
+
+    @route("GET", f"{API}/tickets/{{ticket_id:int}}")
+    def read_ticket(request: Request, ticket_id: int) -> Response:
+        model = _account(request).tickets
+        return Response.json(model.render(model.get(ticket_id)))
+
+    @route("GET", f"{API}/workhours")
+    def list_workhours(request: Request) -> Response:
+        model = _account(request).tickets
+        include = _flag(request, "includeRates")
+        items = model.workhours(request.arg("startWorkhour"), request.arg("endWorkhour"))
+        return Response.json(envelope(items, request, lambda r: model.render_workhour(r, include)))
+
+
+def _register_rates(router: Router, segment: str, attr: str, param: str) -> None:
+    base = f"{API}/rates/{segment}"
+
+    def model(request: Request) -> Any:
+        return getattr(_account(request), attr)
+
+    def list_rates(request: Request) -> Response:
+        m = model(request)
+        return Response.json(envelope(m.list(), request, m.render))
+
+    def create_rate(request: Request) -> Response:
+        return created(model(request).create(request.json())["RateID"])
+
+    def read_rate(request: Request, **params: int) -> Response:
+        m = model(request)
+        return Response.json(m.render(m.get(params[param])))
+
+    def update_rate(request: Request, **params: int) -> Response:
+        model(request).update(params[param], request.json())
+        return ok_result(params[param])
+
+    def delete_rate(request: Request, **params: int) -> Response:
+        model(request).delete(params[param])
+        return no_content()
+
+    router.add("GET", base, list_rates)
+    router.add("POST", base, create_rate)
+    router.add("GET", f"{base}/{{{param}:int}}", read_rate)
+    router.add("PUT", f"{base}/{{{param}:int}}", update_rate)
+    router.add("DELETE", f"{base}/{{{param}:int}}", delete_rate)
+
+
+def _unquote(text: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(text)
