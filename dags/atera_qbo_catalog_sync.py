@@ -4,7 +4,9 @@
 Extracts both systems' catalogs into the staging database, in parallel:
 Atera customers, contacts, products, expenses, contracts and the contract-rate catalog; QBO customers (inactive
 and sub-customers too), items, accounts, tax codes and company preferences. Records that disappeared are kept
-and flagged (`deleted_at`). Emits the `atera_qbo_staging_catalog` Asset, which schedules `atera_qbo_matching`.
+and flagged (`deleted_at`). Then Great Expectations gates the staged catalogs (keys, names, amounts, currencies,
+references; Data Docs under the review dir) and, only if they pass, emits the `atera_qbo://staging/catalog` Asset,
+which schedules `atera_qbo_matching`.
 
 Incremental: Atera customers/contacts by `FromLastModifiedDate`, QBO lists by `Metadata.LastUpdatedTime` (each
 from a watermark less an overlap; deletions/merges from QBO's CDC); a full pull at least daily to see deletions.
@@ -47,10 +49,15 @@ def atera_qbo_catalog_sync() -> None:
         return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(outlets=[CATALOG_ASSET])
-    def publish(atera: dict, qbo: dict) -> dict:
-        return {"atera": {k: v["rows"] for k, v in atera.items()}, "qbo": {k: v["rows"] for k, v in qbo.items()}}
+    def quality_gate(atera: dict, qbo: dict) -> dict:
+        from atera_qbo.tasks import CATALOG_TABLES, quality_gate as gate
 
-    publish(extract_atera(), extract_qbo())
+        result = gate(CATALOG_TABLES)
+        result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},
+                          "qbo": {k: v["rows"] for k, v in qbo.items()}}
+        return result
+
+    quality_gate(extract_atera(), extract_qbo())
 
 
 atera_qbo_catalog_sync()

@@ -1,7 +1,8 @@
 """
 ### Atera → QBO invoice export (one tracked batch per run)
 
-Reads the Atera invoices of a date window into staging, then exports each one to QBO exactly once, WITHOUT tax
+Reads the Atera invoices of a date window into staging, gates them with Great Expectations (totals consistent,
+lines belong to invoices, currency codes valid), then exports each one to QBO exactly once, WITHOUT tax
 (QBO is the master for taxes and adds them): the ledger (`export_invoices`) skips what is already exported, a
 DocNumber lookup recovers invoices QBO already has, and every `/batch` of ≤ 30 carries a content-derived
 `requestid`. Invoices that cannot be exported (no mapped customer or item, ...) are `blocked` with the reason and
@@ -54,7 +55,14 @@ def atera_qbo_invoice_export() -> None:
                    numbers=params.get("invoice_numbers") or [], dry_run=bool(params.get("dry_run")),
                    create_missing_customers=bool(params.get("create_missing_customers")), run_id=run_id)
 
-    export(extract_invoices())
+    @task
+    def quality_gate(extracted: dict) -> dict:
+        from atera_qbo.tasks import INVOICE_TABLES, quality_gate as gate
+
+        gate(INVOICE_TABLES)
+        return extracted
+
+    export(quality_gate(extract_invoices()))
 
 
 atera_qbo_invoice_export()

@@ -89,6 +89,24 @@ def extract_qbo_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
         client.close()
 
 
+# ------------------------------------------------------------------------------------------ quality gates
+CATALOG_TABLES = ["stg_atera_customers", "stg_atera_contacts", "stg_atera_products", "stg_atera_contracts",
+                  "stg_qbo_customers", "stg_qbo_items", "stg_qbo_accounts", "stg_qbo_tax_codes", "stg_qbo_tax_rates",
+                  "stg_qbo_terms", "stg_qbo_names", "stg_qbo_preferences"]
+INVOICE_TABLES = ["stg_atera_invoices", "stg_atera_invoice_lines"]
+
+
+@fail_fatal
+def quality_gate(tables: list[str]) -> dict[str, Any]:
+    """Great Expectations over the staging tables; Data Docs under the review dir; fails naming what is wrong."""
+    from .quality import run_gates
+
+    docs = _review_dir() / "data_docs"  # one GX site: it keeps the last runs' pages and prunes older ones
+    summary = run_gates(_staging(), tables, docs_dir=docs)
+    return {"data_docs": str(docs / "index.html"),
+            "tables": {t: {"success": v["success"], "rows": v["rows"]} for t, v in summary.items()}}
+
+
 # ----------------------------------------------------------------------------------------------- matching
 @fail_fatal
 def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: bool,

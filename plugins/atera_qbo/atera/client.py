@@ -57,12 +57,12 @@ class AteraPaginator:
 
 class AteraClient:
     def __init__(self, base_url: str, api_key: str, *, policy: RetryPolicy | None = None,
-                 rate_per_minute: float | None = 700, account_key: str | None = None) -> None:
+                 rate_per_minute: float | None = 700, account_key: str | None = None, burst: int = 1) -> None:
         if not api_key:
             raise ValueError("Atera API key is empty: set the password of the atera_default connection")
         limiter_key = f"atera:{account_key or urlsplit(base_url).netloc}:{hash(api_key) & 0xFFFF:x}"
         self.http = ApiSession(base_url, policy=policy, describe=_describe,
-                               limiter=shared_limiter(limiter_key, rate_per_minute))
+                               limiter=shared_limiter(limiter_key, rate_per_minute, burst))
         self._api_key = api_key
 
     def close(self) -> None:

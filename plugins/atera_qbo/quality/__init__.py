@@ -11,23 +11,25 @@ is written to QuickBooks Online.
 
 A failed gate raises ``atera_qbo.errors.DataQualityError`` (readable message naming table, expectation and up to
 five offending ids; ``summary`` attached) unless ``fail=False``. With ``docs_dir``, GX Data Docs are written there
-(``docs_dir/index.html``), also when the gate fails.
+(``docs_dir/index.html``, GX's own site builder), also when the gate fails; validation pages of all but the last
+``gates.DOCS_KEEP_RUNS`` runs are pruned. Unknown table names raise ``ValueError``; tables missing from the database
+are skipped (logged). ``gate_tables(engine)`` lists the gated tables present.
 
 What is gated (``suites.py`` has one builder per table, ``frames.py`` the rows they see):
 
-- every table: its key not null and unique — ``source_id``; ``(kind, source_id)`` for ``stg_atera_products``;
-  ``(entity, source_id)`` for ``stg_qbo_names``;
-  ``(invoice_source_id, line_idx)`` for ``stg_atera_invoice_lines``;
+- every table: its key not null and unique — ``source_id``; ``(kind, source_id)`` for ``stg_atera_products``,
+  ``(invoice_source_id, line_idx)`` for ``stg_atera_invoice_lines``, ``(entity, source_id)`` for ``stg_qbo_names``;
 - names present (not null, not blank): Atera customers and products ``name``, QBO customers ``display_name``,
   QBO items ``name`` — QBO items without a Name are excluded, not failed (they do not show in Atera either), and
   counted in ``excluded["no_name"]``;
 - amounts not negative: Atera products/expenses/rates ``amount``, QBO items ``unit_price``;
-- each Atera product's price a valid money amount: present, a finite Decimal with at most 5 decimals (trailing
-  zeros aside; QBO keeps prices to 5 places and staging is NUMERIC(18,5)), not flagged ``amount:not_money``;
+- each Atera product's (expense's, rate's) price a valid money amount: present (the API's Amount is not nullable),
+  a finite Decimal with at most 5 decimals, trailing zeros aside (QBO keeps prices to 5 places; staging is
+  NUMERIC(18,5), so also |amount| < 10**13), and not flagged ``amount:not_money`` by the extraction;
 - currency codes, where present, ISO 4217 codes in upper case (``currencies.py``): ``stg_atera_invoices.currency``,
   ``stg_qbo_customers.currency``, ``stg_qbo_preferences.home_currency``;
-- references to live (not deleted) parent rows: contracts and contacts ``customer_id`` → Atera customers, invoice
-  lines → Atera invoices, QBO items ``income_account_id`` → QBO accounts (when set);
+- references to live (not deleted) parent rows: contracts and contacts ``customer_id`` → Atera customers (a null
+  customer_id fails), invoice lines → Atera invoices, QBO items ``income_account_id`` → QBO accounts (when set);
 - Atera invoices: subtotal + tax = total, exact in Decimal (all three present).
 
 Rows with ``deleted_at`` set are history and not gated (nor are lines of a deleted invoice); they are counted in

@@ -5,8 +5,8 @@ Each gated table has a ``TableSpec``: its key, the columns its suite reads, its 
 of the tables they refer to; ``prepare`` is pure (rows in, frame out) and does what GX cannot express directly:
 
 - ``gate_id``: the id a failure names (``source_id``; ``kind:source_id`` for products, like ``map_products``;
-  ``invoice#line_idx`` for invoice lines);
-- history and exclusions: rows with ``deleted_at`` set (invoice lines of a deleted invoice) and QBO items without
+  ``entity:source_id`` for QBO names; ``invoice#line_idx`` for invoice lines);
+- history and exclusions: rows with ``deleted_at`` set, invoice lines of a deleted invoice, and QBO items without
   a Name are dropped before validation and counted in ``excluded``;
 - money columns parsed to ``Decimal`` with ``staging.db.money_in`` (an unparseable stored value becomes None and
   fails ``<col>_is_money`` where that check applies);
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from ..staging.db import money_in, table
 
-if TYPE_CHECKING:  # pandas costs an import: the runner imports this module only when it runs
+if TYPE_CHECKING:  # pandas is imported inside ``prepare``: importing this package stays cheap
     import pandas as pd
 
 # A price is a valid money amount when it parses as a finite Decimal with at most MONEY_DECIMALS decimal places
@@ -130,8 +130,8 @@ def load_rows(conn: sa.Connection, engine: sa.Engine, name: str) -> list[dict[st
     """The table's rows, only the columns its suite needs (history included: ``prepare`` drops it)."""
     spec = SPECS[name]
     tbl = table(engine, name)
-    cols = [tbl.c[c] for c in spec.load_columns()]
-    return [dict(r) for r in conn.execute(sa.select(*cols)).mappings()]
+    names = spec.load_columns()
+    return [dict(zip(names, row)) for row in conn.execute(sa.select(*(tbl.c[c] for c in names)))]
 
 
 def load_parents(conn: sa.Connection, engine: sa.Engine, names: Iterable[str], existing: set[str]) -> Parents:

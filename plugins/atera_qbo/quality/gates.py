@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 5
 SITE_NAME = "atera_qbo_quality_gates"
+RUN_NAME = "quality_gates"
+DOCS_KEEP_RUNS = 48  # validation pages of older runs are pruned from docs_dir (the index links only the latest)
 GATE_ID = "gate_id"
 GATED_TABLES: tuple[str, ...] = tuple(SPECS)
 
@@ -65,7 +67,7 @@ def validate(prepared: Mapping[str, "Prepared"], *, docs_dir: Path | None = None
 
     context = _context(docs_dir)
     source = context.data_sources.add_pandas("staging")
-    run_id = RunIdentifier(run_name="quality_gates", run_time=datetime.now(timezone.utc))
+    run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.now(timezone.utc))
     summary: dict[str, Any] = {}
     for name, prep in prepared.items():
         started = time.perf_counter()
@@ -123,7 +125,26 @@ def build_docs(context: Any, docs_dir: Path) -> Path:
     """GX's own Data Docs site builder, with a filesystem store at ``docs_dir``; answers the index page."""
     docs_dir.mkdir(parents=True, exist_ok=True)
     context.build_data_docs(site_names=[SITE_NAME])
+    prune_docs(docs_dir)
     return docs_dir.resolve() / "index.html"
+
+
+def prune_docs(docs_dir: Path, keep: int | None = None) -> int:
+    """Remove the validation pages of all but the newest ``keep`` gate runs (``validations/<table>/quality_gates/
+    <run time>/``; run times sort as text). Only those directories are touched. Answers how many were removed."""
+    import shutil
+
+    keep = DOCS_KEEP_RUNS if keep is None else keep
+    removed = 0
+    for name in SPECS:
+        runs_dir = docs_dir / "validations" / name / RUN_NAME
+        if not runs_dir.is_dir():
+            continue
+        runs = sorted(p for p in runs_dir.iterdir() if p.is_dir())
+        for old in runs[:max(len(runs) - keep, 0)]:
+            shutil.rmtree(old, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 # ------------------------------------------------------------------------------------------------ summary
@@ -167,23 +188,29 @@ def _plural(n: int, word: str) -> str:
 def failure_message(summary: Mapping[str, Any], docs_index: Path | None = None) -> str:
     """A readable multi-line account of the failed gates: table, expectation in plain words, offending ids."""
     bad = {t: s for t, s in summary.items() if not s["success"]}
-    lines = [f"Data quality gate failed on {_plural(len(bad), 'staging table')} "
-             f"({', '.join(bad)}):"]
+    if not bad:
+        return f"All quality gates passed ({', '.join(summary) or 'no tables'})."
+    lines = [f"Data quality gate failed on {_plural(len(bad), 'staging table')} ({', '.join(bad)}):"]
     for name, s in bad.items():
-        excluded = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in s["excluded"].items() if n)
-        lines.append(f"{name}: {_plural(s['rows'], 'row')} checked" + (f" ({excluded} excluded)" if excluded else "")
-                     + ":")
+        left_out = ", ".join(f"{n} {_EXCLUDED_WORDS.get(k, k.replace('_', ' '))}"
+                             for k, n in s["excluded"].items() if n)
+        lines.append(f"{name}: {_plural(s['rows'], 'row')} checked"
+                     + (f" (not gated: {left_out})" if left_out else "") + ":")
         for f in s["failed"]:
             ids = ", ".join(f["examples"])
-            more = " …" if f["unexpected_count"] > len(f["examples"]) and f["examples"] else ""
+            more = " …" if len(f["examples"]) == MAX_EXAMPLES and f["unexpected_count"] > MAX_EXAMPLES else ""
             lines.append(f"  - {f['expectation']}: fails for {_plural(f['unexpected_count'], 'row')}"
                          + (f"; ids: {ids}{more}" if ids else ""))
+    lines.append("Fix these records in Atera / QuickBooks (or the extraction), then run the sync again.")
     if docs_index is not None:
         lines.append(f"Details in the Data Docs: {docs_index}")
     return "\n".join(lines)
 
 
+_EXCLUDED_WORDS = {"deleted": "deleted", "no_name": "without a name"}
+
+
 def gate_tables(engine: sa.Engine, tables: Iterable[str] | None = None) -> list[str]:
     """The gated staging tables present in the database (all of them, or those of ``tables``)."""
     existing = set(sa.inspect(engine).get_table_names())
-    return [t for t in (tables or GATED_TABLES) if t in SPECS and t in existing]
+    return [t for t in (GATED_TABLES if tables is None else tables) if t in SPECS and t in existing]

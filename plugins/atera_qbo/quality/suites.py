@@ -15,14 +15,10 @@ from .frames import MONEY_DECIMALS, SPECS, Reference
 Expectations = list[Any]
 
 
-def _gxe() -> Any:
-    return expectations()
-
-
 # ------------------------------------------------------------------------------------------------ helpers
 def key(*columns: str) -> Expectations:
     """Every key column not null; the key (one column or a compound) unique."""
-    gxe = _gxe()
+    gxe = expectations()
     out: Expectations = [gxe.ExpectColumnValuesToNotBeNull(column=c, description=f"{c} is not null")
                          for c in columns]
     if len(columns) == 1:
@@ -35,7 +31,7 @@ def key(*columns: str) -> Expectations:
 
 def present(column: str) -> Expectations:
     """A name is present: not null and not blank."""
-    gxe = _gxe()
+    gxe = expectations()
     return [gxe.ExpectColumnValuesToNotBeNull(column=column, description=f"{column} is present"),
             gxe.ExpectColumnValuesToMatchRegex(column=column, regex=r"^\s*\S",
                                                description=f"{column} is not blank")]
@@ -43,20 +39,20 @@ def present(column: str) -> Expectations:
 
 def not_negative(column: str) -> Expectations:
     """Amount ≥ 0 (the column holds Decimal; empty amounts are left to other checks)."""
-    return [_gxe().ExpectColumnValuesToBeBetween(column=column, min_value=0,
+    return [expectations().ExpectColumnValuesToBeBetween(column=column, min_value=0,
                                                 description=f"{column} is not negative (≥ 0)")]
 
 
 def currency(column: str) -> Expectations:
     """Where present, an ISO 4217 code in upper case (see ``currencies``)."""
-    return [_gxe().ExpectColumnValuesToBeInSet(
+    return [expectations().ExpectColumnValuesToBeInSet(
         column=column, value_set=sorted(CURRENCY_CODES),
         description=f"{column} is an ISO 4217 currency code (3 uppercase letters, e.g. USD) where present")]
 
 
 def is_true(column: str, description: str, notes: str | None = None) -> Expectations:
     """A check computed in ``frames.prepare`` (GX cannot express it directly), still validated through GX."""
-    return [_gxe().ExpectColumnValuesToBeInSet(column=column, value_set=[True], description=description,
+    return [expectations().ExpectColumnValuesToBeInSet(column=column, value_set=[True], description=description,
                                                notes=notes)]
 
 

@@ -1,0 +1,106 @@
+"""Catalog extraction of the ``large`` seeds against the twins with their real limits, time-scaled, compared with
+the ceiling those limits impose: ``ratio = achieved requests/s ÷ allowed requests/s`` (target ≥ 0.9).
+
+    .venv/bin/python benchmarks/bench_extraction.py [--atera-scale 4] [--qbo-scale 1] [--only atera|qbo]
+
+Atera allows 700 requests/min per account, QBO 500/min per realm. ``--*-scale N`` makes a twin's "minute" last
+60/N s; the client is given the same scaled budget (98 % of the limit). Wall time
+includes staging (upserts into SQLite), so the ratio is what a scheduled run really gets.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "plugins")]
+
+from atera_qbo.atera.client import AteraClient  # noqa: E402
+from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog  # noqa: E402
+from atera_qbo.http import RetryPolicy  # noqa: E402
+from atera_qbo.qbo.auth import TokenEndpoint, TokenStore  # noqa: E402
+from atera_qbo.qbo.client import QboClient  # noqa: E402
+from atera_qbo.staging.db import apply_schema, make_engine  # noqa: E402
+from sandbox.launch import start_twin  # noqa: E402
+
+ATERA_LIMIT, QBO_LIMIT = 700, 500
+MARGIN = 0.98  # the client's budget as a share of the limit: a token bucket with burst 1 never exceeds it
+
+
+def engine():
+    eng = make_engine(f"sqlite:///{tempfile.mkdtemp(prefix='bench-staging-')}/staging.db")
+    apply_schema(eng)
+    return eng
+
+
+def report(name: str, requests_made: int, refused: int, elapsed: float, limit_per_s: float, rows: int) -> float:
+    achieved = requests_made / elapsed
+    ratio = achieved / limit_per_s
+    print(f"{name}: {rows:,} rows in {elapsed:.1f} s; {requests_made} requests ({refused} answered 429) "
+          f"= {achieved:.1f} req/s vs ceiling {limit_per_s:.1f} req/s → ratio {ratio:.2f}")
+    return ratio
+
+
+def bench_atera(scale: float) -> float:
+    twin = start_twin("atera", ["--seed", "large"], timeout=300)
+    try:
+        requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": ATERA_LIMIT, "time_scale": scale}, timeout=10)
+        client = AteraClient(twin.url, "twin-atera-key", rate_per_minute=ATERA_LIMIT * scale * MARGIN,
+                             policy=RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10))
+        eng = engine()
+        started = time.monotonic()
+        results = extract_atera_catalog(client, eng)
+        elapsed = time.monotonic() - started
+        log = requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json()
+        api = [e for e in log if e["path"].startswith("/api/")]
+        return report(f"Atera large (scale {scale:g})", len(api), sum(e["status"] == 429 for e in api), elapsed,
+                      ATERA_LIMIT * scale / 60, sum(r.rows for r in results.values()))
+    finally:
+        twin.stop()
+
+
+def bench_qbo(scale: float) -> float:
+    twin = start_twin("qbo", ["--seed", "large", "--refresh-token", "bench-rt", "--time-scale", str(scale)],
+                      timeout=300)
+    try:
+        requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": QBO_LIMIT, "concurrent": 10,
+                                                          "batch_per_minute": 40, "time_scale": scale}, timeout=10)
+        eng = engine()
+        store = TokenStore(eng, "9341453050298751", TokenEndpoint(f"{twin.url}/oauth2/v1/tokens/bearer",
+                                                                  "twin-client-id", "twin-client-secret"),
+                           seed_refresh_token="bench-rt")
+        client = QboClient(twin.url, "9341453050298751", store, rate_per_minute=QBO_LIMIT * scale * MARGIN,
+                           policy=RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10))
+        started = time.monotonic()
+        results = extract_qbo_catalog(client, eng)
+        elapsed = time.monotonic() - started
+        log = requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json()
+        api = [e for e in log if e["path"].startswith("/v3/")]
+        return report(f"QBO large (scale {scale:g})", len(api), sum(e["status"] == 429 for e in api), elapsed,
+                      QBO_LIMIT * scale / 60, sum(r.rows for r in results.values()))
+    finally:
+        twin.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--atera-scale", type=float, default=4)
+    parser.add_argument("--qbo-scale", type=float, default=1)
+    parser.add_argument("--only", choices=["atera", "qbo"])
+    args = parser.parse_args()
+    ratios = []
+    if args.only in (None, "atera"):
+        ratios.append(bench_atera(args.atera_scale))
+    if args.only in (None, "qbo"):
+        ratios.append(bench_qbo(args.qbo_scale))
+    print(f"minimum ratio {min(ratios):.2f} (target ≥ 0.90)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
