@@ -59,7 +59,7 @@ def atera_qbo_invoice_export() -> None:
     def quality_gate(extracted: dict) -> dict:
         from atera_qbo.tasks import INVOICE_TABLES, quality_gate as gate
 
-        gate(INVOICE_TABLES)
+        gate(INVOICE_TABLES, invoice_window=(extracted["date_from"], extracted["date_to"]))
         return extracted
 
     export(quality_gate(extract_invoices()))

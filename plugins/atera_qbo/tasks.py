@@ -97,12 +97,30 @@ INVOICE_TABLES = ["stg_atera_invoices", "stg_atera_invoice_lines"]
 
 
 @fail_fatal
-def quality_gate(tables: list[str]) -> dict[str, Any]:
-    """Great Expectations over the staging tables; Data Docs under the review dir; fails naming what is wrong."""
+def quality_gate(tables: list[str], *, invoice_window: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Great Expectations over the staging tables; Data Docs under the review dir; fails naming what is wrong.
+    With ``invoice_window`` (from, to) only the invoices of that window (and their lines) are gated."""
     from .quality import run_gates
 
+    scopes = None
+    if invoice_window:
+        import sqlalchemy as sa
+
+        lo, hi = invoice_window
+
+        def in_window(tbl: Any) -> Any:
+            return sa.and_(tbl.c.invoice_date >= lo, tbl.c.invoice_date <= hi)
+
+        def lines_in_window(tbl: Any) -> Any:
+            from .staging.db import table
+
+            inv = table(engine, "stg_atera_invoices")
+            return tbl.c.invoice_source_id.in_(sa.select(inv.c.source_id).where(in_window(inv)))
+
+        scopes = {"stg_atera_invoices": in_window, "stg_atera_invoice_lines": lines_in_window}
+    engine = _staging()
     docs = _review_dir() / "data_docs"  # one GX site: it keeps the last runs' pages and prunes older ones
-    summary = run_gates(_staging(), tables, docs_dir=docs)
+    summary = run_gates(engine, tables, docs_dir=docs, scopes=scopes)
     return {"data_docs": str(docs / "index.html"),
             "tables": {t: {"success": v["success"], "rows": v["rows"]} for t, v in summary.items()}}
 

@@ -298,3 +298,27 @@ def test_a_few_thousand_rows_are_gated_in_seconds(engine: sa.Engine) -> None:
     assert all(s["success"] for s in summary.values())
     assert sum(s["rows"] for s in summary.values()) == 6 * n
     assert elapsed < 15, f"run_gates took {elapsed:.1f} s on {6 * n} rows"
+
+
+def test_scope_limits_the_gate_to_part_of_a_table(engine):
+    """An old bad invoice must not block the gate of a later window."""
+    import sqlalchemy as sa
+
+    from atera_qbo.staging.db import money_out, table, upsert, utcnow
+
+    inv = table(engine, "stg_atera_invoices")
+    now = utcnow()
+    rows = [{"source_id": "1", "invoice_date": "2026-01-05", "subtotal": money_out(Decimal("10.00"), engine),
+             "tax": money_out(Decimal("0.00"), engine), "total": money_out(Decimal("99.00"), engine),
+             "currency": "USD", "extracted_at": now},
+            {"source_id": "2", "invoice_date": "2026-09-05", "subtotal": money_out(Decimal("10.00"), engine),
+             "tax": money_out(Decimal("0.80"), engine), "total": money_out(Decimal("10.80"), engine),
+             "currency": "USD", "extracted_at": now}]
+    with engine.begin() as conn:
+        upsert(conn, inv, rows, ["source_id"])
+    with pytest.raises(DataQualityError, match="1"):
+        run_gates(engine, ["stg_atera_invoices"])
+    window = {"stg_atera_invoices": lambda t: sa.and_(t.c.invoice_date >= "2026-09-01",
+                                                      t.c.invoice_date <= "2026-09-30")}
+    summary = run_gates(engine, ["stg_atera_invoices"], scopes=window)
+    assert summary["stg_atera_invoices"]["success"] and summary["stg_atera_invoices"]["rows"] == 1

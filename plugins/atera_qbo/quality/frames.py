@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -126,12 +126,19 @@ def _has_deleted_at(engine: sa.Engine, name: str) -> bool:
     return "deleted_at" in table(engine, name).c
 
 
-def load_rows(conn: sa.Connection, engine: sa.Engine, name: str) -> list[dict[str, Any]]:
-    """The table's rows, only the columns its suite needs (history included: ``prepare`` drops it)."""
+Scope = Callable[[sa.Table], Any]  # table → a WHERE clause: gate only this part of the table
+
+
+def load_rows(conn: sa.Connection, engine: sa.Engine, name: str, scope: Scope | None = None) -> list[dict[str, Any]]:
+    """The table's rows (within ``scope``), only the columns its suite needs (history included: ``prepare`` drops
+    it)."""
     spec = SPECS[name]
     tbl = table(engine, name)
     names = spec.load_columns()
-    return [dict(zip(names, row)) for row in conn.execute(sa.select(*(tbl.c[c] for c in names)))]
+    query = sa.select(*(tbl.c[c] for c in names))
+    if scope is not None:
+        query = query.where(scope(tbl))
+    return [dict(zip(names, row)) for row in conn.execute(query)]
 
 
 def load_parents(conn: sa.Connection, engine: sa.Engine, names: Iterable[str], existing: set[str]) -> Parents:
@@ -156,13 +163,15 @@ def load_parents(conn: sa.Connection, engine: sa.Engine, names: Iterable[str], e
     return parents
 
 
-def load_frames(engine: sa.Engine, names: Iterable[str]) -> dict[str, Prepared]:
-    """Read and prepare each named table (they must exist and have a spec), in one read transaction."""
+def load_frames(engine: sa.Engine, names: Iterable[str],
+                scopes: Mapping[str, Scope] | None = None) -> dict[str, Prepared]:
+    """Read and prepare each named table (they must exist and have a spec), in one read transaction; ``scopes``
+    limits a table to part of its rows (e.g. the invoices of the window being exported)."""
     names = list(names)
     existing = set(sa.inspect(engine).get_table_names())
     with engine.connect() as conn:
         parents = load_parents(conn, engine, names, existing)
-        raw = {name: load_rows(conn, engine, name) for name in names}
+        raw = {name: load_rows(conn, engine, name, (scopes or {}).get(name)) for name in names}
     return {name: prepare(name, raw[name], parents) for name in names}
 
 
