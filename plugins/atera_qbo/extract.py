@@ -148,6 +148,23 @@ def _load(engine: sa.Engine, table_name: str, keys: list[str], rows: list[dict[s
     return result
 
 
+_ID_KEYS = ("CustomerID", "EndUserID", "RateID", "ContractID", "InvoiceNumber", "Id")
+_NAME_KEYS = ("CustomerName", "Description", "ContractName", "DisplayName", "Name")
+
+
+def _describe_record(rec: Any) -> str:
+    """How a report names a record it could not stage: its id, else its name."""
+    if not isinstance(rec, dict):
+        return f"(not an object: {type(rec).__name__})"
+    for key in _ID_KEYS:
+        if rec.get(key) is not None:
+            return f"{key}={rec[key]}"
+    for key in _NAME_KEYS:
+        if rec.get(key):
+            return f"without id, named {str(rec[key])[:60]!r}"
+    return "without id or name"
+
+
 def _stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[[dict[str, Any]], dict[str, Any]],
                 result: LoadResult, money_engine: sa.Engine) -> list[dict[str, Any]]:
     """Build staging rows; a record that cannot be staged at all is reported by id, never crashes the load."""
@@ -156,8 +173,7 @@ def _stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[
         try:
             row = build(rec)
         except Exception as exc:  # noqa: BLE001 - a bad record must not stop the load
-            ident = rec.get("id") if isinstance(rec, dict) else None
-            result.rejected.append(f"{entity} {ident}: {type(exc).__name__}: {exc}")
+            result.rejected.append(f"{entity} {_describe_record(rec)}: {type(exc).__name__}: {exc}")
             continue
         for key, value in list(row.items()):
             if isinstance(value, Decimal):
