@@ -38,7 +38,11 @@ def engine():
     return eng
 
 
-def report(name: str, requests_made: int, refused: int, elapsed: float, limit_per_s: float, rows: int) -> float:
+def report(name: str, twin, prefix: str, elapsed: float, limit_per_s: float, results: dict) -> float:
+    log = requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json()
+    api = [e for e in log if e["path"].startswith(prefix)]
+    requests_made, refused = len(api), sum(e["status"] == 429 for e in api)
+    rows = sum(r.rows for r in results.values())
     achieved = requests_made / elapsed
     ratio = achieved / limit_per_s
     print(f"{name}: {rows:,} rows in {elapsed:.1f} s; {requests_made} requests ({refused} answered 429) "
@@ -56,10 +60,7 @@ def bench_atera(scale: float) -> float:
         started = time.monotonic()
         results = extract_atera_catalog(client, eng)
         elapsed = time.monotonic() - started
-        log = requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json()
-        api = [e for e in log if e["path"].startswith("/api/")]
-        return report(f"Atera large (scale {scale:g})", len(api), sum(e["status"] == 429 for e in api), elapsed,
-                      ATERA_LIMIT * scale / 60, sum(r.rows for r in results.values()))
+        return report(f"Atera large (scale {scale:g})", twin, "/api/", elapsed, ATERA_LIMIT * scale / 60, results)
     finally:
         twin.stop()
 
@@ -79,10 +80,7 @@ def bench_qbo(scale: float) -> float:
         started = time.monotonic()
         results = extract_qbo_catalog(client, eng)
         elapsed = time.monotonic() - started
-        log = requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json()
-        api = [e for e in log if e["path"].startswith("/v3/")]
-        return report(f"QBO large (scale {scale:g})", len(api), sum(e["status"] == 429 for e in api), elapsed,
-                      QBO_LIMIT * scale / 60, sum(r.rows for r in results.values()))
+        return report(f"QBO large (scale {scale:g})", twin, "/v3/", elapsed, QBO_LIMIT * scale / 60, results)
     finally:
         twin.stop()
 

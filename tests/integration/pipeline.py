@@ -1,0 +1,41 @@
+"""The sync's steps called directly (no Airflow): what the DAG tasks do, for integration tests."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from atera_qbo.atera.client import AteraClient
+from atera_qbo.export.load import ExportResult, export_invoices
+from atera_qbo.extract import extract_atera_catalog, extract_atera_invoices, extract_qbo_catalog
+from atera_qbo.http import RetryPolicy
+from atera_qbo.matching import commit
+from atera_qbo.matching.match import apply_overrides, decisions, load_catalogs, match_all
+from atera_qbo.matching.review_csv import read_rows
+from scripts.airflow_env import DEMO
+
+REPO = Path(__file__).resolve().parents[2]
+OVERRIDES = REPO / "include" / "demo" / "overrides.csv"
+FAST = RetryPolicy(max_attempts=10, initial_wait=0.01, max_wait=0.05, timeout=10)
+WINDOW = (date(2026, 8, 1), date(2026, 10, 31))
+
+
+def atera_client(twin) -> AteraClient:
+    return AteraClient(twin.url, DEMO["atera_api_key"], policy=FAST, rate_per_minute=None)
+
+
+def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES) -> None:
+    """Catalog sync, then matching committed with the demo overrides and create_unmatched_in_qbo."""
+    extract_atera_catalog(atera, engine)
+    extract_qbo_catalog(qbo, engine)
+    catalogs = load_catalogs(engine)
+    review = match_all(catalogs)
+    if overrides:
+        review = apply_overrides(review, list(read_rows(overrides)), catalogs)
+    review = decisions(review, create_unmatched=True, import_unmatched=False)
+    commit.execute(engine, review, commit.build_steps(review, catalogs, engine), qbo=qbo, atera=atera)
+    extract_qbo_catalog(qbo, engine)  # see what the commit created
+
+
+def export(atera, qbo, engine, batch_id: str, **kwargs) -> ExportResult:
+    extract_atera_invoices(atera, engine, *WINDOW)
+    return export_invoices(engine, qbo, batch_id=batch_id, date_from=WINDOW[0], date_to=WINDOW[1], **kwargs)
