@@ -134,7 +134,11 @@ def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[
             if r.entity == "customer":
                 payload = _customer_payload(rec)
             else:
-                income_id = income_id or income_account(engine)
+                try:
+                    income_id = income_id or income_account(engine)
+                except MatchingError as exc:
+                    errors.append(str(exc))
+                    continue
                 payload = _item_payload(rec, income_id)
             steps.append(Step(len(steps) + 1, r.entity, "create_qbo", r.atera_id, None, payload,
                               _request_id("create", r.entity, r.atera_id, dumps(payload))))

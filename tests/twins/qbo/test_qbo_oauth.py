@@ -148,3 +148,12 @@ def test_authorization_code_flow(api):
     assert doc["access_token"] and doc["refresh_token"]
     assert api.http.post(url, data=form, auth=auth, timeout=10).json() == {"error": "invalid_grant"}  # single use
     assert api.get("/customer/1", token=doc["access_token"]).status_code == 200
+
+
+def test_custom_realm_id(make_api):
+    api = make_api(realm_id="4620816365212345678")
+    assert api.get("/customer/1").status_code == 200
+    r = api.http.get(f"{api.url}/v3/company/{DEFAULT_REALM_ID}/customer/1", headers=api.headers(), timeout=10)
+    assert r.status_code == 403
+    doc = api.admin("POST", "/oauth/refresh-token", json={"client_id": "twin-client-id"}).json()
+    assert doc["realm_id"] == "4620816365212345678"

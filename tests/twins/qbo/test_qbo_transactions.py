@@ -359,3 +359,17 @@ def test_discount_lines(api):
     assert r.status_code == 400 and fault(r)["code"] == "6000"  # more than the subtotal
     r = api.post("/invoice", json={"CustomerRef": {"value": "1"}, "Line": [line(), pct, pct]})
     assert fault(r)["code"] == "6000"  # one discount line only
+
+
+def test_inventory_lines_need_a_quantity(api):
+    item = api.post("/item", json={"Name": "Boxed Router", "Type": "Inventory", "IncomeAccountRef": {"value": "2"},
+                                   "ExpenseAccountRef": {"value": "7"}, "AssetAccountRef": {"value": "6"},
+                                   "TrackQtyOnHand": True, "QtyOnHand": 5, "InvStartDate": "2026-01-01",
+                                   "UnitPrice": 80}).json()["Item"]
+    no_qty = {"DetailType": "SalesItemLineDetail", "Amount": 80,
+              "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "UnitPrice": 80, "TaxCodeRef": {"value": "NON"}}}
+    r = api.post("/invoice", json={"CustomerRef": {"value": "1"}, "Line": [no_qty]})
+    assert r.status_code == 400
+    error = fault(r)
+    assert error["code"] == "6520" and error["Message"] == "Missing Inventory Item Quantity"
+    assert create_invoice(api, Line=[line(item["Id"], 1, "80.00")])["TotalAmt"] == 80

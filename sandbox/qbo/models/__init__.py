@@ -1,0 +1,1 @@
+"""The QBO state model, without HTTP: one module per entity family, orchestrated by ``backend.QboBackend``."""

@@ -1,0 +1,465 @@
+"""Sales transactions: Invoice and CreditMemo (lines, tax, DocNumber, currency), and Payment applied to invoices.
+
+Balances move: an invoice adds its TotalAmt to the customer's Balance, a credit memo subtracts it, a payment
+lowers the Balance of each invoice it is applied to and the customer's Balance by its TotalAmt.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from ..exceptions import (BusinessValidation, DuplicateDocNumber, InvalidReference, InvalidRequest,
+                          MissingInventoryQuantity, ObjectNotFound, RequiredParamMissing)
+from .base import as_bool, as_text, cents, check_date, check_length, money, prune, ref_value, today
+from .entity import EntityModel
+
+MAX_LINES = 750
+AMOUNT_LIMIT = Decimal("9999999999.99999")  # 15 digits in 10.5 format
+
+# Messages of the non-US "every line needs a tax code" rule (6000).
+UK_MISSING_TAX = "Make sure all your transactions have a VAT rate before you save."
+CA_MISSING_TAX = ("One or more transaction lines do not have a tax code. Please enter a tax code for each line "
+                  "and save again.")  # text from quickbooks-ruby#322, partly reconstructed
+
+
+class SalesTransactionModel(EntityModel):
+    """What Invoice and CreditMemo share."""
+
+    is_list = False
+    has_active = False
+    writable = frozenset({"CustomerRef", "Line", "DocNumber", "TxnDate", "DueDate", "PrivateNote", "CustomerMemo",
+                          "BillAddr", "ShipAddr", "BillEmail", "BillEmailCc", "BillEmailBcc", "CurrencyRef",
+                          "ExchangeRate", "GlobalTaxCalculation", "TxnTaxDetail", "SalesTermRef", "ShipDate",
+                          "TrackingNum", "ShipMethodRef", "ClassRef", "DepartmentRef", "CustomField",
+                          "ApplyTaxAfterDiscount", "PrintStatus", "EmailStatus", "AllowIPNPayment",
+                          "AllowOnlineACHPayment", "AllowOnlineCreditCardPayment", "DepositToAccountRef",
+                          "FreeFormAddress", "TaxExemptionRef", "PaymentMethodRef", "TransactionLocationType"})
+    readonly = frozenset({"TotalAmt", "Balance", "HomeTotalAmt", "HomeBalance", "Deposit", "LinkedTxn",
+                          "InvoiceLink", "RecurDataRef", "EInvoiceStatus", "DeliveryInfo", "RemainingCredit"})
+    balance_sign = 1
+
+    def build(self, body: dict, current: dict | None) -> dict:
+        backend = self.backend
+        company = backend.company_settings()
+        out: dict = {}
+        customer_id = ref_value(body.get("CustomerRef"), "CustomerRef")
+        if customer_id is None:
+            raise RequiredParamMissing("Required parameter CustomerRef is missing in the request", "CustomerRef")
+        customer = backend.lookup("Customer", customer_id)
+        if customer is None:
+            raise InvalidReference(f"Invalid Reference Id : Customer {customer_id} does not exist", "CustomerRef")
+        if not customer.get("Active", True):
+            raise ObjectNotFound(element="CustomerRef")
+        out["CustomerRef"] = {"value": customer_id, "name": customer["DisplayName"]}
+
+        # Dates
+        txn_date = as_text(body.get("TxnDate"), "TxnDate") or (current or {}).get("TxnDate") or today()
+        check_date(txn_date, "TxnDate")
+        out["TxnDate"] = txn_date
+        due = as_text(body.get("DueDate"), "DueDate")
+        check_date(due, "DueDate")
+        term_id = ref_value(body.get("SalesTermRef"), "SalesTermRef") or \
+            ref_value(customer.get("SalesTermRef"), "SalesTermRef")
+        if term_id is None and self.name == "Invoice" and due is None:
+            # the company's default terms (Preferences.SalesFormsPrefs.DefaultTerms)
+            default = (self.realm.preferences().get("SalesFormsPrefs") or {}).get("DefaultTerms") or {}
+            term_id = default.get("value")
+        if term_id is not None:
+            term = backend.require_ref("Term", term_id, "SalesTermRef")
+            out["SalesTermRef"] = {"value": term_id, "name": term["Name"]}
+            if due is None:
+                due = (dt.date.fromisoformat(txn_date) + dt.timedelta(days=int(term.get("DueDays", 0)))).isoformat()
+        if self.name == "Invoice":
+            out["DueDate"] = due or txn_date
+        out["ShipDate"] = as_text(body.get("ShipDate"), "ShipDate")
+        check_date(out["ShipDate"], "ShipDate")
+
+        # Texts
+        private = as_text(body.get("PrivateNote"), "PrivateNote")
+        check_length(private, 4000, "PrivateNote")
+        out["PrivateNote"] = private
+        memo = body.get("CustomerMemo")
+        memo_text = as_text(memo.get("value") if isinstance(memo, dict) else memo, "CustomerMemo")
+        check_length(memo_text, 1000, "CustomerMemo")
+        out["CustomerMemo"] = {"value": memo_text} if memo_text else None
+        out["TrackingNum"] = as_text(body.get("TrackingNum"), "TrackingNum")
+        for key in ("BillAddr", "ShipAddr"):
+            value = body.get(key)
+            out[key] = value if isinstance(value, dict) and value else (customer.get(key) if current is None else None)
+        email = body.get("BillEmail")
+        if isinstance(email, dict) and email.get("Address"):
+            address = str(email["Address"])
+            if "@" not in address or "." not in address:
+                raise BusinessValidation(f"Email Address does not conform to the syntax rules of RFC 822. Supplied "
+                                         f"value:{address}", "BillEmail.Address",
+                                         message="Invalid Email Address format")
+            out["BillEmail"] = {"Address": address}
+        elif current is None and customer.get("PrimaryEmailAddr"):
+            out["BillEmail"] = customer["PrimaryEmailAddr"]
+
+        # Currency
+        home = company["home_currency"]
+        customer_currency = (customer.get("CurrencyRef") or {}).get("value", home)
+        currency = ref_value(body.get("CurrencyRef"), "CurrencyRef") or customer_currency
+        if not company["multicurrency"] and currency != home:
+            raise BusinessValidation(
+                f"Multicurrency is not enabled for this company: the transaction currency must be the home currency "
+                f"({home}), not {currency}.", "CurrencyRef", message="Invalid Currency")
+        if currency != customer_currency:
+            raise BusinessValidation(
+                f"The currency of the transaction ({currency}) must match the currency of the customer "
+                f"({customer_currency}).", "CurrencyRef", message="Invalid Currency")
+        out["CurrencyRef"] = {"value": currency, "name": backend.currency_name(currency)}
+        rate = money(body.get("ExchangeRate"), "ExchangeRate")
+        if currency == home:
+            rate = Decimal(1)
+        elif rate is None or rate <= 0:
+            rate = backend.exchange_rate(currency)
+        out["ExchangeRate"] = rate
+
+        # Lines, tax, totals
+        lines, subtotal, tax_detail, total = self._lines(body, company, customer)
+        out["Line"] = lines
+        out["TxnTaxDetail"] = tax_detail
+        if company["country"] != "US":
+            calc = as_text(body.get("GlobalTaxCalculation"), "GlobalTaxCalculation") or "TaxExcluded"
+            if calc not in ("TaxExcluded", "TaxInclusive", "NotApplicable"):
+                raise BusinessValidation(f"Invalid GlobalTaxCalculation {calc!r}", "GlobalTaxCalculation",
+                                         message="Invalid Enumeration")
+            out["GlobalTaxCalculation"] = calc
+        if total < 0:
+            raise BusinessValidation(f"The transaction total cannot be negative ({total}). Use a credit memo for "
+                                     f"credits.", "TotalAmt", message="Invalid Amount")
+        out["TotalAmt"] = total
+        if rate != 1:
+            out["HomeTotalAmt"] = cents(total * rate)
+
+        # DocNumber
+        out["DocNumber"] = self._doc_number(body, current, company)
+        out.update(self.status_fields(body, current, total))
+        out["_subtotal"] = subtotal
+        return out
+
+    def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
+        return {}
+
+    # -- lines ---------------------------------------------------------------------------------------------
+    def _lines(self, body: dict, company: dict, customer: dict) -> tuple[list, Decimal, dict, Decimal]:
+        raw = body.get("Line")
+        if raw in (None, "", []):
+            raise RequiredParamMissing("Required parameter Line is missing in the request", "Line")
+        if not isinstance(raw, list):
+            raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
+        backend = self.backend
+        lines: list[dict] = []
+        subtotal = Decimal(0)
+        taxable_by_code: dict[str, Decimal] = {}
+        number = 0
+        discount: tuple[int, dict, str | None] | None = None
+        for raw_line in raw:
+            if not isinstance(raw_line, dict):
+                raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
+            detail_type = raw_line.get("DetailType")
+            if detail_type == "SubTotalLineDetail":
+                continue  # computed by QBO
+            description = as_text(raw_line.get("Description"), "Line.Description")
+            check_length(description, 4000, "Line.Description")
+            detail = raw_line.get("SalesItemLineDetail")
+            if detail_type == "SalesItemLineDetail" and isinstance(detail, dict) and \
+                    ref_value(detail.get("ItemRef"), "Line.SalesItemLineDetail.ItemRef") is None:
+                # "A line without ItemRef is treated as a description line and its Amount is ignored."
+                detail_type = "DescriptionOnly"
+            if detail_type == "DescriptionOnly":
+                number += 1
+                lines.append({"Id": str(number), "LineNum": number, "Description": description,
+                              "DetailType": "DescriptionOnly", "DescriptionLineDetail": {}})
+                continue
+            if detail_type == "DiscountLineDetail":
+                if discount is not None:
+                    raise BusinessValidation("A transaction can have only one discount line", "Line.DetailType")
+                number += 1
+                discount = (number, raw_line, description)
+                continue
+            if detail_type != "SalesItemLineDetail":
+                raise BusinessValidation(
+                    f"Unsupported line DetailType {detail_type!r}: the twin takes SalesItemLineDetail, "
+                    f"DiscountLineDetail, SubTotalLineDetail and DescriptionOnly lines", "Line.DetailType")
+            if not isinstance(detail, dict):
+                raise RequiredParamMissing("Required parameter Line.SalesItemLineDetail is missing in the request",
+                                           "Line.SalesItemLineDetail")
+            number += 1
+            line, taxed = self._sales_line(raw_line, detail, number, description, company, customer)
+            lines.append(line)
+            subtotal += line["Amount"]
+            if taxed is not None:
+                taxable_by_code[taxed] = taxable_by_code.get(taxed, Decimal(0)) + line["Amount"]
+        if not any(line["DetailType"] == "SalesItemLineDetail" for line in lines):
+            raise RequiredParamMissing("Required parameter Line.SalesItemLineDetail is missing in the request: a "
+                                       "transaction needs at least one sales line", "Line")
+        if len(lines) > MAX_LINES:
+            raise BusinessValidation(f"A transaction can have at most {MAX_LINES} lines", "Line")
+        discount_amount = Decimal(0)
+        if discount is not None:
+            line, discount_amount = self._discount_line(*discount, cents(subtotal))
+            lines.append(line)
+            if as_bool(body.get("ApplyTaxAfterDiscount"), "ApplyTaxAfterDiscount", False) and subtotal:
+                factor = (subtotal - discount_amount) / subtotal
+                taxable_by_code = {code: amount * factor for code, amount in taxable_by_code.items()}
+        tax_detail, total_tax = backend.taxes.compute(company, customer, taxable_by_code,
+                                                      body.get("GlobalTaxCalculation"))
+        total = subtotal - discount_amount + total_tax
+        if company["country"] != "US" and body.get("GlobalTaxCalculation") == "TaxInclusive":
+            total = subtotal - discount_amount
+        return lines, cents(subtotal), tax_detail, cents(total)
+
+    def _discount_line(self, number: int, raw: dict, description: str | None,
+                       subtotal: Decimal) -> tuple[dict, Decimal]:
+        """A transaction-level discount on the lines before it: a percentage QBO computes, or an amount."""
+        detail = raw.get("DiscountLineDetail")
+        if not isinstance(detail, dict):
+            raise RequiredParamMissing("Required parameter Line.DiscountLineDetail is missing in the request",
+                                       "Line.DiscountLineDetail")
+        percent_based = as_bool(detail.get("PercentBased"), "Line.DiscountLineDetail.PercentBased", False)
+        percent = money(detail.get("DiscountPercent"), "Line.DiscountLineDetail.DiscountPercent")
+        if percent_based:
+            if percent is None or not 0 <= percent <= 100:
+                raise BusinessValidation("DiscountPercent must be between 0 and 100",
+                                         "Line.DiscountLineDetail.DiscountPercent")
+            amount = cents(subtotal * percent / 100)
+        else:
+            amount = cents(money(raw.get("Amount"), "Line.Amount", required=True))
+        if amount < 0 or amount > subtotal:
+            raise BusinessValidation(f"The discount ({amount}) must be between 0 and the subtotal ({subtotal})",
+                                     "Line.Amount", message="Invalid Amount")
+        account_id = ref_value(detail.get("DiscountAccountRef"), "Line.DiscountLineDetail.DiscountAccountRef") or "9"
+        account = self.backend.require_ref("Account", account_id, "Line.DiscountLineDetail.DiscountAccountRef")
+        out = {"PercentBased": percent_based, "DiscountAccountRef": {"value": account_id, "name": account["Name"]}}
+        if percent_based:
+            out["DiscountPercent"] = percent
+        return {"Id": str(number), "LineNum": number, "Description": description, "Amount": amount,
+                "DetailType": "DiscountLineDetail", "DiscountLineDetail": out}, amount
+
+    def _sales_line(self, raw: dict, detail: dict, number: int, description: str | None, company: dict,
+                    customer: dict) -> tuple[dict, str | None]:
+        backend = self.backend
+        element = "Line.SalesItemLineDetail.ItemRef"
+        item_id = ref_value(detail.get("ItemRef"), element)
+        item = backend.lookup("Item", item_id)
+        if item is None:
+            raise InvalidReference(f"Invalid Reference Id : Item {item_id} does not exist", element)
+        if not item.get("Active", True):
+            raise ObjectNotFound(element=element)
+        if item.get("Type") == "Category":
+            raise BusinessValidation(f"Item {item_id} is a category and cannot be used on a transaction line",
+                                     element)
+        amount = money(raw.get("Amount"), "Line.Amount", required=True)
+        if item.get("Type") == "Inventory" and money(detail.get("Qty"), "Line.SalesItemLineDetail.Qty") is None:
+            raise MissingInventoryQuantity()
+        if abs(amount) > AMOUNT_LIMIT:
+            raise BusinessValidation("Line.Amount exceeds 15 digits (10.5 format)", "Line.Amount")
+        qty = money(detail.get("Qty"), "Line.SalesItemLineDetail.Qty")
+        price = money(detail.get("UnitPrice"), "Line.SalesItemLineDetail.UnitPrice")
+        if qty is not None and price is not None and cents(qty * price) != cents(amount):
+            raise BusinessValidation(
+                f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}", "Line.Amount",
+                message="Amount calculation incorrect in the request")
+        line = {"Id": str(number), "LineNum": number, "Description": description, "Amount": cents(amount),
+                "DetailType": "SalesItemLineDetail"}
+        sd: dict = {"ItemRef": {"value": item_id, "name": item["Name"]}}
+        if price is not None:
+            sd["UnitPrice"] = price
+        if qty is not None:
+            sd["Qty"] = qty
+        service_date = as_text(detail.get("ServiceDate"), "Line.SalesItemLineDetail.ServiceDate")
+        check_date(service_date, "Line.SalesItemLineDetail.ServiceDate")
+        sd["ServiceDate"] = service_date
+        code = backend.taxes.line_code(company, ref_value(detail.get("TaxCodeRef"),
+                                                          "Line.SalesItemLineDetail.TaxCodeRef"))
+        sd["TaxCodeRef"] = {"value": code}
+        line["SalesItemLineDetail"] = sd
+        return line, code
+
+    # -- DocNumber ---------------------------------------------------------------------------------------------
+    def _doc_number(self, body: dict, current: dict | None, company: dict) -> str | None:
+        supplied = as_text(body.get("DocNumber"), "DocNumber")
+        if not company["custom_txn_numbers"]:
+            # QBO numbers the document itself and ignores a supplied DocNumber.
+            if current is not None:
+                return current.get("DocNumber")
+            return self.backend.generate_doc_number(self.name)
+        if supplied is None:
+            return None
+        check_length(supplied, 21, "DocNumber")
+        if not self.backend.allow_duplicate_docnum:
+            owner = self.backend.docnums(self.name).get(supplied.strip().casefold())
+            if owner is not None and (current is None or owner != current["Id"]):
+                raise DuplicateDocNumber(supplied)
+        return supplied
+
+    def finish(self, record: dict) -> dict:
+        """Prune empty fields and add the computed SubTotal line."""
+        subtotal = record.pop("_subtotal")
+        record = prune(record)
+        record["Line"].append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
+        record.setdefault("TxnTaxDetail", {"TotalTax": 0})
+        return record
+
+    def after_store(self, record: dict, previous: dict | None) -> None:
+        backend = self.backend
+        backend.index_docnum(self.name, record, previous)
+        delta = Decimal(0)
+        if previous is not None:
+            delta -= Decimal(previous.get("Balance", 0)) if self.name == "Invoice" else \
+                Decimal(previous.get("TotalAmt", 0))
+            if previous["CustomerRef"]["value"] != record["CustomerRef"]["value"]:
+                backend.adjust_customer_balance(previous["CustomerRef"]["value"], self.balance_sign * delta)
+                delta = Decimal(0)
+        delta += Decimal(record.get("Balance", 0)) if self.name == "Invoice" else Decimal(record.get("TotalAmt", 0))
+        backend.adjust_customer_balance(record["CustomerRef"]["value"], self.balance_sign * delta)
+
+
+class InvoiceModel(SalesTransactionModel):
+    name = "Invoice"
+
+    def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
+        paid = Decimal(0)
+        linked = []
+        if current is not None:
+            paid = Decimal(current.get("TotalAmt", 0)) - Decimal(current.get("Balance", 0))
+            linked = current.get("LinkedTxn", [])
+            if total < paid:
+                raise BusinessValidation(
+                    f"The invoice total ({total}) cannot be less than the payments applied to it ({paid}).",
+                    "TotalAmt")
+        return {"Balance": cents(total - paid), "LinkedTxn": linked,
+                "EmailStatus": as_text(body.get("EmailStatus"), "EmailStatus") or "NotSet",
+                "PrintStatus": as_text(body.get("PrintStatus"), "PrintStatus") or "NotSet"}
+
+
+class CreditMemoModel(SalesTransactionModel):
+    name = "CreditMemo"
+    balance_sign = -1
+
+    def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
+        used = Decimal(0)
+        linked = []
+        if current is not None:
+            used = Decimal(current.get("TotalAmt", 0)) - Decimal(current.get("RemainingCredit", 0))
+            linked = current.get("LinkedTxn", [])
+            if total < used:
+                raise BusinessValidation(
+                    f"The credit memo total ({total}) cannot be less than the credit already applied ({used}).",
+                    "TotalAmt")
+        return {"RemainingCredit": cents(total - used), "Balance": cents(total - used), "LinkedTxn": linked,
+                "EmailStatus": as_text(body.get("EmailStatus"), "EmailStatus") or "NotSet",
+                "PrintStatus": as_text(body.get("PrintStatus"), "PrintStatus") or "NotSet"}
+
+
+class PaymentModel(EntityModel):
+    name = "Payment"
+    is_list = False
+    has_active = False
+    writable = frozenset({"CustomerRef", "TotalAmt", "Line", "TxnDate", "PrivateNote", "PaymentRefNum",
+                          "DepositToAccountRef", "PaymentMethodRef", "CurrencyRef", "ExchangeRate", "ARAccountRef",
+                          "CreditCardPayment", "TxnSource", "TransactionLocationType", "TaxExemptionRef",
+                          "ProcessPayment"})
+    readonly = frozenset({"UnappliedAmt", "TxnStatus", "LinkedTxn"})
+
+    def build(self, body: dict, current: dict | None) -> dict:
+        backend = self.backend
+        company = backend.company_settings()
+        customer_id = ref_value(body.get("CustomerRef"), "CustomerRef")
+        if customer_id is None:
+            raise RequiredParamMissing("Required parameter CustomerRef is missing in the request", "CustomerRef")
+        customer = backend.lookup("Customer", customer_id)
+        if customer is None:
+            raise InvalidReference(f"Invalid Reference Id : Customer {customer_id} does not exist", "CustomerRef")
+        if not customer.get("Active", True):
+            raise ObjectNotFound(element="CustomerRef")
+        total = money(body.get("TotalAmt"), "TotalAmt", required=True)
+        if total < 0:
+            raise BusinessValidation("A payment amount cannot be negative", "TotalAmt")
+        txn_date = as_text(body.get("TxnDate"), "TxnDate") or (current or {}).get("TxnDate") or today()
+        check_date(txn_date, "TxnDate")
+        home = company["home_currency"]
+        customer_currency = (customer.get("CurrencyRef") or {}).get("value", home)
+        currency = ref_value(body.get("CurrencyRef"), "CurrencyRef") or customer_currency
+        if currency != customer_currency or (not company["multicurrency"] and currency != home):
+            raise BusinessValidation(f"The currency of the payment ({currency}) must match the currency of the "
+                                     f"customer ({customer_currency}).", "CurrencyRef",
+                                     message="Invalid Currency")
+        previous_applied = _applications(current) if current is not None else {}
+        applied: dict[str, Decimal] = {}
+        lines = []
+        raw_lines = body.get("Line") or []
+        if not isinstance(raw_lines, list):
+            raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
+        for raw in raw_lines:
+            if not isinstance(raw, dict):
+                raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
+            amount = money(raw.get("Amount"), "Line.Amount", required=True)
+            if amount <= 0:
+                raise BusinessValidation("An applied amount must be positive", "Line.Amount")
+            linked = raw.get("LinkedTxn") or []
+            if not isinstance(linked, list) or len(linked) != 1 or not isinstance(linked[0], dict):
+                raise BusinessValidation("Each payment line must link exactly one transaction", "Line.LinkedTxn")
+            txn_id = str(linked[0].get("TxnId", ""))
+            txn_type = linked[0].get("TxnType")
+            if txn_type not in ("Invoice", "CreditMemo"):
+                raise BusinessValidation(f"Payments can be applied to invoices and credit memos only "
+                                         f"(TxnType={txn_type!r})", "Line.LinkedTxn.TxnType")
+            txn = backend.lookup(txn_type, txn_id)
+            if txn is None:
+                raise InvalidReference(f"Invalid Reference Id : {txn_type} {txn_id} does not exist",
+                                       "Line.LinkedTxn.TxnId")
+            if txn["CustomerRef"]["value"] != customer_id:
+                raise BusinessValidation(f"{txn_type} {txn_id} belongs to another customer", "Line.LinkedTxn.TxnId")
+            key = (txn_type, txn_id)
+            field = "Balance" if txn_type == "Invoice" else "RemainingCredit"
+            available = Decimal(txn.get(field, 0)) + previous_applied.get(key, Decimal(0)) \
+                - applied.get(key, Decimal(0))
+            if amount > available:
+                raise BusinessValidation(
+                    f"The amount applied to {txn_type} {txn_id} ({amount}) exceeds what is open on it ({available}).",
+                    "Line.Amount", message="Invalid Amount")
+            applied[key] = applied.get(key, Decimal(0)) + amount
+            lines.append({"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": txn_type}]})
+        to_invoices = sum((v for (t, _), v in applied.items() if t == "Invoice"), Decimal(0))
+        credits = sum((v for (t, _), v in applied.items() if t == "CreditMemo"), Decimal(0))
+        if credits > to_invoices:
+            raise BusinessValidation(f"The credits applied ({credits}) exceed the amounts applied to invoices "
+                                     f"({to_invoices}).", "Line.Amount", message="Invalid Amount")
+        applied_total = to_invoices - credits
+        if applied_total > total:
+            raise BusinessValidation(f"The amounts applied ({applied_total}) exceed the payment total ({total}).",
+                                     "TotalAmt", message="Invalid Amount")
+        deposit = ref_value(body.get("DepositToAccountRef"), "DepositToAccountRef")
+        if deposit is not None:
+            backend.require_ref("Account", deposit, "DepositToAccountRef")
+        return {"CustomerRef": {"value": customer_id, "name": customer["DisplayName"]}, "TotalAmt": cents(total),
+                "UnappliedAmt": cents(total - applied_total), "TxnDate": txn_date, "Line": lines,
+                "CurrencyRef": {"value": currency, "name": backend.currency_name(currency)},
+                "PrivateNote": as_text(body.get("PrivateNote"), "PrivateNote"),
+                "PaymentRefNum": as_text(body.get("PaymentRefNum"), "PaymentRefNum"),
+                "DepositToAccountRef": {"value": deposit} if deposit else None,
+                "ProcessPayment": False}
+
+    def finish(self, record: dict) -> dict:
+        return prune(record)
+
+    def after_store(self, record: dict, previous: dict | None) -> None:
+        self.backend.apply_payment(record, previous)
+
+
+def _applications(payment: dict | None) -> dict[tuple[str, str], Decimal]:
+    """What a payment applies: ``{(TxnType, TxnId): amount}``."""
+    out: dict[tuple[str, str], Decimal] = {}
+    for line in (payment or {}).get("Line", []):
+        for link in line.get("LinkedTxn", []):
+            if link.get("TxnType") in ("Invoice", "CreditMemo"):
+                key = (link["TxnType"], link["TxnId"])
+                out[key] = out.get(key, Decimal(0)) + Decimal(line["Amount"])
+    return out
+
+
+applications = _applications
