@@ -156,3 +156,27 @@ def test_query_reference_entities(api):
     prefs = api.rows("SELECT * FROM Preferences")[0]
     assert prefs["SalesFormsPrefs"]["CustomTxnNumbers"] is True
     assert prefs["CurrencyPrefs"]["HomeCurrency"]["value"] == "USD"
+
+
+def test_order_by_id_stays_ascending_after_creates_and_updates_across_pages():
+    """ORDERBY Id skips re-sorting (records are kept in Id order): prove the order holds after writes."""
+    from sandbox.qbo.query import execute, parse
+
+    records = [{"Id": str(i), "Name": f"I{i}", "Active": True} for i in range(1, 2501)]
+    page1, _ = execute(parse("SELECT * FROM Item ORDERBY Id STARTPOSITION 1 MAXRESULTS 1000"), records)
+    page3, _ = execute(parse("SELECT * FROM Item ORDER BY Id STARTPOSITION 2001 MAXRESULTS 1000"), records)
+    assert [r["Id"] for r in page1][:3] == ["1", "2", "3"] and len(page3) == 500 and page3[-1]["Id"] == "2500"
+    desc, _ = execute(parse("SELECT * FROM Item ORDERBY Id DESC MAXRESULTS 2"), records)
+    assert [r["Id"] for r in desc] == ["2500", "2499"]
+
+
+def test_store_keeps_items_in_id_order_after_writes(api):
+    created = [api.post("/item", json={"Name": f"Zeta {i}", "Type": "Service", "IncomeAccountRef": {"value": "1"}})
+               for i in range(3)]
+    assert all(r.status_code == 200 for r in created)
+    first = api.rows("SELECT * FROM Item WHERE Id = '2'")[0]
+    upd = api.post("/item", json={"Id": "2", "SyncToken": first["SyncToken"], "sparse": True, "UnitPrice": 1})
+    assert upd.status_code == 200
+    ids = [int(r["Id"]) for r in api.rows("SELECT * FROM Item WHERE Active IN (true, false) ORDERBY Id "
+                                          "MAXRESULTS 1000")]
+    assert ids == sorted(ids) and len(ids) >= 62
