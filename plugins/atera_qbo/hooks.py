@@ -16,14 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def conn_info(conn_id: str, *, required: bool = True) -> ConnInfo | None:
+    """The connection's parts; a missing one is a ConfigError (or None when it is optional)."""
+    from airflow.exceptions import AirflowNotFoundException
+
     try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception as exc:  # Airflow raises AirflowNotFoundException (varies by version)
-        if not required and "isn't defined" in str(exc) or not required and "not found" in str(exc).lower():
-            return None
+    except AirflowNotFoundException:
         if not required:
             return None
-        raise ConfigError(f"Airflow connection {conn_id!r} is not defined: see README 'Connections'") from None
+        raise ConfigError(f"Airflow connection {conn_id!r} is not defined: see README 'Pointing it at real "
+                          "Atera and QBO accounts'") from None
     return ConnInfo(conn_type=conn.conn_type or "", host=conn.host, login=conn.login, password=conn.password,
                     schema=conn.schema, port=conn.port, extra=parse_extra(conn.extra))
 
@@ -57,11 +59,9 @@ class StagingHook(BaseHook):
 
     @cached_property
     def engine(self) -> Any:
-        from .staging.db import apply_schema, make_engine
+        from .staging.db import shared_engine
 
-        engine = make_engine(staging_url(conn_info(self.staging_conn_id, required=False)))
-        apply_schema(engine)
-        return engine
+        return shared_engine(staging_url(conn_info(self.staging_conn_id, required=False)))
 
     def get_conn(self) -> Any:
         return self.engine

@@ -1,66 +1,15 @@
-"""Small read-side helpers over staging: mappings kept across matching runs, missing-customer creation for the
-export, and the run summary printed by ``make run`` (``python -m atera_qbo.reports summary``)."""
+"""The run summary printed by ``make run`` (``python -m atera_qbo.reports summary``): rows per staging table,
+active mappings by method, the last export batch with its QBO ids, and the ledger totals."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
-from .matching.review_csv import ReviewRow
-from .staging.db import table, upsert, utcnow
-
-
-def kept_mappings(engine: sa.Engine, catalogs: Any) -> list[ReviewRow]:
-    """Decisions of earlier commits (overrides, creations, imports) carried into a new matching run as implicit
-    ``match`` overrides, so re-running matching never drops what finance decided — unless the QBO record is gone
-    or inactive, or an explicit override row replaces it."""
-    active_customers = set(catalogs.qbo_customers.loc[catalogs.qbo_customers["active"], "qbo_id"].astype(str))
-    active_items = set(catalogs.qbo_items.loc[catalogs.qbo_items["active"], "qbo_id"].astype(str))
-    atera_customers = set(catalogs.atera_customers["atera_id"].astype(str))
-    atera_products = set(catalogs.atera_products["atera_id"].astype(str))
-    rows: list[ReviewRow] = []
-    with engine.connect() as conn:
-        for entity, name, qbo_ok, atera_ok in (("customer", "map_customers", active_customers, atera_customers),
-                                               ("product", "map_products", active_items, atera_products)):
-            tbl = table(engine, name)
-            for r in conn.execute(sa.select(tbl).where(tbl.c.active.is_(True), tbl.c.method != "exact")):
-                if str(r.qbo_id) in qbo_ok and str(r.atera_id) in atera_ok:
-                    rows.append(ReviewRow(entity=entity, atera_id=str(r.atera_id), qbo_id=str(r.qbo_id),
-                                          action="match", note=f"kept from commit {r.plan_id}"))
-    return rows
-
-
-def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_to: date,
-                             numbers: list[str]) -> dict[str, str]:
-    """Create in QBO the Atera customers of the selected invoices that have no QBO customer yet (export param
-    ``create_missing_customers``), and map them. Idempotent through requestid."""
-    inv, mc, ac = table(engine, "stg_atera_invoices"), table(engine, "map_customers"), \
-        table(engine, "stg_atera_customers")
-    cond = [inv.c.invoice_date >= date_from.isoformat(), inv.c.invoice_date <= date_to.isoformat(),
-            inv.c.customer_id.is_not(None)]
-    if numbers:
-        cond.append(inv.c.source_id.in_(numbers))
-    with engine.connect() as conn:
-        mapped = sa.select(mc.c.atera_id).where(mc.c.active.is_(True))
-        missing = conn.execute(sa.select(ac.c.source_id, ac.c.name).where(
-            ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
-    created: dict[str, str] = {}
-    for source_id, name in missing:
-        display = " ".join(str(name or "").split())
-        rid = hashlib.sha1(f"create-missing|{source_id}|{display}".encode()).hexdigest()[:32]
-        obj = qbo.create("Customer", {"DisplayName": display, "CompanyName": display[:100]}, request_id=rid,
-                         label=f"create QBO customer for Atera customer {source_id} {display!r}")
-        created[str(source_id)] = str(obj["Id"])
-        with engine.begin() as conn:
-            upsert(conn, mc, [{"atera_id": str(source_id), "atera_name": name, "qbo_id": str(obj["Id"]),
-                               "qbo_name": display, "status": "matched_override", "method": "created",
-                               "active": True, "plan_id": None, "updated_at": utcnow()}], ["atera_id"])
-    return created
+from .staging.db import table
 
 
 def summary(engine: sa.Engine) -> dict[str, Any]:

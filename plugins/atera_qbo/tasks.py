@@ -36,12 +36,10 @@ def _staging() -> Any:
     return StagingHook().engine
 
 
-def _qbo(engine: Any) -> Any:
-    from .hooks import QuickBooksHook, StagingHook
+def _qbo() -> Any:
+    from .hooks import QuickBooksHook
 
-    hook = QuickBooksHook(staging=StagingHook())
-    hook.staging.__dict__["engine"] = engine  # share the engine already built
-    return hook.get_conn()
+    return QuickBooksHook().get_conn()
 
 
 def _atera() -> Any:
@@ -82,7 +80,7 @@ def extract_qbo_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
     from .extract import extract_qbo_catalog as run
 
     engine = _staging()
-    client = _qbo(engine)
+    client = _qbo()
     try:
         return {k: v.as_dict() for k, v in run(client, engine, full_refresh=full_refresh).items()}
     finally:
@@ -132,7 +130,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     from .matching import commit as committing
     from .matching.match import apply_overrides, decisions, load_catalogs, match_all
     from .matching.review_csv import ReviewRow, read_rows, write_rows
-    from .reports import kept_mappings
+    from .matching.kept import kept_mappings
 
     engine = _staging()
     catalogs = load_catalogs(engine)
@@ -158,7 +156,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     }
     if commit:
         steps = committing.build_steps(review, catalogs, engine)
-        qbo = _qbo(engine)
+        qbo = _qbo()
         atera = _atera() if any(s.action == "import_atera" for s in steps) else None
         try:
             summary["commit"] = committing.execute(engine, review, steps, qbo=qbo, atera=atera,
@@ -206,11 +204,11 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
     import uuid
 
     from .export.load import export_invoices, raise_for_problems
-    from .reports import create_missing_customers as create_customers
+    from .export.customers import create_missing_customers as create_customers
 
     start, end = export_window(date_from, date_to, logical_date)
     engine = _staging()
-    qbo = _qbo(engine)
+    qbo = _qbo()
     try:
         created = {}
         if create_missing_customers and not dry_run:

@@ -37,6 +37,20 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def shared_engine(url: str) -> sa.Engine:
+    """One engine (and pool) per staging URL per process, with the schema applied once."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = _ENGINES[url] = make_engine(url)
+            apply_schema(engine)
+        return engine
+
+
 def sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 

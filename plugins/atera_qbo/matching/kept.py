@@ -1,0 +1,30 @@
+"""Decisions of earlier commits carried into a new matching run, so re-running matching keeps what finance
+decided."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..staging.db import table
+from .review_csv import ReviewRow
+
+
+def kept_mappings(engine: sa.Engine, catalogs: Any) -> list[ReviewRow]:
+    """Decisions of earlier commits (overrides, creations, imports) carried into a new matching run as implicit
+    ``match`` overrides, so re-running matching never drops what finance decided — unless the QBO record is gone
+    or inactive, or an explicit override row replaces it."""
+    active_customers = set(catalogs.qbo_customers.loc[catalogs.qbo_customers["active"], "qbo_id"].astype(str))
+    active_items = set(catalogs.qbo_items.loc[catalogs.qbo_items["active"], "qbo_id"].astype(str))
+    atera_customers = set(catalogs.atera_customers["atera_id"].astype(str))
+    atera_products = set(catalogs.atera_products["atera_id"].astype(str))
+    rows: list[ReviewRow] = []
+    with engine.connect() as conn:
+        for entity, name, qbo_ok, atera_ok in (("customer", "map_customers", active_customers, atera_customers),
+                                               ("product", "map_products", active_items, atera_products)):
+            tbl = table(engine, name)
+            for r in conn.execute(sa.select(tbl).where(tbl.c.active.is_(True), tbl.c.method != "exact")):
+                if str(r.qbo_id) in qbo_ok and str(r.atera_id) in atera_ok:
+                    rows.append(ReviewRow(entity=entity, atera_id=str(r.atera_id), qbo_id=str(r.qbo_id),
+                                          action="match", note=f"kept from commit {r.plan_id}"))
+    return rows
