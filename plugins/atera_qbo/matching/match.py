@@ -47,7 +47,8 @@ def load_catalogs(engine: sa.Engine) -> Catalogs:
             .where(qc.c.deleted_at.is_(None)), conn)
         atera_products = pd.read_sql(
             sa.select(ap.c.kind, ap.c.source_id, ap.c.name, ap.c.amount, ap.c.sku, ap.c.category)
-            .where(ap.c.deleted_at.is_(None)).order_by(ap.c.kind, ap.c.source_id), conn)
+            .where(ap.c.deleted_at.is_(None)).order_by(ap.c.kind, ap.c.source_id), conn,
+            coerce_float=False)  # NUMERIC stays Decimal (pandas would make it float)
         qbo_items = pd.read_sql(
             sa.select(qi.c.source_id.label("qbo_id"), qi.c.name, qi.c.active, qi.c.item_type)
             .where(qi.c.deleted_at.is_(None), qi.c.name.is_not(None), qi.c.item_type != "Category"), conn)
