@@ -210,14 +210,17 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
     engine = _staging()
     qbo = _qbo()
     try:
-        created = {}
+        created: dict[str, str] = {}
+        problems: dict[str, str] = {}
         if create_missing_customers and not dry_run:
-            created = create_customers(engine, qbo, start, end, [str(n) for n in numbers or []])
+            created, problems = create_customers(engine, qbo, start, end, [str(n) for n in numbers or []])
+            for problem in problems.values():
+                log.warning("create_missing_customers: %s", problem)
         result = export_invoices(engine, qbo, batch_id=uuid.uuid4().hex[:16], run_id=run_id, date_from=start,
                                  date_to=end, numbers=[str(n) for n in numbers or []], dry_run=dry_run)
     finally:
         qbo.close()
-    summary = {**result.as_dict(), "customers_created": created}
+    summary = {**result.as_dict(), "customers_mapped": created, "customer_problems": problems}
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
     raise_for_problems(result)
     return summary

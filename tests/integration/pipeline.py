@@ -23,7 +23,7 @@ def atera_client(twin) -> AteraClient:
     return AteraClient(twin.url, DEMO["atera_api_key"], policy=FAST, rate_per_minute=None)
 
 
-def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES) -> None:
+def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, import_unmatched: bool = False) -> None:
     """Catalog sync, then matching committed with the demo overrides and create_unmatched_in_qbo."""
     extract_atera_catalog(atera, engine)
     extract_qbo_catalog(qbo, engine)
@@ -31,7 +31,7 @@ def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES) ->
     review = match_all(catalogs)
     if overrides:
         review = apply_overrides(review, list(read_rows(overrides)), catalogs)
-    review = decisions(review, create_unmatched=True, import_unmatched=False)
+    review = decisions(review, create_unmatched=True, import_unmatched=import_unmatched)
     commit.execute(engine, review, commit.build_steps(review, catalogs, engine), qbo=qbo, atera=atera)
     extract_qbo_catalog(qbo, engine)  # see what the commit created
 

@@ -8,6 +8,8 @@ import sqlalchemy as sa
 
 from atera_qbo.staging.db import table
 
+from atera_qbo.extract import extract_atera_catalog
+
 from .pipeline import atera_client, export, sync_and_match
 from .test_extract_qbo import client as qbo_client
 
@@ -57,3 +59,39 @@ def test_lost_ledger_is_recovered_from_qbo_not_exported_twice(atera_twin, qbo_tw
     result = export(atera, qbo2, fresh, "after-loss")
     assert result.recovered == 150 and not result.exported
     assert len(qbo_invoices(qbo2)) == count
+
+
+def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_the_rest(atera_twin, qbo_twin,
+                                                                                        engine):
+    from atera_qbo.export.customers import create_missing_customers
+
+    from .pipeline import WINDOW
+
+    atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
+    sync_and_match(atera, qbo, engine)  # creates Greenfield Architects (25) and Harbor View Realty (26) in QBO
+    mc = table(engine, "map_customers")
+    with engine.begin() as conn:  # forget two mappings, as if matching had never run for them
+        conn.execute(sa.update(mc).where(mc.c.atera_id.in_(["25", "1"])).values(active=False))
+    # A customer QBO has never seen, with an ad-hoc invoice, appears in Atera.
+    headers = {"X-API-KEY": "twin-atera-key"}
+    new_id = requests.post(f"{atera_twin.url}/api/v3/customers", json={"CustomerName": "Brand New Clinic"},
+                           headers=headers, timeout=10).json()["ActionID"]
+    line = {"Product": "Parking", "Description": "Parking", "Quantity": 2, "Rate": 15, "TaxPercentage": 0,
+            "DiscountPercentage": None, "Subtotal": 30, "Tax": 0, "Total": 30, "LineIdx": 0}
+    posted = requests.post(f"{atera_twin.url}/_sandbox/invoices", timeout=10, json=[{
+        "IsAdhoc": True, "InvoiceDate": "2026-10-15T00:00:00", "ContractName": None, "Currency": "USD",
+        "LineItems": [line], "Subtotal": 30, "Tax": 0, "Total": 30, "TaxPercentage": 0,
+        "To": {"CompanyName": "Brand New Clinic"}}])
+    assert posted.status_code == 201, posted.text
+    extract_atera_catalog(atera, engine)
+    export(atera, qbo, engine, "extract-only", numbers=["0"])  # stages the invoices, exports nothing
+    before = len(list(qbo.query_all("Customer", "Active IN (true, false)")))
+    mapped, problems = create_missing_customers(engine, qbo, *WINDOW, [])
+    assert set(mapped) == {"25", "1", str(new_id)} and not problems
+    assert len(list(qbo.query_all("Customer", "Active IN (true, false)"))) == before + 1  # only the new one
+    with engine.connect() as conn:
+        methods = dict(conn.execute(sa.select(mc.c.atera_id, mc.c.method).where(
+            mc.c.atera_id.in_(["25", "1", str(new_id)]))).all())
+    assert methods == {"25": "exact", "1": "exact", str(new_id): "created"}
+    again, _ = create_missing_customers(engine, qbo, *WINDOW, [])
+    assert again == {}  # all mapped now

@@ -8,13 +8,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..matching.normalize import exact_key
+from ..qbo.query import quote, select
 from ..staging.db import table, upsert, utcnow
 
 
 def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_to: date,
-                             numbers: list[str]) -> dict[str, str]:
-    """Create in QBO the Atera customers of the selected invoices that have no QBO customer yet (export param
-    ``create_missing_customers``), and map them. Idempotent through requestid."""
+                             numbers: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Map the Atera customers of the selected invoices that have no QBO customer yet (export param
+    ``create_missing_customers``): to the QBO customer of the same name when there is one, else to a new one
+    (idempotent through requestid). Answers (Atera id → QBO id, Atera id → problem); an Atera customer with a
+    problem stays unmapped, so its invoices are blocked with the reason."""
+    problems: dict[str, str] = {}
     inv, mc, ac = table(engine, "stg_atera_invoices"), table(engine, "map_customers"), \
         table(engine, "stg_atera_customers")
     cond = [inv.c.invoice_date >= date_from.isoformat(), inv.c.invoice_date <= date_to.isoformat(),
@@ -26,14 +31,38 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
         missing = conn.execute(sa.select(ac.c.source_id, ac.c.name).where(
             ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
     created: dict[str, str] = {}
+    names = table(engine, "stg_qbo_names")
+    with engine.connect() as conn:
+        taken = {exact_key(n): e for e, n in conn.execute(sa.select(names.c.entity, names.c.display_name))}
     for source_id, name in missing:
         display = " ".join(str(name or "").split())
-        rid = hashlib.sha1(f"create-missing|{source_id}|{display}".encode()).hexdigest()[:32]
-        obj = qbo.create("Customer", {"DisplayName": display, "CompanyName": display[:100]}, request_id=rid,
-                         label=f"create QBO customer for Atera customer {source_id} {display!r}")
+        label = f"Atera customer {source_id} {display!r}"
+        if not display or any(ch in display for ch in ":\t\n") or len(display) > 500:
+            problems[str(source_id)] = f"{label}: QBO cannot take this name (empty, ':' or over 500 characters)"
+            continue
+        if exact_key(display) in taken:
+            problems[str(source_id)] = (f"{label}: a QBO {taken[exact_key(display)]} already has this name, and "
+                                        "QBO names are unique across customers, vendors and employees: map it "
+                                        "in atera_qbo_matching")
+            continue
+        existing = qbo.query(select("Customer", f"DisplayName = {quote(display)} AND Active IN (true, false)"),
+                             entity=f"QBO customer named {display!r}").get("Customer") or []
+        if existing and not existing[0].get("Active", True):
+            problems[str(source_id)] = (f"{label}: QBO has an inactive customer of this name (Id "
+                                        f"{existing[0]['Id']}): reactivate it in QBO, or map another in matching")
+            continue
+        if existing:  # same name already in QBO: use it, never create a twin of it
+            obj, method = existing[0], "exact"
+        else:
+            rid = hashlib.sha1(f"create-missing|{source_id}|{display}".encode()).hexdigest()[:32]
+            obj = qbo.create("Customer", {"DisplayName": display, "CompanyName": display[:100]}, request_id=rid,
+                             label=f"create QBO customer for {label}")
+            method = "created"
         created[str(source_id)] = str(obj["Id"])
         with engine.begin() as conn:
             upsert(conn, mc, [{"atera_id": str(source_id), "atera_name": name, "qbo_id": str(obj["Id"]),
-                               "qbo_name": display, "status": "matched_override", "method": "created",
-                               "active": True, "plan_id": None, "updated_at": utcnow()}], ["atera_id"])
-    return created
+                               "qbo_name": obj.get("DisplayName", display),
+                               "status": "matched_exact" if method == "exact" else "matched_override",
+                               "method": method, "active": True, "plan_id": None, "updated_at": utcnow()}],
+                   ["atera_id"])
+    return created, problems
