@@ -280,7 +280,9 @@ CREATE TABLE IF NOT EXISTS export_batches (
     failed_count INTEGER
 );
 
--- One row per Atera invoice, ever. status: pending | exported | failed | blocked
+-- One row per Atera invoice, ever. status: pending | exported | failed | blocked. attempts counts sends;
+-- failures counts answers that were faults (it is part of the request id, so a fixed invoice is not answered
+-- with QBO's replay of its old fault, while a send whose answer was lost is replayed, not repeated).
 CREATE TABLE IF NOT EXISTS export_invoices (
     atera_invoice_number TEXT PRIMARY KEY,
     batch_id TEXT NOT NULL,
@@ -292,6 +294,7 @@ CREATE TABLE IF NOT EXISTS export_invoices (
     total {{money}},
     error_text TEXT,
     attempts INTEGER NOT NULL,
+    failures INTEGER,
     first_attempt_at {{ts}},
     last_attempt_at {{ts}},
     exported_at {{ts}}

@@ -95,3 +95,27 @@ def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_t
     assert methods == {"25": "exact", "1": "exact", str(new_id): "created"}
     again, _ = create_missing_customers(engine, qbo, *WINDOW, [])
     assert again == {}  # all mapped now
+
+
+def test_item_faults_fail_only_their_invoices_and_a_rerun_after_the_fix_exports_them(atera_twin, qbo_twin, engine):
+    """QBO batches are not transactional: one bad invoice must not sink the others, and once the cause is fixed in
+    QBO the same invoice must go through (not be answered with a replay of its old fault)."""
+    atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
+    sync_and_match(atera, qbo, engine)
+    for inv in list(qbo.query_all("Invoice")):  # start from an empty QBO invoice list
+        qbo._call("POST", "/invoice", entity="t", params={"operation": "delete"},
+                  json={"Id": inv["Id"], "SyncToken": inv["SyncToken"]})
+    item = qbo.query("SELECT * FROM Item WHERE Name = 'Parking'", entity="t")["Item"][0]
+    flip = qbo._call("POST", "/item", entity="t", json={"Id": item["Id"], "SyncToken": item["SyncToken"],
+                                                         "sparse": True, "Active": False})["Item"]
+    first = export(atera, qbo, engine, "with-inactive-item")
+    assert first.failed and first.exported  # partial: the others went through
+    assert all("Parking" not in str(v) or "610" in v or "2500" in v or "inactive" in v.lower()
+               for v in first.failed.values())
+    qbo._call("POST", "/item", entity="t", json={"Id": item["Id"], "SyncToken": flip["SyncToken"], "sparse": True,
+                                                 "Active": True})
+    second = export(atera, qbo, engine, "after-fix")
+    assert set(second.exported) == set(first.failed) and not second.failed
+    counts = Counter(i["DocNumber"] for i in qbo_invoices(qbo))
+    assert len(counts) == first.selected and max(counts.values()) == 1
+    assert ledger(engine) == Counter({"exported": first.selected})

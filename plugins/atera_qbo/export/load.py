@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -151,35 +152,58 @@ class Ledger:
         return out
 
     def mark(self, number: str, **values: Any) -> None:
-        self.mark_many([number], **values)
+        self.record({number: values})
 
     def mark_many(self, numbers: list[str], *, attempt: bool = False, totals: dict[str, Decimal] | None = None,
                   request_ids: dict[str, str] | None = None, hashes: dict[str, str] | None = None,
                   **values: Any) -> None:
+        outcomes = {}
+        for n in numbers:
+            one = dict(values, attempt=attempt)
+            if totals and n in totals:
+                one["total"] = totals[n]
+            if request_ids and n in request_ids:
+                one["request_id"] = request_ids[n]
+            if hashes and n in hashes:
+                one["payload_hash"] = hashes[n]
+            outcomes[n] = one
+        self.record(outcomes)
+
+    def record(self, outcomes: dict[str, dict[str, Any]]) -> None:
+        """Write the outcome of several invoices in ONE transaction: ``{number: {status, qbo_id, qbo_doc_number,
+        error_text, attempt, total, request_id, payload_hash}}`` (absent keys keep their stored value)."""
+        if not outcomes:
+            return
         now = utcnow()
+        numbers = list(outcomes)
         with self.engine.begin() as conn:
-            existing = {r.atera_invoice_number: r for r in conn.execute(sa.select(self.invoices).where(
-                self.invoices.c.atera_invoice_number.in_(numbers)))}
+            existing = {}
+            for start in range(0, len(numbers), 500):
+                existing.update({r.atera_invoice_number: r for r in conn.execute(sa.select(self.invoices).where(
+                    self.invoices.c.atera_invoice_number.in_(numbers[start:start + 500])))})
             rows = []
-            for number in numbers:
+            for number, values in outcomes.items():
                 old = existing.get(number)
-                row = {
+                attempt = bool(values.get("attempt"))
+
+                def keep(name: str, default: Any = None) -> Any:
+                    return values[name] if name in values else (getattr(old, name) if old else default)
+
+                rows.append({
                     "atera_invoice_number": number, "batch_id": self.batch_id,
-                    "status": values.get("status", old.status if old else "pending"),
-                    "qbo_id": values.get("qbo_id", old.qbo_id if old else None),
-                    "qbo_doc_number": values.get("qbo_doc_number", old.qbo_doc_number if old else None),
-                    "request_id": (request_ids or {}).get(number) or (old.request_id if old else number),
-                    "payload_hash": (hashes or {}).get(number) or (old.payload_hash if old else None),
-                    "total": money_out((totals or {}).get(number), self.engine) if totals and number in totals
-                    else (old.total if old else None),
+                    "status": keep("status", "pending"), "qbo_id": keep("qbo_id"),
+                    "qbo_doc_number": keep("qbo_doc_number"), "request_id": keep("request_id", number),
+                    "payload_hash": keep("payload_hash"),
+                    "total": money_out(values["total"], self.engine) if "total" in values else keep("total"),
                     "error_text": values.get("error_text"),
                     "attempts": (old.attempts if old else 0) + (1 if attempt else 0),
-                    "first_attempt_at": (old.first_attempt_at if old and old.first_attempt_at else
-                                         (now if attempt else None)),
+                    # only an answered fault counts: a batch whose answer never came may have been performed
+                    "failures": ((old.failures or 0) if old else 0) + (1 if values.get("fault") else 0),
+                    "first_attempt_at": (old.first_attempt_at if old and old.first_attempt_at
+                                         else (now if attempt else None)),
                     "last_attempt_at": now if attempt else (old.last_attempt_at if old else None),
                     "exported_at": now if values.get("status") == "exported" else (old.exported_at if old else None),
-                }
-                rows.append(row)
+                })
             upsert(conn, self.invoices, rows, ["atera_invoice_number"])
 
     def close(self, result: ExportResult) -> None:
@@ -191,8 +215,22 @@ class Ledger:
                 skipped_count=result.already_exported, failed_count=len(result.failed) + len(result.blocked)))
 
 
-def _request_id(number: str, payload_hash: str) -> str:
-    return f"{number}-{payload_hash[:24]}"[:50]
+def request_id_for(number: str, payload_hash: str, state: Any) -> str:
+    """The idempotency key of one invoice's create, minted once and kept in the ledger before the send:
+    ``<number>-<nonce>-<faults so far>``.
+
+    - the same key after a lost answer (same payload, no fault recorded since): QBO replays, never repeats;
+    - a new key after an answered fault (else QBO would replay the old fault to the fixed invoice);
+    - a new nonce for a changed payload, and for a ledger row that is new — a lost ledger must not be answered
+      with replays of invoices that were deleted in QBO since (the DocNumber lookup guards against duplicates).
+    """
+    failures = (state.failures or 0) if state is not None else 0
+    minted = state is not None and (state.request_id or "").count("-") >= 2
+    if minted and state.payload_hash == payload_hash:
+        base = state.request_id.rsplit("-", 1)[0]
+    else:
+        base = f"{number}-{uuid.uuid4().hex[:12]}"
+    return f"{base}-{failures}"[:50]
 
 
 def _recover_existing(qbo: Any, numbers: list[str]) -> dict[str, dict[str, Any]]:
@@ -230,8 +268,7 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
         else:
             todo.append(t)
     if not dry_run and result.blocked:
-        for number, problem in result.blocked.items():
-            ledger.mark(number, status="blocked", error_text=problem)
+        ledger.record({n: {"status": "blocked", "error_text": p[:2000]} for n, p in result.blocked.items()})
 
     if todo and ctx.custom_txn_numbers:
         existing = _recover_existing(qbo, [t.number for t in todo])
@@ -257,7 +294,7 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
 
     for start in range(0, len(todo), BATCH_SIZE):
         chunk = todo[start:start + BATCH_SIZE]
-        rids = {t.number: _request_id(t.number, t.payload_hash) for t in chunk}
+        rids = {t.number: request_id_for(t.number, t.payload_hash, states.get(t.number)) for t in chunk}
         ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
                          hashes={t.number: t.payload_hash for t in chunk},
                          totals={t.number: t.pre_tax_total for t in chunk})
@@ -271,18 +308,20 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
                 result.failed[t.number] = str(exc)
             ledger.mark_many([t.number for t in chunk], status="failed", error_text=str(exc)[:2000])
             continue
+        outcomes: dict[str, dict[str, Any]] = {}
         for t in chunk:
             item = responses.get(t.number)
             fault = fault_of(item) if item else ("no answer for this item in the batch response", None)
             if fault:
                 message = f"QBO {fault[1] or ''} {fault[0]}".strip()
                 result.failed[t.number] = message
-                ledger.mark(t.number, status="failed", error_text=message[:2000])
+                outcomes[t.number] = {"status": "failed", "error_text": message[:2000], "fault": True}
             else:
                 created = item["Invoice"]
                 result.exported[t.number] = str(created["Id"])
-                ledger.mark(t.number, status="exported", qbo_id=str(created["Id"]),
-                            qbo_doc_number=created.get("DocNumber"), error_text=None)
+                outcomes[t.number] = {"status": "exported", "qbo_id": str(created["Id"]),
+                                      "qbo_doc_number": created.get("DocNumber"), "error_text": None}
+        ledger.record(outcomes)
     ledger.close(result)
     log.info("export batch %s: %s", batch_id, dumps(result.as_dict()))
     return result

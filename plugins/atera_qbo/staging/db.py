@@ -65,12 +65,40 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in without_comments.split(";") if s.strip()]
 
 
+_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)\s*$", re.S)
+
+
+def _columns(create: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """(table, [(column, type and constraints)]) of a CREATE TABLE statement."""
+    m = _CREATE.match(create)
+    if not m:
+        return None
+    cols = []
+    for line in m.group(2).splitlines():
+        line = line.strip().rstrip(",")
+        if line and not line.upper().startswith(("PRIMARY KEY", "UNIQUE", "CONSTRAINT", "FOREIGN KEY")):
+            name, _, rest = line.partition(" ")
+            cols.append((name, rest))
+    return m.group(1), cols
+
+
 def apply_schema(engine: sa.Engine) -> None:
-    """Create every table and index that is missing; safe to run any number of times, concurrently too."""
+    """Create every table and index that is missing, and add columns a newer schema.sql has to existing tables
+    (additive only: nullable columns). Safe to run any number of times."""
     ddl = statements(render(sql_file("schema.sql"), engine.dialect.name))
     with engine.begin() as conn:
         for stmt in ddl:
             conn.exec_driver_sql(stmt)
+            parsed = _columns(stmt)
+            if parsed is None:
+                continue
+            name, cols = parsed
+            present = {c["name"] for c in sa.inspect(conn).get_columns(name)}
+            for col, spec in cols:
+                if col not in present:
+                    if "NOT NULL" in spec.upper():
+                        raise RuntimeError(f"schema.sql adds NOT NULL column {name}.{col}: add it nullable")
+                    conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {col} {spec}")
         version = sa.table("schema_version", sa.column("version"), sa.column("applied_at"))
         if conn.execute(sa.select(version.c.version).where(version.c.version == SCHEMA_VERSION)).first() is None:
             insert = (postgresql.insert(version) if engine.dialect.name == "postgresql" else sqlite.insert(version))
