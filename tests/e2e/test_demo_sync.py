@@ -22,6 +22,33 @@ REPO = Path(__file__).resolve().parents[2]
 D = Decimal
 
 
+@pytest.fixture(scope="module", autouse=True)
+def loopback_only():
+    """Nothing in the sync may reach beyond this machine: any connection to a non-loopback address fails."""
+    import ipaddress
+    import socket
+
+    real_connect = socket.socket.connect
+    attempts: list = []
+
+    def guarded(sock, address):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            try:
+                loopback = ipaddress.ip_address(host).is_loopback
+            except ValueError:
+                loopback = host == "localhost"
+            if not loopback:
+                attempts.append(host)
+                raise OSError(f"test forbids network access beyond loopback (to {host})")
+        return real_connect(sock, address)
+
+    socket.socket.connect = guarded
+    yield attempts
+    socket.socket.connect = real_connect
+    assert not attempts, f"the sync tried to reach {attempts}"
+
+
 @pytest.fixture(scope="module")
 def twins(tmp_path_factory):
     state = tmp_path_factory.mktemp("twins")

@@ -1,0 +1,35 @@
+from datetime import date
+
+import pytest
+
+from atera_qbo.errors import FatalError, RetriableApiError
+from atera_qbo.tasks import export_window, fail_fatal
+
+
+def test_fatal_errors_fail_the_task_without_retries_and_keep_the_message():
+    from airflow.exceptions import AirflowFailException
+
+    @fail_fatal
+    def broken():
+        raise FatalError("invoice 1042: Atera customer 7 has no QBO customer")
+
+    with pytest.raises(AirflowFailException, match="invoice 1042"):
+        broken()
+
+
+def test_retriable_errors_are_left_to_airflow_retries():
+    @fail_fatal
+    def flaky():
+        raise RetriableApiError("QBO: HTTP 503")
+
+    with pytest.raises(RetriableApiError):
+        flaky()
+
+
+def test_export_window_defaults_and_validation():
+    assert export_window(None, None, date(2026, 11, 26)) == (date(2026, 8, 28), date(2026, 11, 26))
+    assert export_window("2026-08-01", "2026-10-31", date(2026, 11, 26)) == (date(2026, 8, 1), date(2026, 10, 31))
+    with pytest.raises(FatalError, match="not a date"):
+        export_window("31/10/2026", None, date(2026, 11, 26))
+    with pytest.raises(FatalError, match="after"):
+        export_window("2026-11-01", "2026-10-01", date(2026, 11, 26))
