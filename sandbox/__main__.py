@@ -17,6 +17,8 @@ from sandbox.core.http import TwinServer
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default loopback; a container network needs 0.0.0.0)")
     parser.add_argument("--seed", default="none", choices=["none", "demo", "small", "large"],
                         help="data profile to load when the state is empty")
     parser.add_argument("--seed-value", type=int, default=42, help="RNG seed; same value, same data")
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     twin = create_atera(args) if args.twin == "atera" else create_qbo(args)
-    server = TwinServer(twin.handle, port=args.port)
+    server = TwinServer(twin.handle, port=args.port, host=args.host)
     if args.ready_file:
         tmp = args.ready_file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:

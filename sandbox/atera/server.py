@@ -175,6 +175,10 @@ class AteraTwin(BaseTwin):
             return False
         return True
 
+    def check_seed(self, doc: dict[str, Any]) -> None:
+        if doc.get("api_key") and self.model.account_for_key(doc["api_key"]) is None:
+            raise AdminError("seed: api_key is not one of the twin's keys")
+
     def seed(self, doc: dict[str, Any]) -> dict[str, Any]:
         account = self.model.default
         if doc.get("api_key"):

@@ -68,6 +68,9 @@ class BaseTwin:
     def seed(self, doc: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def check_seed(self, doc: dict[str, Any]) -> None:
+        """Refuse a seed document (AdminError) BEFORE anything is reset: no half-applied control-plane calls."""
+
     def reset(self) -> None:
         raise NotImplementedError
 
@@ -148,8 +151,10 @@ class BaseTwin:
             profile = doc.get("profile", "demo")
             if profile not in PROFILES:
                 raise AdminError(f"unknown seed profile {profile!r}; choose one of {', '.join(PROFILES)}")
+            doc = {**doc, "profile": profile, "seed": int(doc.get("seed", 42))}
+            self.check_seed(doc)
             self.reset()
-            return Response.json(self.seed({**doc, "profile": profile, "seed": int(doc.get("seed", 42))}))
+            return Response.json(self.seed(doc))
 
         @router.route("PUT", "/_sandbox/faults")
         def put_faults(request: Request) -> Response:

@@ -258,3 +258,23 @@ def test_atera_control_plane_extras(make_twin, client_cls):
     assert "Region" not in [f["Name"] for f in second.get("/api/v3/customvalues/customfields")]
     assert requests.post(url + "/_sandbox/services", headers={"X-API-KEY": "bad"}, timeout=5,
                          json=[]).status_code == 400
+
+
+def test_seed_with_an_unknown_key_is_refused_before_anything_is_reset():
+    """A refused control-plane call leaves the data as it was (no half-applied state)."""
+    import requests
+
+    from sandbox.atera.server import AteraTwin, account_configs
+    from sandbox.core.http import TwinServer
+
+    twin = AteraTwin(account_configs(None), seed_profile="demo")
+    server = TwinServer(twin.handle).start()
+    try:
+        headers = {"X-API-KEY": "twin-atera-key"}
+        before = requests.get(f"{server.url}/api/v3/customers", headers=headers, timeout=5).json()["totalItemCount"]
+        refused = requests.post(f"{server.url}/_sandbox/seed", json={"profile": "demo", "api_key": "nope"}, timeout=5)
+        assert refused.status_code == 400 and "api_key" in refused.json()["error"]
+        after = requests.get(f"{server.url}/api/v3/customers", headers=headers, timeout=5).json()["totalItemCount"]
+        assert after == before > 0
+    finally:
+        server.stop()
