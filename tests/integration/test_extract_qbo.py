@@ -124,3 +124,15 @@ def test_two_processes_refreshing_at_once_keep_the_chain(qbo_twin, engine):
     qbo = client(qbo_twin, engine, seed_token=seed)
     assert qbo.tokens.access_token(force_refresh=True)[1] >= 2
     assert qbo.query("SELECT COUNT(*) FROM Customer", entity="t")["totalCount"] >= 1
+
+
+def test_a_401_triggers_one_refresh_and_one_retry(qbo_twin, engine):
+    qbo = client(qbo_twin, engine)
+    assert qbo.query("SELECT COUNT(*) FROM Customer", entity="t")["totalCount"] >= 1
+    _, version = qbo.tokens.access_token()
+    # The access token dies early (QBO can revoke it at any time): the stored expiry still says it is valid.
+    assert requests.post(f"{qbo_twin.url}/_sandbox/oauth/expire-access-tokens", timeout=5).status_code == 200
+    assert qbo.query("SELECT COUNT(*) FROM Customer", entity="t")["totalCount"] >= 1
+    assert qbo.tokens.access_token()[1] == version + 1
+    log = requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
+    assert [e["status"] for e in log if e["path"].endswith("/query")][-2:] == [401, 200]

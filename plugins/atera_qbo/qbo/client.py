@@ -86,9 +86,9 @@ class QboClient:
             if exc.status != 401:
                 raise
             log.info("%s: access token refused (401); refreshing once", entity)
-            token, self._version = self.tokens.access_token(stale_version=self._version)
-            response = self.http.request(method, url, entity=entity, params=params, safe_to_retry=True,
-                                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
+            self.tokens.access_token(stale_version=self._version)  # refreshes unless another worker just did
+            response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
+                                         safe_to_retry=True, **kwargs)
         return ApiSession.json(response)
 
     # -- reads -------------------------------------------------------------------------------------------------
