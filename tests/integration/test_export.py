@@ -119,3 +119,18 @@ def test_item_faults_fail_only_their_invoices_and_a_rerun_after_the_fix_exports_
     counts = Counter(i["DocNumber"] for i in qbo_invoices(qbo))
     assert len(counts) == first.selected and max(counts.values()) == 1
     assert ledger(engine) == Counter({"exported": first.selected})
+
+
+def test_dry_run_checks_everything_and_writes_nothing(atera_twin, qbo_twin, engine):
+    atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
+    sync_and_match(atera, qbo, engine)
+    requests.delete(f"{qbo_twin.url}/_sandbox/requests", timeout=5)
+    result = export(atera, qbo, engine, "dry", dry_run=True)
+    assert result.dry_run and result.selected >= 150
+    writes = [e for e in requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
+              if e["method"] == "POST" and not e["path"].endswith("/query")]
+    assert writes == []
+    assert ledger(engine) == Counter()  # no invoice row: a dry run records nothing but its batch
+    batches = table(engine, "export_batches")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(batches.c.status).where(batches.c.batch_id == "dry")).scalar() == "dry_run"
