@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def conn_info(conn_id: str, *, required: bool = True) -> ConnInfo | None:
     """The connection's parts; a missing one is a ConfigError (or None when it is optional)."""
-    from airflow.exceptions import AirflowNotFoundException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         conn = BaseHook.get_connection(conn_id)

@@ -23,7 +23,7 @@ def fail_fatal(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except FatalError as exc:
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from None
 

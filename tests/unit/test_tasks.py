@@ -7,7 +7,7 @@ from atera_qbo.tasks import export_window, fail_fatal
 
 
 def test_fatal_errors_fail_the_task_without_retries_and_keep_the_message():
-    from airflow.exceptions import AirflowFailException
+    from airflow.sdk.exceptions import AirflowFailException
 
     @fail_fatal
     def broken():
