@@ -128,7 +128,7 @@ def quality_gate(tables: list[str], *, invoice_window: tuple[str, str] | None = 
 def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: bool,
           import_unmatched_qbo_customers: bool, run_id: str | None = None) -> dict[str, Any]:
     from .matching import commit as committing
-    from .matching.match import apply_overrides, decisions, load_catalogs, match_all
+    from .matching.match import apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.review_csv import ReviewRow, read_rows, write_rows
     from .matching.kept import kept_mappings
 
@@ -146,7 +146,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     out_dir = _review_dir()
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
     rows = [ReviewRow(**{k: str(v) for k, v in r.items() if k in ReviewRow.__dataclass_fields__})
-            for r in review.drop(columns=["decision"]).to_dict("records")]
+            for r in for_review(review.drop(columns=["decision"])).to_dict("records")]
     latest = write_rows(out_dir / "match_review.csv", rows)
     write_rows(out_dir / f"match_review_{stamp}.csv", rows)
     summary: dict[str, Any] = {

@@ -114,3 +114,13 @@ def test_item_payload_carries_the_atera_price_as_decimal():
     payload = _item_payload(rec, "1")
     assert payload == {"Name": "Remote Support", "Type": "Service", "IncomeAccountRef": {"value": "1"},
                        "UnitPrice": Decimal("125.00")}
+
+
+def test_review_lists_what_needs_a_decision_first():
+    from atera_qbo.matching.match import for_review
+
+    ordered = for_review(match_all(catalogs()))
+    customers = ordered[ordered["entity"] == "customer"]["status"].tolist()
+    assert customers[0] == "conflict" and customers[-1] == "matched_exact"
+    assert customers.index("suggested") < customers.index("unmatched") < customers.index("qbo_only")
+    assert ordered["entity"].tolist() == sorted(ordered["entity"].tolist())  # customers, then products

@@ -220,13 +220,29 @@ def apply_overrides(review: pd.DataFrame, overrides: list[ReviewRow], cat: Catal
             review = review.drop(index=qbo_only_index.pop(row.qbo_id))  # now matched: no longer QBO-only
         if row.action == "match":
             name = str(qbo[kind].at[row.qbo_id, "name"])
-            review.loc[i, ["qbo_id", "qbo_name", "action", "status"]] = [row.qbo_id, name, "match",
-                                                                          "matched_override"]
+            review.loc[i, ["qbo_id", "qbo_name", "action", "status", "note"]] = [
+                row.qbo_id, name, "match", "matched_override", row.note or "decided in the overrides file"]
         else:
             review.loc[i, ["action"]] = [row.action]
             if row.action == "skip":
                 review.loc[i, ["qbo_id", "qbo_name"]] = ["", ""]
     return review
+
+
+STATUS_ORDER = {"conflict": 0, "suggested": 1, "unmatched": 2, "qbo_only": 3, "matched_override": 4,
+                "matched_exact": 5}
+
+
+def for_review(review: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the order a reviewer works: customers then products, what needs a decision first, then by name."""
+    if review.empty:
+        return review
+    keys = pd.DataFrame({
+        "e": review["entity"].map({"customer": 0, "product": 1}).fillna(2),
+        "s": review["status"].map(STATUS_ORDER).fillna(9),
+        "n": (review["atera_name"].where(review["atera_name"] != "", review["qbo_name"])).map(exact_key),
+    }, index=review.index)
+    return review.loc[keys.sort_values(["e", "s", "n"], kind="stable").index].reset_index(drop=True)
 
 
 def decisions(review: pd.DataFrame, *, create_unmatched: bool, import_unmatched: bool) -> pd.DataFrame:
