@@ -49,62 +49,9 @@ def register(router: Router) -> None:
     def account_info(request: Request) -> Response:
         return Response.json(_account(request).info())
 
-    # -- customers -------------------------------------------------------------------------------------------
-    @route("GET", f"{API}/customers")
-    def list_customers(request: Request) -> Response:
-        model = _account(request).customers
-        items = model.list(request.arg("FromLastModifiedDate"), request.arg("SortBy"))
-        return Response.json(envelope(items, request, model.render))
-
-    @route("POST", f"{API}/customers")
-    def create_customer(request: Request) -> Response:
-        account = _account(request)
-        return created(account.customers.create(request.json(), account.now())["CustomerID"])
-
-    @route("GET", f"{API}/customers/{{customer_id:int}}")
-    def read_customer(request: Request, customer_id: int) -> Response:
-        model = _account(request).customers
-        return Response.json(model.render(model.get(customer_id)))
-
-    @route("PUT|POST", f"{API}/customers/{{customer_id:int}}")
-    def update_customer(request: Request, customer_id: int) -> Response:
-        account = _account(request)
-        account.customers.update(customer_id, request.json(), account.now())
-        return ok_result(customer_id)
-
-    @route("DELETE", f"{API}/customers/{{customer_id:int}}")
-    def delete_customer(request: Request, customer_id: int) -> Response:
-        _account(request).customers.delete(customer_id)
-        return no_content()
-
-    # -- contacts --------------------------------------------------------------------------------------------
-    @route("GET", f"{API}/contacts")
-    def list_contacts(request: Request) -> Response:
-        model = _account(request).contacts
-        items = model.list(request.arg("Email"), request.arg("Phone"), request.arg("FromLastModifiedDate"),
-                           request.arg("SortBy"))
-        return Response.json(envelope(items, request, model.render))
-
-    @route("POST", f"{API}/contacts")
-    def create_contact(request: Request) -> Response:
-        account = _account(request)
-        return created(account.contacts.create(request.json(), account.now())["EndUserID"])
-
-    @route("GET", f"{API}/contacts/{{contact_id:int}}")
-    def read_contact(request: Request, contact_id: int) -> Response:
-        model = _account(request).contacts
-        return Response.json(model.render(model.get(contact_id)))
-
-    @route("PUT|POST", f"{API}/contacts/{{contact_id:int}}")
-    def update_contact(request: Request, contact_id: int) -> Response:
-        account = _account(request)
-        account.contacts.update(contact_id, request.json(), account.now())
-        return ok_result(contact_id)
-
-    @route("DELETE", f"{API}/contacts/{{contact_id:int}}")
-    def delete_contact(request: Request, contact_id: int) -> Response:
-        _account(request).contacts.delete(contact_id)
-        return no_content()
+    # -- customers and contacts: the same CRUD shape ---------------------------------------------------------
+    _register_crud(router, "customers", "customers", "CustomerID", ("FromLastModifiedDate", "SortBy"))
+    _register_crud(router, "contacts", "contacts", "EndUserID", ("Email", "Phone", "FromLastModifiedDate", "SortBy"))
 
     # -- contracts -------------------------------------------------------------------------------------------
     @route("GET", f"{API}/contracts")
@@ -190,6 +137,39 @@ def register(router: Router) -> None:
         include = _flag(request, "includeRates")
         items = model.workhours(request.arg("startWorkhour"), request.arg("endWorkhour"))
         return Response.json(envelope(items, request, lambda r: model.render_workhour(r, include)))
+
+
+def _register_crud(router: Router, segment: str, attr: str, id_field: str, list_params: tuple[str, ...]) -> None:
+    """List (paged, with the given query parameters), create (201 ActionID), read, update (PUT or POST) and delete
+    (204) for one entity whose model takes ``account.now()`` on writes."""
+    base = f"{API}/{segment}"
+
+    def model(request: Request) -> Any:
+        return getattr(_account(request), attr)
+
+    def list_all(request: Request) -> Response:
+        items = model(request).list(*(request.arg(name) for name in list_params))
+        return Response.json(envelope(items, request, model(request).render))
+
+    def create(request: Request) -> Response:
+        return created(model(request).create(request.json(), _account(request).now())[id_field])
+
+    def read(request: Request, entity_id: int) -> Response:
+        return Response.json(model(request).render(model(request).get(entity_id)))
+
+    def update(request: Request, entity_id: int) -> Response:
+        model(request).update(entity_id, request.json(), _account(request).now())
+        return ok_result(entity_id)
+
+    def delete(request: Request, entity_id: int) -> Response:
+        model(request).delete(entity_id)
+        return no_content()
+
+    router.add("GET", base, list_all)
+    router.add("POST", base, create)
+    router.add("GET", f"{base}/{{entity_id:int}}", read)
+    router.add("PUT|POST", f"{base}/{{entity_id:int}}", update)
+    router.add("DELETE", f"{base}/{{entity_id:int}}", delete)
 
 
 def _register_rates(router: Router, segment: str, attr: str, param: str) -> None:

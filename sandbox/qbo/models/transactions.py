@@ -318,41 +318,35 @@ class SalesTransactionModel(EntityModel):
         backend.adjust_customer_balance(record["CustomerRef"]["value"], self.balance_sign * delta)
 
 
-class InvoiceModel(SalesTransactionModel):
-    name = "Invoice"
+class _OpenAmountModel(SalesTransactionModel):
+    """A sales document whose open amount shrinks as payments apply to it (Balance / RemainingCredit)."""
+
+    open_field = "Balance"
+    refusal = ""  # "{total}" and "{applied}" are filled in
 
     def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
-        paid = Decimal(0)
+        applied = Decimal(0)
         linked = []
         if current is not None:
-            paid = Decimal(current.get("TotalAmt", 0)) - Decimal(current.get("Balance", 0))
+            applied = Decimal(current.get("TotalAmt", 0)) - Decimal(current.get(self.open_field, 0))
             linked = current.get("LinkedTxn", [])
-            if total < paid:
-                raise BusinessValidation(
-                    f"The invoice total ({total}) cannot be less than the payments applied to it ({paid}).",
-                    "TotalAmt")
-        return {"Balance": cents(total - paid), "LinkedTxn": linked,
+            if total < applied:
+                raise BusinessValidation(self.refusal.format(total=total, applied=applied), "TotalAmt")
+        return {"Balance": cents(total - applied), self.open_field: cents(total - applied), "LinkedTxn": linked,
                 "EmailStatus": as_text(body.get("EmailStatus"), "EmailStatus") or "NotSet",
                 "PrintStatus": as_text(body.get("PrintStatus"), "PrintStatus") or "NotSet"}
 
 
-class CreditMemoModel(SalesTransactionModel):
+class InvoiceModel(_OpenAmountModel):
+    name = "Invoice"
+    refusal = "The invoice total ({total}) cannot be less than the payments applied to it ({applied})."
+
+
+class CreditMemoModel(_OpenAmountModel):
     name = "CreditMemo"
     balance_sign = -1
-
-    def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
-        used = Decimal(0)
-        linked = []
-        if current is not None:
-            used = Decimal(current.get("TotalAmt", 0)) - Decimal(current.get("RemainingCredit", 0))
-            linked = current.get("LinkedTxn", [])
-            if total < used:
-                raise BusinessValidation(
-                    f"The credit memo total ({total}) cannot be less than the credit already applied ({used}).",
-                    "TotalAmt")
-        return {"RemainingCredit": cents(total - used), "Balance": cents(total - used), "LinkedTxn": linked,
-                "EmailStatus": as_text(body.get("EmailStatus"), "EmailStatus") or "NotSet",
-                "PrintStatus": as_text(body.get("PrintStatus"), "PrintStatus") or "NotSet"}
+    open_field = "RemainingCredit"
+    refusal = "The credit memo total ({total}) cannot be less than the credit already applied ({applied})."
 
 
 class PaymentModel(EntityModel):
