@@ -47,6 +47,26 @@ def fernet() -> Any:
     return MultiFernet([Fernet(k.strip().encode()) for k in key.split(",") if k.strip()])
 
 
+_REDIS: dict[str, Any] = {}
+
+
+def redis_client() -> Any | None:
+    """The Redis of connection ``atera_qbo_redis`` (conn type redis: host, port, schema = db number, password),
+    which holds the rate budgets every worker shares; None when the connection is not defined (then each process
+    keeps its own budget — right for one worker, too generous for many)."""
+    info = conn_info("atera_qbo_redis", required=False)
+    if info is None:
+        return None
+    key = f"{info.host}:{info.port}:{info.schema}"
+    if key not in _REDIS:
+        import redis
+
+        _REDIS[key] = redis.Redis(host=info.host or "127.0.0.1", port=info.port or 6379,
+                                  db=int(info.schema or 0), password=info.password or None,
+                                  socket_timeout=10, socket_connect_timeout=5)
+    return _REDIS[key]
+
+
 class StagingHook(BaseHook):
     conn_name_attr = "staging_conn_id"
     default_conn_name = "atera_qbo_staging"
@@ -85,7 +105,7 @@ class AteraHook(BaseHook):
         from .atera.client import AteraClient
 
         s = self.settings
-        return AteraClient(s.base_url, s.api_key, rate_per_minute=s.rate_per_minute)
+        return AteraClient(s.base_url, s.api_key, rate_per_minute=s.rate_per_minute, redis_client=redis_client())
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -128,4 +148,4 @@ class QuickBooksHook(BaseHook):
         s = self.settings
         policy = RetryPolicy(initial_wait=s.retry_initial_wait, max_wait=s.retry_max_wait)
         return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy,
-                         rate_per_minute=s.rate_per_minute)
+                         rate_per_minute=s.rate_per_minute, redis_client=redis_client())

@@ -69,12 +69,56 @@ class RateLimiter:
         return wait
 
 
+class SharedRateLimiter:
+    """One budget per Atera account / QBO realm for every worker of every task: GCRA (the generic cell rate
+    algorithm) in Redis, on Redis's own clock. ``rate`` requests per second, bursts up to ``burst``.
+
+    Each ``acquire`` is one round trip: the script either books the next slot or answers how long to wait.
+    """
+
+    SCRIPT = """
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    local interval = tonumber(ARGV[1])
+    local burst = tonumber(ARGV[2])
+    local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+    if tat < now then tat = now end
+    local allow_at = tat + interval - burst * interval
+    if now < allow_at then return tostring(allow_at - now) end
+    redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil((tat + interval - now) * 1000) + 1000)
+    return '0'
+    """
+
+    def __init__(self, client: Any, key: str, per_minute: float, burst: int = 1,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if not per_minute or per_minute <= 0:
+            raise ValueError("a shared rate limit needs a positive per_minute")
+        self.rate = per_minute / 60.0
+        self.burst = max(int(burst), 1)
+        self.key = f"atera_qbo:rate:{key}"
+        self._script = client.register_script(self.SCRIPT)
+        self._sleep = sleep
+
+    def acquire(self) -> float:
+        slept = 0.0
+        while True:
+            wait = float(self._script(keys=[self.key], args=[1.0 / self.rate, self.burst]))
+            if wait <= 0:
+                return slept
+            self._sleep(wait)
+            slept += wait
+
+
 _LIMITERS: dict[str, RateLimiter] = {}
 _LIMITERS_LOCK = threading.Lock()
 
 
-def shared_limiter(key: str, per_minute: float | None, burst: int | None = None) -> RateLimiter:
-    """The process-wide limiter for one Atera account or QBO realm (all clients of a key share it)."""
+def shared_limiter(key: str, per_minute: float | None, burst: int | None = None,
+                   redis_client: Any | None = None) -> RateLimiter | SharedRateLimiter:
+    """The limiter for one Atera account or QBO realm: in Redis when a client is given (shared by every worker),
+    else process-wide (all clients of a key in this process share it)."""
+    if redis_client is not None and per_minute:
+        return SharedRateLimiter(redis_client, key, per_minute, burst or 1)
     with _LIMITERS_LOCK:
         limiter = _LIMITERS.get(key)
         if limiter is None or limiter.rate != (per_minute or 0) / 60.0:
@@ -117,7 +161,8 @@ def classify(response: requests.Response, entity: str, describe: Callable[[reque
 class ApiSession:
     """A requests.Session with the sync's retry, timeout and rate-limit behaviour."""
 
-    def __init__(self, base_url: str, *, policy: RetryPolicy | None = None, limiter: RateLimiter | None = None,
+    def __init__(self, base_url: str, *, policy: RetryPolicy | None = None,
+                 limiter: RateLimiter | SharedRateLimiter | None = None,
                  describe: Callable[[requests.Response], tuple[str, str | None]] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.base_url = base_url.rstrip("/")

@@ -5,6 +5,7 @@ budget per account (``rate_per_minute`` in the connection extras lowers it).
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import date
 from typing import Any, Iterator
@@ -57,12 +58,15 @@ class AteraPaginator:
 
 class AteraClient:
     def __init__(self, base_url: str, api_key: str, *, policy: RetryPolicy | None = None,
-                 rate_per_minute: float | None = 700, account_key: str | None = None, burst: int = 1) -> None:
+                 rate_per_minute: float | None = 700, account_key: str | None = None, burst: int = 1,
+                 redis_client: Any | None = None) -> None:
         if not api_key:
             raise ValueError("Atera API key is empty: set the password of the atera_default connection")
-        limiter_key = f"atera:{account_key or urlsplit(base_url).netloc}:{hash(api_key) & 0xFFFF:x}"
+        # Stable across processes (a shared limiter is keyed in Redis), and no secret in it: a digest of the key.
+        key_digest = hashlib.sha256(api_key.encode()).hexdigest()[:12]
+        limiter_key = f"atera:{account_key or urlsplit(base_url).netloc}:{key_digest}"
         self.http = ApiSession(base_url, policy=policy, describe=_describe,
-                               limiter=shared_limiter(limiter_key, rate_per_minute, burst))
+                               limiter=shared_limiter(limiter_key, rate_per_minute, burst, redis_client))
         self._api_key = api_key
 
     def close(self) -> None:

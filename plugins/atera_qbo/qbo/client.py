@@ -60,12 +60,13 @@ def fault_of(item: dict[str, Any]) -> tuple[str, str | None] | None:
 
 class QboClient:
     def __init__(self, base_url: str, realm_id: str, tokens: TokenStore, *, policy: RetryPolicy | None = None,
-                 rate_per_minute: float | None = 450) -> None:
+                 rate_per_minute: float | None = 450, redis_client: Any | None = None) -> None:
         self.realm_id = realm_id
         self.tokens = tokens
         limiter_key = f"qbo:{urlsplit(base_url).netloc}:{realm_id}"
         self.http = ApiSession(base_url, policy=policy, describe=_describe,
-                               limiter=shared_limiter(limiter_key, rate_per_minute, burst=10))
+                               limiter=shared_limiter(limiter_key, rate_per_minute, burst=10,
+                                                      redis_client=redis_client))
         self._version: int | None = None
 
     def close(self) -> None:

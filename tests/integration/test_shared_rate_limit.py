@@ -1,0 +1,71 @@
+"""The rate budget of an Atera account / QBO realm is shared by every worker through Redis (127.0.0.1:6379)."""
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+redis = pytest.importorskip("redis")
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def client():
+    c = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        c.ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379 (.ci/run starts one)")
+    yield c
+    c.close()
+
+
+def _worker(key: str, n: int, per_minute: float, out) -> None:  # pragma: no cover - child process
+    import sys
+
+    sys.path[:0] = [str(Path(__file__).resolve().parents[2] / "plugins")]
+    import redis as r
+
+    from atera_qbo.http import SharedRateLimiter
+
+    limiter = SharedRateLimiter(r.Redis.from_url(REDIS_URL), key, per_minute)
+    stamps = []
+    for _ in range(n):
+        limiter.acquire()
+        stamps.append(time.time())
+    out.put(stamps)
+
+
+def test_two_processes_share_one_budget(client):
+    key = f"test:{uuid.uuid4().hex}"
+    per_minute, n = 600, 15  # 10 requests/s shared: 30 requests take ≥ 2.9 s in all
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(key, n, per_minute, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    stamps = sorted(out.get(timeout=60) + out.get(timeout=60))
+    for p in procs:
+        p.join(timeout=10)
+    span = stamps[-1] - stamps[0]
+    assert span >= (2 * n - 1) / 10 * 0.95, f"30 requests in {span:.2f} s: the budget was not shared"
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert min(gaps) > 0.05  # never two at once: ~0.1 s apart
+
+
+def test_hook_uses_redis_when_the_connection_is_defined(client, monkeypatch):
+    import json
+
+    from atera_qbo import hooks
+    from atera_qbo.http import SharedRateLimiter
+
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1",
+                                                                   "port": 6379, "schema": "15"}))
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_DEFAULT", json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9",
+                                                                 "password": "secret-api-key"}))
+    client_ = hooks.AteraHook().get_conn()
+    assert isinstance(client_.http.limiter, SharedRateLimiter)
+    assert "secret-api-key" not in client_.http.limiter.key  # a digest, not the key
