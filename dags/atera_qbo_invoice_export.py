@@ -6,7 +6,8 @@ lines belong to invoices, currency codes valid), then exports each one to QBO ex
 (QBO is the master for taxes and adds them): the ledger (`export_invoices`) skips what is already exported, a
 DocNumber lookup recovers invoices QBO already has, and every `/batch` of ≤ 30 carries a content-derived
 `requestid`. Invoices that cannot be exported (no mapped customer or item, ...) are `blocked` with the reason and
-the run fails, naming them.
+the run fails, naming them. Each run writes `exports/export_<batch>.csv` to the review dir: every invoice it
+touched, its status, QBO id, a link to the invoice in QBO, and the reason when it was not exported.
 
 Params: `invoice_date_from`, `invoice_date_to` (yyyy-mm-dd, Atera account timezone; default: the 90 days up to
 the run's date), `invoice_numbers` (only these), `create_missing_customers`, `dry_run` (transform and check,
@@ -46,7 +47,7 @@ def atera_qbo_invoice_export() -> None:
         return run(date_from=params.get("invoice_date_from"), date_to=params.get("invoice_date_to"),
                    logical_date=(logical_date or datetime.now()).date())
 
-    @task(pool="qbo_api", pool_slots=1, retries=0)
+    @task(pool="qbo_api", pool_slots=1)  # safe to retry: the ledger and request ids make a rerun exactly-once
     def export(extracted: dict, params: dict, run_id: str, logical_date=None) -> dict:
         from atera_qbo.tasks import export as run
 

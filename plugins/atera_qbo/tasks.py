@@ -203,7 +203,7 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
            dry_run: bool, create_missing_customers: bool, run_id: str | None) -> dict[str, Any]:
     import uuid
 
-    from .export.load import export_invoices, raise_for_problems
+    from .export.load import export_invoices, raise_for_problems, write_report
     from .export.customers import create_missing_customers as create_customers
 
     start, end = export_window(date_from, date_to, logical_date)
@@ -220,7 +220,9 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
                                  date_to=end, numbers=[str(n) for n in numbers or []], dry_run=dry_run)
     finally:
         qbo.close()
-    summary = {**result.as_dict(), "customers_mapped": created, "customer_problems": problems}
+    report = write_report(engine, result, _review_dir() / "exports" / f"export_{result.batch_id}.csv")
+    summary = {**result.as_dict(), "report_csv": str(report), "customers_mapped": created,
+               "customer_problems": problems}
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
     raise_for_problems(result)
     return summary

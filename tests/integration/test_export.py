@@ -134,3 +134,23 @@ def test_dry_run_checks_everything_and_writes_nothing(atera_twin, qbo_twin, engi
     batches = table(engine, "export_batches")
     with engine.connect() as conn:
         assert conn.execute(sa.select(batches.c.status).where(batches.c.batch_id == "dry")).scalar() == "dry_run"
+
+
+def test_report_lists_each_invoice_with_its_qbo_link(atera_twin, qbo_twin, engine, tmp_path):
+    import csv
+
+    from atera_qbo.export.load import write_report
+
+    atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
+    sync_and_match(atera, qbo, engine)
+    for inv in list(qbo.query_all("Invoice")):  # a QBO without our invoices: everything is exported now
+        qbo._call("POST", "/invoice", entity="t", params={"operation": "delete"},
+                  json={"Id": inv["Id"], "SyncToken": inv["SyncToken"]})
+    result = export(atera, qbo, engine, "report")
+    path = write_report(engine, result, tmp_path / "report.csv")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+    assert len(rows) == len(result.exported) + len(result.blocked) + len(result.failed) >= 150
+    exported = [r for r in rows if r["status"] == "exported"]
+    assert exported and all(r["qbo_link"].endswith(f"txnId={r['qbo_id']}") for r in exported)
+    assert all(r["pre_tax_total"] for r in exported)

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -325,6 +326,36 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
     ledger.close(result)
     log.info("export batch %s: %s", batch_id, dumps(result.as_dict()))
     return result
+
+
+REPORT_COLUMNS = ["atera_invoice_number", "status", "qbo_id", "qbo_doc_number", "qbo_link", "pre_tax_total",
+                  "attempts", "error"]
+
+
+def write_report(engine: sa.Engine, result: ExportResult, path: Path) -> Path:
+    """The run's outcome per invoice as CSV (UTF-8 with BOM, for Excel), with the link back to each QBO invoice:
+    what finance checks after an export. Invoices skipped as already exported are not listed."""
+    import csv
+
+    tbl = table(engine, "export_invoices")
+    numbers = [*result.exported, *result.blocked, *result.failed]
+    with engine.connect() as conn:
+        rows = {r.atera_invoice_number: r for start in range(0, len(numbers), 500) for r in conn.execute(
+            sa.select(tbl).where(tbl.c.atera_invoice_number.in_(numbers[start:start + 500])))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(REPORT_COLUMNS)
+        for number in sorted(numbers, key=lambda n: (len(n), n)):
+            row = rows.get(number)
+            problem = result.blocked.get(number) or result.failed.get(number) or ""
+            qbo_id = (row.qbo_id if row else None) or result.exported.get(number) or ""
+            writer.writerow([number, row.status if row else ("blocked" if number in result.blocked else "failed"),
+                             qbo_id, (row.qbo_doc_number if row else "") or "",
+                             QBO_INVOICE_URL.format(id=qbo_id) if qbo_id else "",
+                             format(money_in(row.total), "f") if row and row.total is not None else "",
+                             row.attempts if row else 0, problem])
+    return path
 
 
 def raise_for_problems(result: ExportResult) -> None:
