@@ -64,7 +64,12 @@ def main() -> int:
     from atera_qbo.staging.db import make_engine
 
     print(format_summary(summary(make_engine(f"sqlite:///{home / 'atera_qbo_staging.db'}"))))
-    print(f"\nReview CSV: {home / 'atera_qbo' / 'review' / 'match_review.csv'}")
+    review = home / "atera_qbo" / "review"
+    print(f"\nReview CSV (finance): {review / 'match_review.csv'}")
+    reports = sorted((review / "exports").glob("export_*.csv"), key=lambda p: p.stat().st_mtime)
+    if reports:
+        print(f"Export report of this run: {reports[-1]}")
+    print(f"Data quality (Great Expectations Data Docs): {review / 'data_docs' / 'index.html'}")
     return 0
 
 
