@@ -280,7 +280,7 @@ CREATE TABLE IF NOT EXISTS export_batches (
     failed_count INTEGER
 );
 
--- One row per Atera invoice, ever. status: pending | exported | failed | blocked. attempts counts sends;
+-- One row per Atera invoice, ever. status: pending | exported | failed | blocked. qbo_type: Invoice | CreditMemo. attempts counts sends;
 -- failures counts answers that were faults (it is part of the request id, so a fixed invoice is not answered
 -- with QBO's replay of its old fault, while a send whose answer was lost is replayed, not repeated).
 CREATE TABLE IF NOT EXISTS export_invoices (
@@ -295,6 +295,7 @@ CREATE TABLE IF NOT EXISTS export_invoices (
     error_text TEXT,
     attempts INTEGER NOT NULL,
     failures INTEGER,
+    qbo_type TEXT,
     first_attempt_at {{ts}},
     last_attempt_at {{ts}},
     exported_at {{ts}}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal as D
 
 import requests
 import sqlalchemy as sa
@@ -154,3 +155,25 @@ def test_report_lists_each_invoice_with_its_qbo_link(atera_twin, qbo_twin, engin
     exported = [r for r in rows if r["status"] == "exported"]
     assert exported and all(r["qbo_link"].endswith(f"txnId={r['qbo_id']}") for r in exported)
     assert all(r["pre_tax_total"] for r in exported)
+
+
+def test_an_atera_credit_lands_as_a_qbo_credit_memo_once(atera_twin, qbo_twin, engine):
+    atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
+    sync_and_match(atera, qbo, engine)
+    line = {"Product": "Parking", "Description": "Credit: parking refund", "Quantity": -2, "Rate": 15,
+            "TaxPercentage": 0, "DiscountPercentage": None, "Subtotal": -30, "Tax": 0, "Total": -30, "LineIdx": 0}
+    posted = requests.post(f"{atera_twin.url}/_sandbox/invoices", timeout=10, json=[{
+        "IsAdhoc": True, "InvoiceDate": "2026-10-20T00:00:00", "ContractName": None, "Currency": "USD",
+        "LineItems": [line], "Subtotal": -30, "Tax": 0, "Total": -30, "TaxPercentage": 0,
+        "To": {"CompanyName": "Contoso Ltd"}}])
+    assert posted.status_code == 201, posted.text
+    number = str(posted.json()[0]["InvoiceNumber"])
+    first = export(atera, qbo, engine, "credit-1", numbers=[number])
+    assert number in first.exported, {**first.blocked, **first.failed}
+    memos = [m for m in qbo.query_all("CreditMemo") if m.get("DocNumber") == number]
+    assert len(memos) == 1 and D(str(memos[0]["TotalAmt"])) >= D("30.00")
+    sales = [l for l in memos[0]["Line"] if l.get("DetailType") == "SalesItemLineDetail"]
+    assert [D(str(l["Amount"])) for l in sales] == [D("30.00")]
+    again = export(atera, qbo, engine, "credit-2", numbers=[number])
+    assert again.already_exported == 1 and not again.exported
+    assert len([m for m in qbo.query_all("CreditMemo") if m.get("DocNumber") == number]) == 1

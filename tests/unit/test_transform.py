@@ -88,3 +88,12 @@ def test_line_subtotal_disagreeing_with_its_parts_blocks():
     assert t.payload is None and "disagrees" in t.problems[0]
     good = dict(line(0, "Laptop", "2", "10"), subtotal="20.00")
     assert transform(invoice(), [good], ctx()).payload is not None
+
+
+def test_a_credit_becomes_a_credit_memo_with_positive_lines():
+    t = transform(invoice(), [line(0, "Laptop", "-2", "10.00"), line(1, "Remote Support", "-1", "125.00")], ctx())
+    assert t.entity == "CreditMemo" and t.pre_tax_total == D("-145.00")
+    assert [(l["SalesItemLineDetail"]["Qty"], l["Amount"]) for l in t.payload["Line"]] == [(D("2"), D("20.00")),
+                                                                                          (D("1"), D("125.00"))]
+    assert "credit invoice" in t.payload["PrivateNote"]
+    assert transform(invoice(), [line(0, "Laptop", "2", "10.00")], ctx()).entity == "Invoice"

@@ -29,7 +29,8 @@ from .transform import InvoiceContext, Transformed, transform
 
 log = logging.getLogger(__name__)
 
-QBO_INVOICE_URL = "https://app.qbo.intuit.com/app/invoice?txnId={id}"
+QBO_LINKS = {"Invoice": "https://app.qbo.intuit.com/app/invoice?txnId={id}",
+             "CreditMemo": "https://app.qbo.intuit.com/app/creditmemo?txnId={id}"}
 
 
 @dataclass
@@ -194,7 +195,7 @@ class Ledger:
                     "atera_invoice_number": number, "batch_id": self.batch_id,
                     "status": keep("status", "pending"), "qbo_id": keep("qbo_id"),
                     "qbo_doc_number": keep("qbo_doc_number"), "request_id": keep("request_id", number),
-                    "payload_hash": keep("payload_hash"),
+                    "payload_hash": keep("payload_hash"), "qbo_type": keep("qbo_type"),
                     "total": money_out(values["total"], self.engine) if "total" in values else keep("total"),
                     "error_text": values.get("error_text"),
                     "attempts": (old.attempts if old else 0) + (1 if attempt else 0),
@@ -234,13 +235,15 @@ def request_id_for(number: str, payload_hash: str, state: Any) -> str:
     return f"{base}-{failures}"[:50]
 
 
-def _recover_existing(qbo: Any, numbers: list[str]) -> dict[str, dict[str, Any]]:
-    """QBO invoices that already carry these DocNumbers (a lost ledger or a crash between send and record)."""
+def _recover_existing(qbo: Any, todo: list[Transformed]) -> dict[str, dict[str, Any]]:
+    """QBO invoices / credit memos that already carry these DocNumbers (a lost ledger, or a crash between send
+    and record)."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(numbers), 100):
-        chunk = numbers[start:start + 100]
-        for inv in qbo.query_all("Invoice", f"DocNumber IN {in_list(chunk)}"):
-            found.setdefault(str(inv.get("DocNumber")), inv)
+    for entity in ("Invoice", "CreditMemo"):
+        numbers = [t.number for t in todo if t.entity == entity]
+        for start in range(0, len(numbers), 100):
+            for doc in qbo.query_all(entity, f"DocNumber IN {in_list(numbers[start:start + 100])}"):
+                found.setdefault(str(doc.get("DocNumber")), doc)
     return found
 
 
@@ -272,20 +275,20 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
         ledger.record({n: {"status": "blocked", "error_text": p[:2000]} for n, p in result.blocked.items()})
 
     if todo and ctx.custom_txn_numbers:
-        existing = _recover_existing(qbo, [t.number for t in todo])
+        existing = _recover_existing(qbo, todo)
         for t in list(todo):
             inv = existing.get(t.number)
             if inv is None:
                 continue
             if str((inv.get("CustomerRef") or {}).get("value")) != t.payload["CustomerRef"]["value"]:
-                result.blocked[t.number] = (f"QBO already has invoice DocNumber {t.number} (Id {inv.get('Id')}) for "
-                                            "another customer: resolve the clash in QBO")
+                result.blocked[t.number] = (f"QBO already has {t.entity} DocNumber {t.number} (Id {inv.get('Id')}) "
+                                            "for another customer: resolve the clash in QBO")
                 if not dry_run:
                     ledger.mark(t.number, status="blocked", error_text=result.blocked[t.number])
             else:
                 result.recovered += 1
                 if not dry_run:
-                    ledger.mark(t.number, status="exported", qbo_id=str(inv["Id"]),
+                    ledger.mark(t.number, status="exported", qbo_id=str(inv["Id"]), qbo_type=t.entity,
                                 qbo_doc_number=inv.get("DocNumber"), error_text=None)
             todo.remove(t)
 
@@ -300,7 +303,7 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
                          hashes={t.number: t.payload_hash for t in chunk},
                          totals={t.number: t.pre_tax_total for t in chunk})
         batch_rid = hashlib.sha1("|".join(sorted(rids.values())).encode()).hexdigest()[:32]
-        items = [{"bId": t.number, "operation": "create", "Invoice": t.payload} for t in chunk]
+        items = [{"bId": t.number, "operation": "create", t.entity: t.payload} for t in chunk]
         try:
             responses = qbo.batch(items, request_id=batch_rid, label=f"export batch {batch_id} "
                                                                      f"invoices {chunk[0].number}..{chunk[-1].number}")
@@ -318,9 +321,9 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
                 result.failed[t.number] = message
                 outcomes[t.number] = {"status": "failed", "error_text": message[:2000], "fault": True}
             else:
-                created = item["Invoice"]
+                created = item[t.entity]
                 result.exported[t.number] = str(created["Id"])
-                outcomes[t.number] = {"status": "exported", "qbo_id": str(created["Id"]),
+                outcomes[t.number] = {"status": "exported", "qbo_id": str(created["Id"]), "qbo_type": t.entity,
                                       "qbo_doc_number": created.get("DocNumber"), "error_text": None}
         ledger.record(outcomes)
     ledger.close(result)
@@ -328,8 +331,8 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
     return result
 
 
-REPORT_COLUMNS = ["atera_invoice_number", "status", "qbo_id", "qbo_doc_number", "qbo_link", "pre_tax_total",
-                  "attempts", "error"]
+REPORT_COLUMNS = ["atera_invoice_number", "status", "qbo_type", "qbo_id", "qbo_doc_number", "qbo_link",
+                  "pre_tax_total", "attempts", "error"]
 
 
 def write_report(engine: sa.Engine, result: ExportResult, path: Path) -> Path:
@@ -350,9 +353,10 @@ def write_report(engine: sa.Engine, result: ExportResult, path: Path) -> Path:
             row = rows.get(number)
             problem = result.blocked.get(number) or result.failed.get(number) or ""
             qbo_id = (row.qbo_id if row else None) or result.exported.get(number) or ""
+            qbo_type = (row.qbo_type if row else None) or ""
             writer.writerow([number, row.status if row else ("blocked" if number in result.blocked else "failed"),
-                             qbo_id, (row.qbo_doc_number if row else "") or "",
-                             QBO_INVOICE_URL.format(id=qbo_id) if qbo_id else "",
+                             qbo_type, qbo_id, (row.qbo_doc_number if row else "") or "",
+                             QBO_LINKS[qbo_type].format(id=qbo_id) if qbo_id and qbo_type in QBO_LINKS else "",
                              format(money_in(row.total), "f") if row and row.total is not None else "",
                              row.attempts if row else 0, problem])
     return path

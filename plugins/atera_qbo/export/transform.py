@@ -1,6 +1,7 @@
 """Atera invoice → QBO Invoice payload, WITHOUT tax: QBO is the master for taxes and adds them itself.
 
-Line amounts are pre-tax: ``Quantity × Rate × (1 − Discount%)``. QBO requires ``Amount = Qty × UnitPrice`` to the
+Line amounts are pre-tax: ``Quantity × Rate × (1 − Discount%)``. An Atera credit (negative total: negative
+quantities) becomes a QBO CreditMemo with the same lines and positive quantities. QBO requires ``Amount = Qty × UnitPrice`` to the
 cent, so a discount is folded into the unit price (and said in the line description). US companies take the
 pseudo tax codes ``TAX``/``NON`` per the QBO item's Taxable flag; other countries need a real TaxCode on every line:
 the item's own sales tax code, or the company's 0% code for non-taxable lines.
@@ -40,6 +41,7 @@ class Transformed:
     problems: list[str]
     pre_tax_total: Decimal
     payload_hash: str = ""
+    entity: str = "Invoice"  # or "CreditMemo" for an Atera credit (negative total)
 
 
 def line_amount(quantity: Decimal, rate: Decimal, discount: Decimal | None) -> tuple[Decimal, Decimal]:
@@ -110,11 +112,16 @@ def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: Invoice
         total += amount
     if not lines:
         problems.append("the invoice has no lines")
+    entity = "Invoice"
     if total < 0:
-        problems.append(f"pre-tax total {total} is negative: credit invoices are exported as credit memos, "
-                        "which this version does not do yet")
+        # An Atera credit (negative quantities) is a QBO CreditMemo with the same lines, quantities positive.
+        entity = "CreditMemo"
+        for qbo_line in qbo_lines:
+            detail = qbo_line["SalesItemLineDetail"]
+            detail["Qty"] = -detail["Qty"]
+            qbo_line["Amount"] = -qbo_line["Amount"]
     if problems:
-        return Transformed(number, None, problems, total)
+        return Transformed(number, None, problems, total, entity=entity)
     payload: dict[str, Any] = {
         "CustomerRef": {"value": qbo_customer},
         "TxnDate": invoice.get("invoice_date"),
@@ -126,5 +133,7 @@ def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: Invoice
         payload["DocNumber"] = number[:21]
     if not us:
         payload["GlobalTaxCalculation"] = "TaxExcluded"
-    digest = hashlib.sha1(dumps(payload).encode()).hexdigest()
-    return Transformed(number, payload, [], total, digest)
+    if entity == "CreditMemo":
+        payload["PrivateNote"] = payload["PrivateNote"].replace("Atera invoice", "Atera credit invoice", 1)
+    digest = hashlib.sha1(dumps({entity: payload}).encode()).hexdigest()
+    return Transformed(number, payload, [], total, digest, entity)
