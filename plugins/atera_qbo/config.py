@@ -117,7 +117,8 @@ def staging_url(conn: ConnInfo | None) -> str:
         auth = quote(conn.login or "postgres", safe="")
         if conn.password:
             auth += ":" + quote(conn.password, safe="")
-        return f"postgresql+psycopg2://{auth}@{conn.host or '127.0.0.1'}:{conn.port or 5432}/{conn.schema or 'postgres'}"
+        host, port, db = conn.host or "127.0.0.1", conn.port or 5432, conn.schema or "postgres"
+        return f"postgresql+psycopg2://{auth}@{host}:{port}/{db}"
     raise ConfigError(f"connection atera_qbo_staging: conn_type {conn.conn_type!r} is not sqlite or postgres")
 
 

@@ -141,7 +141,8 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         explicit_keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
         overrides = [o for o in overrides if (o.entity, o.atera_id) not in explicit_keys] + explicit
     review = apply_overrides(review, overrides, catalogs)
-    review = decisions(review, create_unmatched=create_unmatched_in_qbo, import_unmatched=import_unmatched_qbo_customers)
+    review = decisions(review, create_unmatched=create_unmatched_in_qbo,
+                       import_unmatched=import_unmatched_qbo_customers)
 
     out_dir = _review_dir()
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]

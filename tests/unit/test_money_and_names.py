@@ -28,7 +28,8 @@ def test_cents_rounds_half_up():
     assert cents(Decimal("-2.345")) == Decimal("-2.35")
 
 
-@pytest.mark.parametrize("a,b", [("Northwind Traders ", "Northwind Traders"), ("BLUE RIDGE DENTAL", "Blue Ridge Dental"),
+@pytest.mark.parametrize("a,b", [("Northwind Traders ", "Northwind Traders"),
+                                 ("BLUE RIDGE DENTAL", "Blue Ridge Dental"),
                                  ("Coastal  Forge", "coastal forge"), ("Cafe\u0301", "Café")])
 def test_exact_key_equal_for_names_qbo_cannot_tell_apart(a, b):
     assert exact_key(a) == exact_key(b)
