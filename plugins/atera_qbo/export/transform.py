@@ -3,9 +3,9 @@
 Line amounts are pre-tax: ``Quantity × Rate × (1 − Discount%)``. An Atera credit (negative total: negative
 quantities) becomes a QBO CreditMemo with the same lines and positive quantities. QBO requires
 ``Amount = Qty × UnitPrice`` to the cent, so a discount is folded into the unit price (and said in the line
-description). US companies take the
-pseudo tax codes ``TAX``/``NON`` per the QBO item's Taxable flag; other countries need a real TaxCode on every line:
-the item's own sales tax code, or the company's 0% code for non-taxable lines.
+description). US companies take the pseudo tax codes ``TAX``/``NON`` per the QBO item's Taxable flag; other
+countries need a real TaxCode on every line: the item's own sales tax code, or the company's 0% code for
+non-taxable lines.
 """
 from __future__ import annotations
 
