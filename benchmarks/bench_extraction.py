@@ -50,39 +50,47 @@ def report(name: str, twin, prefix: str, elapsed: float, limit_per_s: float, res
     return ratio
 
 
-def bench_atera(scale: float) -> float:
-    twin = start_twin("atera", ["--seed", "large"], timeout=300)
+POLICY = RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10)
+
+
+def _run(name: str, twin, prefix: str, limit_per_s: float, extract, setup) -> float:
+    """Set the twin up, time one full catalog extraction, report it against the limit's ceiling; always stop the
+    twin. ``setup(twin) -> (client, engine)``."""
     try:
-        requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": ATERA_LIMIT, "time_scale": scale}, timeout=10)
-        client = AteraClient(twin.url, "twin-atera-key", rate_per_minute=ATERA_LIMIT * scale * MARGIN,
-                             policy=RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10))
-        eng = engine()
+        client, eng = setup(twin)
         started = time.monotonic()
-        results = extract_atera_catalog(client, eng)
-        elapsed = time.monotonic() - started
-        return report(f"Atera large (scale {scale:g})", twin, "/api/", elapsed, ATERA_LIMIT * scale / 60, results)
+        results = extract(client, eng)
+        return report(name, twin, prefix, time.monotonic() - started, limit_per_s, results)
     finally:
         twin.stop()
 
 
+def bench_atera(scale: float) -> float:
+    def setup(twin):
+        requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": ATERA_LIMIT, "time_scale": scale},
+                     timeout=10).raise_for_status()
+        return AteraClient(twin.url, "twin-atera-key", rate_per_minute=ATERA_LIMIT * scale * MARGIN,
+                           policy=POLICY), engine()
+
+    return _run(f"Atera large (scale {scale:g})", start_twin("atera", ["--seed", "large"], timeout=300), "/api/",
+                ATERA_LIMIT * scale / 60, extract_atera_catalog, setup)
+
+
 def bench_qbo(scale: float) -> float:
-    twin = start_twin("qbo", ["--seed", "large", "--refresh-token", "bench-rt", "--time-scale", str(scale)],
-                      timeout=300)
-    try:
+    def setup(twin):
         requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": QBO_LIMIT, "concurrent": 10,
-                                                          "batch_per_minute": 40, "time_scale": scale}, timeout=10)
+                                                          "batch_per_minute": 40, "time_scale": scale},
+                     timeout=10).raise_for_status()
         eng = engine()
         store = TokenStore(eng, "9341453050298751", TokenEndpoint(f"{twin.url}/oauth2/v1/tokens/bearer",
                                                                   "twin-client-id", "twin-client-secret"),
                            seed_refresh_token="bench-rt")
-        client = QboClient(twin.url, "9341453050298751", store, rate_per_minute=QBO_LIMIT * scale * MARGIN,
-                           policy=RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10))
-        started = time.monotonic()
-        results = extract_qbo_catalog(client, eng)
-        elapsed = time.monotonic() - started
-        return report(f"QBO large (scale {scale:g})", twin, "/v3/", elapsed, QBO_LIMIT * scale / 60, results)
-    finally:
-        twin.stop()
+        return QboClient(twin.url, "9341453050298751", store, rate_per_minute=QBO_LIMIT * scale * MARGIN,
+                         policy=POLICY), eng
+
+    twin = start_twin("qbo", ["--seed", "large", "--refresh-token", "bench-rt", "--time-scale", str(scale)],
+                      timeout=300)
+    return _run(f"QBO large (scale {scale:g})", twin, "/v3/", QBO_LIMIT * scale / 60, extract_qbo_catalog, setup)
 
 
 def main() -> int:

@@ -63,28 +63,26 @@ def _review_dir() -> Path:
 
 
 # ------------------------------------------------------------------------------------------- catalog sync
-@fail_fatal
-def extract_atera_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
-    from .extract import extract_atera_catalog as run
+def _extract(which: str, full_refresh: bool) -> dict[str, Any]:
+    from . import extract
 
     engine = _staging()
-    client = _atera()
+    client = _atera() if which == "atera" else _qbo()
+    run = extract.extract_atera_catalog if which == "atera" else extract.extract_qbo_catalog
     try:
         return {k: v.as_dict() for k, v in run(client, engine, full_refresh=full_refresh).items()}
     finally:
         client.close()
+
+
+@fail_fatal
+def extract_atera_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
+    return _extract("atera", full_refresh)
 
 
 @fail_fatal
 def extract_qbo_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
-    from .extract import extract_qbo_catalog as run
-
-    engine = _staging()
-    client = _qbo()
-    try:
-        return {k: v.as_dict() for k, v in run(client, engine, full_refresh=full_refresh).items()}
-    finally:
-        client.close()
+    return _extract("qbo", full_refresh)
 
 
 # ------------------------------------------------------------------------------------------ quality gates

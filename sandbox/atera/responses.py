@@ -78,9 +78,9 @@ def register(router: Router) -> None:
         _account(request).contracts.update(contract_id, request.json())
         return no_content()
 
-    # -- rates: products and expenses -----------------------------------------------------------------------
-    for segment, attr, param in (("products", "products", "product_id"), ("expenses", "expenses", "expense_id")):
-        _register_rates(router, segment, attr, param)
+    # -- rates: products and expenses (no LastModified; update is PUT only in the document) -------------------
+    for segment in ("products", "expenses"):
+        _register_crud(router, f"rates/{segment}", segment, "RateID", stamped=False, update_methods="PUT")
 
     # -- custom values ---------------------------------------------------------------------------------------
     @route("GET", f"{API}/customvalues/customfields")
@@ -139,26 +139,30 @@ def register(router: Router) -> None:
         return Response.json(envelope(items, request, lambda r: model.render_workhour(r, include)))
 
 
-def _register_crud(router: Router, segment: str, attr: str, id_field: str, list_params: tuple[str, ...]) -> None:
-    """List (paged, with the given query parameters), create (201 ActionID), read, update (PUT or POST) and delete
-    (204) for one entity whose model takes ``account.now()`` on writes."""
-    base = f"{API}/{segment}"
+def _register_crud(router: Router, path: str, attr: str, id_field: str, list_params: tuple[str, ...] = (), *,
+                   stamped: bool = True, update_methods: str = "PUT|POST") -> None:
+    """List (paged, with the given query parameters), create (201 ActionID), read, update and delete (204) for one
+    entity. ``stamped`` models take ``account.now()`` on writes (they keep LastModified); rates do not."""
+    base = f"{API}/{path}"
 
     def model(request: Request) -> Any:
         return getattr(_account(request), attr)
+
+    def now(request: Request) -> tuple:
+        return (_account(request).now(),) if stamped else ()
 
     def list_all(request: Request) -> Response:
         items = model(request).list(*(request.arg(name) for name in list_params))
         return Response.json(envelope(items, request, model(request).render))
 
     def create(request: Request) -> Response:
-        return created(model(request).create(request.json(), _account(request).now())[id_field])
+        return created(model(request).create(request.json(), *now(request))[id_field])
 
     def read(request: Request, entity_id: int) -> Response:
         return Response.json(model(request).render(model(request).get(entity_id)))
 
     def update(request: Request, entity_id: int) -> Response:
-        model(request).update(entity_id, request.json(), _account(request).now())
+        model(request).update(entity_id, request.json(), *now(request))
         return ok_result(entity_id)
 
     def delete(request: Request, entity_id: int) -> Response:
@@ -168,40 +172,8 @@ def _register_crud(router: Router, segment: str, attr: str, id_field: str, list_
     router.add("GET", base, list_all)
     router.add("POST", base, create)
     router.add("GET", f"{base}/{{entity_id:int}}", read)
-    router.add("PUT|POST", f"{base}/{{entity_id:int}}", update)
+    router.add(update_methods, f"{base}/{{entity_id:int}}", update)
     router.add("DELETE", f"{base}/{{entity_id:int}}", delete)
-
-
-def _register_rates(router: Router, segment: str, attr: str, param: str) -> None:
-    base = f"{API}/rates/{segment}"
-
-    def model(request: Request) -> Any:
-        return getattr(_account(request), attr)
-
-    def list_rates(request: Request) -> Response:
-        m = model(request)
-        return Response.json(envelope(m.list(), request, m.render))
-
-    def create_rate(request: Request) -> Response:
-        return created(model(request).create(request.json())["RateID"])
-
-    def read_rate(request: Request, **params: int) -> Response:
-        m = model(request)
-        return Response.json(m.render(m.get(params[param])))
-
-    def update_rate(request: Request, **params: int) -> Response:
-        model(request).update(params[param], request.json())
-        return ok_result(params[param])
-
-    def delete_rate(request: Request, **params: int) -> Response:
-        model(request).delete(params[param])
-        return no_content()
-
-    router.add("GET", base, list_rates)
-    router.add("POST", base, create_rate)
-    router.add("GET", f"{base}/{{{param}:int}}", read_rate)
-    router.add("PUT", f"{base}/{{{param}:int}}", update_rate)
-    router.add("DELETE", f"{base}/{{{param}:int}}", delete_rate)
 
 
 def _unquote(text: str) -> str:

@@ -114,9 +114,9 @@ class DuplicateDocNumber(QboError):
     code = "6140"
     message = "Duplicate Document Number Error"
 
-    def __init__(self, doc_number: str) -> None:
+    def __init__(self, doc_number: str, txn_type: str = "Invoice") -> None:
         super().__init__(f"Duplicate Document Number Error : You must specify a different number. "
-                         f"This number has already been used. DocNumber={doc_number} is assigned to TxnType=Invoice")
+                         f"This number has already been used. DocNumber={doc_number} is assigned to TxnType={txn_type}")
 
 
 class MissingInventoryQuantity(QboError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from ..exceptions import (BusinessValidation, DuplicateDocNumber, InvalidReference, InvalidRequest,
                           MissingInventoryQuantity, ObjectNotFound, RequiredParamMissing)
@@ -21,6 +22,19 @@ UK_MISSING_TAX = "Make sure all your transactions have a VAT rate before you sav
 CA_MISSING_TAX = ("One or more transaction lines do not have a tax code. Please enter a tax code for each line "
                   "and save again.")  # text from quickbooks-ruby#322, partly reconstructed
 
+
+
+def active_customer(backend: Any, body: dict) -> tuple[str, dict]:
+    """The transaction's CustomerRef: required (2020), existing (2500) and active (610)."""
+    customer_id = ref_value(body.get("CustomerRef"), "CustomerRef")
+    if customer_id is None:
+        raise RequiredParamMissing("Required parameter CustomerRef is missing in the request", "CustomerRef")
+    customer = backend.lookup("Customer", customer_id)
+    if customer is None:
+        raise InvalidReference(f"Invalid Reference Id : Customer {customer_id} does not exist", "CustomerRef")
+    if not customer.get("Active", True):
+        raise ObjectNotFound(element="CustomerRef")
+    return customer_id, customer
 
 class SalesTransactionModel(EntityModel):
     """What Invoice and CreditMemo share."""
@@ -42,14 +56,7 @@ class SalesTransactionModel(EntityModel):
         backend = self.backend
         company = backend.company_settings()
         out: dict = {}
-        customer_id = ref_value(body.get("CustomerRef"), "CustomerRef")
-        if customer_id is None:
-            raise RequiredParamMissing("Required parameter CustomerRef is missing in the request", "CustomerRef")
-        customer = backend.lookup("Customer", customer_id)
-        if customer is None:
-            raise InvalidReference(f"Invalid Reference Id : Customer {customer_id} does not exist", "CustomerRef")
-        if not customer.get("Active", True):
-            raise ObjectNotFound(element="CustomerRef")
+        customer_id, customer = active_customer(backend, body)
         out["CustomerRef"] = {"value": customer_id, "name": customer["DisplayName"]}
 
         # Dates
@@ -293,7 +300,7 @@ class SalesTransactionModel(EntityModel):
         if not self.backend.allow_duplicate_docnum:
             owner = self.backend.docnums(self.name).get(supplied.strip().casefold())
             if owner is not None and (current is None or owner != current["Id"]):
-                raise DuplicateDocNumber(supplied)
+                raise DuplicateDocNumber(supplied, self.name)
         return supplied
 
     def finish(self, record: dict) -> dict:
@@ -362,14 +369,7 @@ class PaymentModel(EntityModel):
     def build(self, body: dict, current: dict | None) -> dict:
         backend = self.backend
         company = backend.company_settings()
-        customer_id = ref_value(body.get("CustomerRef"), "CustomerRef")
-        if customer_id is None:
-            raise RequiredParamMissing("Required parameter CustomerRef is missing in the request", "CustomerRef")
-        customer = backend.lookup("Customer", customer_id)
-        if customer is None:
-            raise InvalidReference(f"Invalid Reference Id : Customer {customer_id} does not exist", "CustomerRef")
-        if not customer.get("Active", True):
-            raise ObjectNotFound(element="CustomerRef")
+        customer_id, customer = active_customer(backend, body)
         total = money(body.get("TotalAmt"), "TotalAmt", required=True)
         if total < 0:
             raise BusinessValidation("A payment amount cannot be negative", "TotalAmt")

@@ -373,3 +373,11 @@ def test_inventory_lines_need_a_quantity(api):
     error = fault(r)
     assert error["code"] == "6520" and error["Message"] == "Missing Inventory Item Quantity"
     assert create_invoice(api, Line=[line(item["Id"], 1, "80.00")])["TotalAmt"] == 80
+
+
+def test_duplicate_doc_number_fault_names_the_transaction_type(api):
+    body = dict(invoice_body(), DocNumber="CM-77")
+    assert api.post("/creditmemo", json=body).status_code == 200
+    again = api.post("/creditmemo", json=body)
+    error = fault(again)
+    assert again.status_code == 400 and error["code"] == "6140" and "TxnType=CreditMemo" in error["Detail"]
