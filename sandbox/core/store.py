@@ -8,38 +8,22 @@ Amounts are ``decimal.Decimal`` in memory; they are stored as JSON numbers and r
 """
 from __future__ import annotations
 
-import json
-import re
 import sqlite3
 import threading
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any, Iterator
 
-
-_MARK = "\x00D:"
-_MARKED = re.compile(r'"\\u0000D:(-?[0-9]+(?:\.[0-9]+)?)"')
-
-
-def _mark_decimals(o: Any) -> Any:
-    if isinstance(o, Decimal):
-        return _MARK + format(o, "f")
-    if isinstance(o, dict):
-        return {k: _mark_decimals(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_mark_decimals(v) for v in o]
-    return o
+import simplejson
 
 
 def dumps(obj: Any) -> str:
     """JSON text with Decimal written as an exact number (``Decimal('10.50')`` → ``10.50``)."""
-    text = json.dumps(_mark_decimals(obj), separators=(",", ":"), ensure_ascii=False)
-    return _MARKED.sub(r"\1", text) if _MARK[1:] in text else text
+    return simplejson.dumps(obj, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def loads(text: str | bytes) -> Any:
     """JSON text with every non-integer number read as Decimal."""
-    return json.loads(text, parse_float=Decimal)
+    return simplejson.loads(text, use_decimal=True)
 
 
 _SCHEMA = """
