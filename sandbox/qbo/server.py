@@ -8,6 +8,8 @@
 - ``POST /_sandbox/oauth/expire-access-tokens``: every live access token now gets 401 (as after an hour).
 - ``GET /connect/oauth2`` (not under ``/_sandbox``: the authorization endpoint of the discovery document) answers
   the consent screen with yes at once: a redirect with ``code``, ``state`` and ``realmId``.
+- ``POST /_sandbox/customers/merge {"from", "into"}``: QBO's customer merge (a UI action; see
+  ``QboBackend.merge_customers``).
 - ``GET|PUT /_sandbox/company``: ``{"country", "custom_txn_numbers", "multicurrency", "home_currency",
   "automated_sales_tax", "company_name"}`` (changing the country sets up a new, empty company).
 """
@@ -183,6 +185,17 @@ class QboTwin(BaseTwin):
         @router.route("POST", "/_sandbox/oauth/expire-access-tokens")
         def expire_access_tokens(request: Request) -> Response:
             return Response.json({"expired": self.oauth.expire_access_tokens()})
+
+        @router.route("POST", "/_sandbox/customers/merge")
+        def merge_customers(request: Request) -> Response:
+            doc = request.json() or {}
+            if not isinstance(doc, dict) or not doc.get("from") or not doc.get("into"):
+                raise AdminError('body must be {"from": "<customer id>", "into": "<customer id>"}')
+            try:
+                merged = self.backend.merge_customers(str(doc["from"]), str(doc["into"]))
+            except QboError as exc:
+                raise AdminError(str(exc)) from None
+            return Response.json({"Customer": merged})
 
         @router.route("GET", "/_sandbox/company")
         def get_company(request: Request) -> Response:

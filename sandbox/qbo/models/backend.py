@@ -252,6 +252,10 @@ class QboBackend:
             updated["LinkedTxn"] = links
             if not links:
                 updated.pop("LinkedTxn")
+            # QBO records the application as an update of the invoice / credit memo: a new SyncToken and
+            # LastUpdatedTime, so change data capture and LastUpdatedTime queries see payments.
+            bump_sync_token(updated)
+            touch(updated)
             self.realm.put(txn_type, updated)
         if previous is not None:
             self.adjust_customer_balance(previous["CustomerRef"]["value"], Decimal(previous.get("TotalAmt", 0)))
@@ -338,6 +342,37 @@ class QboBackend:
         touch(updated)
         self.realm.put(entity, updated)
         return updated
+
+    def merge_customers(self, source_id: str, target_id: str) -> dict:
+        """QBO's "merge" (a UI action, not in the API): give the second customer's name to the first — here:
+        move everything of ``source_id`` to ``target_id`` and remove the source. Its transactions and balance
+        move to the target (each transaction gets a new SyncToken), and the source disappears: reads answer
+        610 and change data capture reports it ``Deleted``, which is what an API client sees of a merge."""
+        if source_id == target_id:
+            raise BusinessValidation("A customer cannot be merged into itself", "Id")
+        source = self.require_for_update("Customer", source_id)
+        target = self.require_for_update("Customer", target_id)
+        if any(c.get("ParentRef", {}).get("value") == source_id for c in self.realm.all("Customer").values()):
+            raise BusinessValidation(f"Customer {source_id} has sub-customers: move them first", "Id")
+        ref = {"value": target_id, "name": target["DisplayName"]}
+        for entity in ("Invoice", "CreditMemo", "Payment"):
+            for txn in list(self.realm.all(entity).values()):
+                if txn.get("CustomerRef", {}).get("value") == source_id:
+                    moved = {**txn, "CustomerRef": ref}
+                    bump_sync_token(moved)
+                    touch(moved)
+                    self.realm.put(entity, moved)
+        balance = Decimal(source.get("Balance", 0))
+        self.realm.delete("Customer", source_id)
+        self.adjust_customer_balance(target_id, balance)
+        merged = dict(self.realm.get("Customer", target_id))
+        bump_sync_token(merged)
+        touch(merged)
+        self.realm.put("Customer", merged)
+        self.names.invalidate()
+        self.store.put(self.realm_id, "_deleted", f"Customer:{source_id}",
+                       {"entity": "Customer", "Id": source_id, "LastUpdatedTime": stamp()})
+        return merged
 
     def _current_for(self, model: EntityModel, body: Any) -> dict:
         if not isinstance(body, dict):
