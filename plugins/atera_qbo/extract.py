@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 import sqlalchemy as sa
 
 from .money import dumps, to_decimal
+from .qbo import rules
 from .staging.db import money_out, table, upsert, utcnow
 
 log = logging.getLogger(__name__)
@@ -108,19 +109,6 @@ def _money(value: Any, flags: list[str], name: str) -> Decimal | None:
         return None
 
 
-def _name_flags(name: Any, flags: list[str], max_len: int, field_name: str = "name") -> None:
-    if name is None or str(name).strip() == "":
-        flags.append(f"{field_name}:missing")
-        return
-    text = str(name)
-    if text != text.strip():
-        flags.append(f"{field_name}:surrounding_blanks")
-    if len(text) > max_len:
-        flags.append(f"{field_name}:over_{max_len}")
-    if any(ch in text for ch in ":\t\n"):
-        flags.append(f"{field_name}:forbidden_char")
-
-
 def _load(engine: sa.Engine, table_name: str, keys: list[str], rows: list[dict[str, Any]], *,
           full: bool, scope: dict[str, Any] | None = None, result: LoadResult,
           watermarks: dict[str, str | None] | None = None) -> LoadResult:
@@ -185,7 +173,7 @@ def _stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[
 # ------------------------------------------------------------------------------------------------------ Atera
 def atera_customer_row(rec: dict[str, Any]) -> dict[str, Any]:
     flags: list[str] = []
-    _name_flags(rec.get("CustomerName"), flags, 500)
+    rules.name_flags(rec.get("CustomerName"), flags, "customer")
     if rec.get("CustomerID") is None:
         raise ValueError("CustomerID missing")
     return {
@@ -201,7 +189,7 @@ def atera_customer_row(rec: dict[str, Any]) -> dict[str, Any]:
 
 def rate_row(kind: str, rec: dict[str, Any]) -> dict[str, Any]:
     flags: list[str] = []
-    _name_flags(rec.get("Description"), flags, 100)
+    rules.name_flags(rec.get("Description"), flags, "product")
     amount = _money(rec.get("Amount"), flags, "amount")
     if amount is not None and amount < 0:
         flags.append("amount:negative")
@@ -402,7 +390,7 @@ def _ref(value: Any) -> str | None:
 
 def qbo_customer_row(rec: dict[str, Any]) -> dict[str, Any]:
     flags: list[str] = []
-    _name_flags(rec.get("DisplayName"), flags, 500, "display_name")
+    rules.name_flags(rec.get("DisplayName"), flags, "customer", "display_name")
     return {
         "source_id": str(rec["Id"]), "display_name": rec.get("DisplayName"), "company_name": rec.get("CompanyName"),
         "fully_qualified_name": rec.get("FullyQualifiedName"), "parent_id": _ref(rec.get("ParentRef")),
@@ -417,7 +405,7 @@ def qbo_customer_row(rec: dict[str, Any]) -> dict[str, Any]:
 
 def qbo_item_row(rec: dict[str, Any]) -> dict[str, Any]:
     flags: list[str] = []
-    _name_flags(rec.get("Name"), flags, 100)
+    rules.name_flags(rec.get("Name"), flags, "product")
     return {
         "source_id": str(rec["Id"]), "name": rec.get("Name"), "fully_qualified_name": rec.get("FullyQualifiedName"),
         "item_type": rec.get("Type"), "sku": _text(rec.get("Sku")),

@@ -75,7 +75,7 @@ def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_t
         conn.execute(sa.update(mc).where(mc.c.atera_id.in_(["25", "1"])).values(active=False))
     # A customer QBO has never seen, with an ad-hoc invoice, appears in Atera.
     headers = {"X-API-KEY": "twin-atera-key"}
-    new_id = requests.post(f"{atera_twin.url}/api/v3/customers", json={"CustomerName": "Brand New Clinic"},
+    new_id = requests.post(f"{atera_twin.url}/api/v3/customers", json={"CustomerName": "Brand New Clinic", "Address": "12 Elm Street", "City": "Dayton"},
                            headers=headers, timeout=10).json()["ActionID"]
     line = {"Product": "Parking", "Description": "Parking", "Quantity": 2, "Rate": 15, "TaxPercentage": 0,
             "DiscountPercentage": None, "Subtotal": 30, "Tax": 0, "Total": 30, "LineIdx": 0}
@@ -94,6 +94,8 @@ def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_t
         methods = dict(conn.execute(sa.select(mc.c.atera_id, mc.c.method).where(
             mc.c.atera_id.in_(["25", "1", str(new_id)]))).all())
     assert methods == {"25": "exact", "1": "exact", str(new_id): "created"}
+    created = qbo.query_all("Customer", "DisplayName = 'Brand New Clinic'")
+    assert [c.get("BillAddr", {}).get("City") for c in created] == ["Dayton"]  # the same payload as matching's
     again, _ = create_missing_customers(engine, qbo, *WINDOW, [])
     assert again == {}  # all mapped now
 

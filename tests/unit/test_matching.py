@@ -108,10 +108,10 @@ def test_an_override_match_removes_the_qbo_only_row():
 
 
 def test_item_payload_carries_the_atera_price_as_decimal():
-    from atera_qbo.matching.commit import _item_payload
+    from atera_qbo.qbo.rules import item_payload
 
     rec = catalogs().atera_products.set_index("atera_id", drop=False).loc["rate:1"]
-    payload = _item_payload(rec, "1")
+    payload = item_payload(rec, "1")
     assert payload == {"Name": "Remote Support", "Type": "Service", "IncomeAccountRef": {"value": "1"},
                        "UnitPrice": Decimal("125.00")}
 

@@ -2,13 +2,13 @@
 yet are created in QBO (idempotently, through requestid) and mapped."""
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..matching.normalize import exact_key
+from ..qbo import rules
 from ..qbo.query import quote, select
 from ..staging.db import table, upsert, utcnow
 
@@ -28,17 +28,20 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
         cond.append(inv.c.source_id.in_(numbers))
     with engine.connect() as conn:
         mapped = sa.select(mc.c.atera_id).where(mc.c.active.is_(True))
-        missing = conn.execute(sa.select(ac.c.source_id, ac.c.name).where(
+        missing = conn.execute(sa.select(ac.c.source_id, ac.c.name, ac.c.address, ac.c.city, ac.c.state,
+                                         ac.c.zip_code, ac.c.country, ac.c.phone).where(
             ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
     created: dict[str, str] = {}
     names = table(engine, "stg_qbo_names")
     with engine.connect() as conn:
         taken = {exact_key(n): e for e, n in conn.execute(sa.select(names.c.entity, names.c.display_name))}
-    for source_id, name in missing:
-        display = " ".join(str(name or "").split())
+    for customer in missing:
+        source_id, name = customer.source_id, customer.name
+        display = rules.clean_name(name)
         label = f"Atera customer {source_id} {display!r}"
-        if not display or any(ch in display for ch in ":\t\n") or len(display) > 500:
-            problems[str(source_id)] = f"{label}: QBO cannot take this name (empty, ':' or over 500 characters)"
+        refused = rules.name_problems(display, "customer")
+        if refused:
+            problems[str(source_id)] = f"{label}: QBO cannot take this name: it {' and '.join(refused)}"
             continue
         if exact_key(display) in taken:
             problems[str(source_id)] = (f"{label}: a QBO {taken[exact_key(display)]} already has this name, and "
@@ -54,8 +57,8 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
         if existing:  # same name already in QBO: use it, never create a twin of it
             obj, method = existing[0], "exact"
         else:
-            rid = hashlib.sha1(f"create-missing|{source_id}|{display}".encode()).hexdigest()[:32]
-            obj = qbo.create("Customer", {"DisplayName": display, "CompanyName": display[:100]}, request_id=rid,
+            obj = qbo.create("Customer", rules.customer_payload(customer._mapping),
+                             request_id=rules.request_id("create-missing", source_id, display),
                              label=f"create QBO customer for {label}")
             method = "created"
         created[str(source_id)] = str(obj["Id"])

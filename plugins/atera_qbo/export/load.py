@@ -8,7 +8,6 @@ not repeated), and records every item's outcome. Invoices that cannot be exporte
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 
 from ..errors import BatchLoadError, SyncError
 from ..money import dumps
+from ..qbo import rules
 from ..qbo.client import BATCH_SIZE, fault_of
 from ..qbo.query import in_list
 from ..staging.db import money_in, money_out, table, upsert, utcnow
@@ -302,7 +302,7 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
         ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
                          hashes={t.number: t.payload_hash for t in chunk},
                          totals={t.number: t.pre_tax_total for t in chunk})
-        batch_rid = hashlib.sha1("|".join(sorted(rids.values())).encode()).hexdigest()[:32]
+        batch_rid = rules.request_id(*sorted(rids.values()))
         items = [{"bId": t.number, "operation": "create", t.entity: t.payload} for t in chunk]
         try:
             responses = qbo.batch(items, request_id=batch_rid, label=f"export batch {batch_id} "

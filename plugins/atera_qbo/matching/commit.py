@@ -8,7 +8,6 @@ Atera's customer list and reuses a customer of the same name.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import uuid
@@ -19,14 +18,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..errors import FatalError, MatchingError, SyncError
-from ..money import dumps, to_decimal
+from ..money import dumps
+from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
 from .normalize import exact_key
 
 log = logging.getLogger(__name__)
 
-QBO_NAME_MAX = {"customer": 500, "product": 100}
-FORBIDDEN = (":", "\t", "\n")
 INCOME_SUBTYPES = ("ServiceFeeIncome", "SalesOfProductIncome", "OtherPrimaryIncome")
 
 
@@ -56,10 +54,6 @@ class CommitResult:
         return self.__dict__.copy()
 
 
-def _request_id(*parts: Any) -> str:
-    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:32]
-
-
 def income_account(engine: sa.Engine) -> str:
     acc = table(engine, "stg_qbo_accounts")
     with engine.connect() as conn:
@@ -76,33 +70,6 @@ def income_account(engine: sa.Engine) -> str:
                         "the catalog sync")
 
 
-def _customer_payload(rec: pd.Series) -> dict[str, Any]:
-    name = " ".join(str(rec["name"]).split())
-    payload: dict[str, Any] = {"DisplayName": name, "CompanyName": name[:100]}
-    addr = {k: rec.get(src) for k, src in (("Line1", "address"), ("City", "city"),
-                                            ("CountrySubDivisionCode", "state"), ("PostalCode", "zip_code"),
-                                            ("Country", "country")) if rec.get(src)}
-    if addr:
-        payload["BillAddr"] = addr
-    if rec.get("phone"):
-        payload["PrimaryPhone"] = {"FreeFormNumber": str(rec["phone"])[:30]}
-    return payload
-
-
-def _item_payload(rec: pd.Series, income_account_id: str) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "Name": " ".join(str(rec["name"]).split()),
-        "Type": "NonInventory" if rec["kind"] == "product" else "Service",
-        "IncomeAccountRef": {"value": income_account_id},
-    }
-    amount = to_decimal(rec.get("amount"), field=f"price of {rec['atera_id']}")
-    if amount is not None:
-        payload["UnitPrice"] = amount
-    if rec.get("sku"):
-        payload["Sku"] = str(rec["sku"])[:100]
-    return payload
-
-
 def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[Step]:
     """The external writes of a commit, validated up front: any row QBO would refuse stops the whole plan."""
     errors: list[str] = []
@@ -115,14 +82,8 @@ def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[
     for r in review[review["decision"].isin(["create_qbo", "import_atera"])].itertuples(index=False):
         if r.decision == "create_qbo":
             rec = (atera_customers if r.entity == "customer" else atera_products).loc[r.atera_id]
-            name = " ".join(str(rec["name"] or "").split())
-            problems = []
-            if not name:
-                problems.append("has no name")
-            if any(ch in name for ch in FORBIDDEN):
-                problems.append("contains ':' (QBO forbids it in names)")
-            if len(name) > QBO_NAME_MAX[r.entity]:
-                problems.append(f"is longer than QBO's {QBO_NAME_MAX[r.entity]} characters")
+            name = rules.clean_name(rec["name"])
+            problems = rules.name_problems(name, r.entity)
             other = planned_names.get((r.entity, exact_key(name)))
             if other:
                 problems.append(f"would be created twice (also for {other})")
@@ -132,21 +93,21 @@ def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[
                 continue
             planned_names[(r.entity, exact_key(name))] = r.atera_id
             if r.entity == "customer":
-                payload = _customer_payload(rec)
+                payload = rules.customer_payload(rec)
             else:
                 try:
                     income_id = income_id or income_account(engine)
                 except MatchingError as exc:
                     errors.append(str(exc))
                     continue
-                payload = _item_payload(rec, income_id)
+                payload = rules.item_payload(rec, income_id)
             steps.append(Step(len(steps) + 1, r.entity, "create_qbo", r.atera_id, None, payload,
-                              _request_id("create", r.entity, r.atera_id, dumps(payload))))
+                              rules.request_id("create", r.entity, r.atera_id, dumps(payload))))
         else:
             rec = qbo_customers.loc[r.qbo_id]
-            payload = {"CustomerName": " ".join(str(rec["name"]).split())}
+            payload = {"CustomerName": rules.clean_name(rec["name"])}
             steps.append(Step(len(steps) + 1, "customer", "import_atera", None, r.qbo_id, payload,
-                              _request_id("import", r.qbo_id, dumps(payload))))
+                              rules.request_id("import", r.qbo_id, dumps(payload))))
     if errors:
         raise MatchingError("commit refused, nothing written:\n  " + "\n  ".join(errors))
     return steps

@@ -1,0 +1,92 @@
+"""QBO's rules for what we write, in one place: names, request ids and create payloads.
+
+- Names: every name we send is ``clean_name``d (blanks trimmed and collapsed); a customer's DisplayName holds at
+  most 500 characters, an item's Name 100; no name may contain a colon, a tab or a line break (Intuit's Customer
+  and Item references). ``name_problems`` says why QBO would refuse a name before
+  anything is sent; ``name_flags`` is the lenient form the extraction uses to flag staged names.
+- Request ids: QBO replays the original answer to a repeated ``requestid``, so a request id derived from what a
+  request creates (``request_id``) makes a retry or a re-run replay instead of repeat.
+- Payloads: one Customer payload (name, address, phone) and one Item payload, for the matching commit and the
+  export's ``create_missing_customers`` alike.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping
+
+from ..money import to_decimal
+
+NAME_MAX = {"customer": 500, "product": 100}  # Customer.DisplayName, Item.Name
+COMPANY_NAME_MAX = 100
+PHONE_MAX = 30
+SKU_MAX = 100
+FORBIDDEN_CHARS = (":", "\t", "\n", "\r")
+REQUEST_ID_LENGTH = 32  # QBO accepts up to 50; 32 hex characters of a SHA-1 are plenty
+
+_ADDRESS_FIELDS = (("Line1", "address"), ("City", "city"), ("CountrySubDivisionCode", "state"),
+                   ("PostalCode", "zip_code"), ("Country", "country"))
+
+
+def clean_name(name: Any) -> str:
+    """A name as we send it to QBO: surrounding blanks dropped, inner runs of blanks collapsed to one space."""
+    return " ".join(str(name if name is not None else "").split())
+
+
+def name_problems(name: str, entity: str) -> list[str]:
+    """Why QBO would refuse ``name`` (already cleaned) for a new ``entity`` (``customer`` | ``product``)."""
+    problems = []
+    if not name:
+        problems.append("has no name")
+    if any(ch in name for ch in FORBIDDEN_CHARS):
+        problems.append("contains ':' (QBO forbids it in names)")
+    if len(name) > NAME_MAX[entity]:
+        problems.append(f"is longer than QBO's {NAME_MAX[entity]} characters")
+    return problems
+
+
+def name_flags(name: Any, flags: list[str], entity: str, field_name: str = "name") -> None:
+    """Append to ``flags`` what QBO would object to in a staged name (kept as it is: staging is lenient)."""
+    if name is None or str(name).strip() == "":
+        flags.append(f"{field_name}:missing")
+        return
+    text = str(name)
+    if text != text.strip():
+        flags.append(f"{field_name}:surrounding_blanks")
+    if len(text) > NAME_MAX[entity]:
+        flags.append(f"{field_name}:over_{NAME_MAX[entity]}")
+    if any(ch in text for ch in FORBIDDEN_CHARS):
+        flags.append(f"{field_name}:forbidden_char")
+
+
+def request_id(*parts: Any) -> str:
+    """A QBO ``requestid`` derived from what the request does: the same parts give the same id, so QBO replays."""
+    return hashlib.sha1("|".join(str(p) for p in parts).encode()).hexdigest()[:REQUEST_ID_LENGTH]
+
+
+def customer_payload(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """A QBO Customer create from a staged Atera customer (``name``, ``address``, ``city``, ``state``,
+    ``zip_code``, ``country``, ``phone``; missing keys are left out)."""
+    name = clean_name(rec.get("name"))
+    payload: dict[str, Any] = {"DisplayName": name, "CompanyName": name[:COMPANY_NAME_MAX]}
+    addr = {key: rec.get(src) for key, src in _ADDRESS_FIELDS if rec.get(src)}
+    if addr:
+        payload["BillAddr"] = addr
+    if rec.get("phone"):
+        payload["PrimaryPhone"] = {"FreeFormNumber": str(rec["phone"])[:PHONE_MAX]}
+    return payload
+
+
+def item_payload(rec: Mapping[str, Any], income_account_id: str) -> dict[str, Any]:
+    """A QBO Item create from a staged Atera product/expense (NonInventory) or contract rate (Service); the price
+    stays a Decimal."""
+    payload: dict[str, Any] = {
+        "Name": clean_name(rec.get("name")),
+        "Type": "NonInventory" if rec.get("kind") == "product" else "Service",
+        "IncomeAccountRef": {"value": income_account_id},
+    }
+    amount = to_decimal(rec.get("amount"), field=f"price of {rec.get('atera_id')}")
+    if amount is not None:
+        payload["UnitPrice"] = amount
+    if rec.get("sku"):
+        payload["Sku"] = str(rec["sku"])[:SKU_MAX]
+    return payload
