@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -25,6 +25,7 @@ from ..qbo import rules
 from ..qbo.client import BATCH_SIZE, fault_of
 from ..qbo.query import in_list
 from ..staging.db import money_in, money_out, table, upsert, utcnow
+from .claims import claim
 from .transform import InvoiceContext, Transformed, transform
 
 log = logging.getLogger(__name__)
@@ -247,6 +248,20 @@ def _recover_existing(qbo: Any, todo: list[Transformed]) -> dict[str, dict[str, 
     return found
 
 
+def _claimed_chunks(engine: sa.Engine, ledger: Ledger, todo: list[Transformed], states: dict[str, Any],
+                    result: ExportResult) -> Iterator[list[Transformed]]:
+    """Chunks of at most ``BATCH_SIZE``, each yielded while its claim is held (claims.py), with its ledger rows
+    re-read under the claim into ``states``: what a concurrent run exported meanwhile is left out."""
+    for start in range(0, len(todo), BATCH_SIZE):
+        chunk = todo[start:start + BATCH_SIZE]
+        with claim(engine, [t.number for t in chunk]):
+            states.update(ledger.states([t.number for t in chunk]))
+            fresh = [t for t in chunk if getattr(states.get(t.number), "status", None) != "exported"]
+            result.already_exported += len(chunk) - len(fresh)
+            if fresh:
+                yield fresh
+
+
 def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str | None = None,
                     date_from: date | None = None, date_to: date | None = None,
                     numbers: Iterable[str] | None = None, dry_run: bool = False,
@@ -296,8 +311,7 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
         ledger.close(result)
         return result
 
-    for start in range(0, len(todo), BATCH_SIZE):
-        chunk = todo[start:start + BATCH_SIZE]
+    for chunk in _claimed_chunks(engine, ledger, todo, states, result):
         rids = {t.number: request_id_for(t.number, t.payload_hash, states.get(t.number)) for t in chunk}
         ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
                          hashes={t.number: t.payload_hash for t in chunk},
