@@ -67,6 +67,27 @@ def redis_client() -> Any | None:
     return _REDIS[key]
 
 
+class _OwnsClient:
+    """A hook builds its API client (one HTTP session, one rate budget, for QBO one token store) on the first
+    ``get_conn`` and hands out that same client until ``close``."""
+
+    def build_client(self) -> Any:
+        raise NotImplementedError
+
+    @cached_property
+    def client(self) -> Any:
+        return self.build_client()
+
+    def get_conn(self) -> Any:
+        return self.client
+
+    def close(self) -> None:
+        """Close the cached client's session; the next ``get_conn`` builds a new one."""
+        client = self.__dict__.pop("client", None)
+        if client is not None:
+            client.close()
+
+
 class StagingHook(BaseHook):
     conn_name_attr = "staging_conn_id"
     default_conn_name = "atera_qbo_staging"
@@ -87,7 +108,7 @@ class StagingHook(BaseHook):
         return self.engine
 
 
-class AteraHook(BaseHook):
+class AteraHook(_OwnsClient, BaseHook):
     conn_name_attr = "atera_conn_id"
     default_conn_name = "atera_default"
     conn_type = "http"
@@ -101,7 +122,7 @@ class AteraHook(BaseHook):
     def settings(self) -> AteraSettings:
         return AteraSettings.from_conn(conn_info(self.atera_conn_id), self.atera_conn_id)
 
-    def get_conn(self) -> Any:
+    def build_client(self) -> Any:
         from .atera.client import AteraClient
 
         s = self.settings
@@ -116,7 +137,7 @@ class AteraHook(BaseHook):
             return False, str(exc)
 
 
-class QuickBooksHook(BaseHook):
+class QuickBooksHook(_OwnsClient, BaseHook):
     conn_name_attr = "qbo_conn_id"
     default_conn_name = "quickbooks_default"
     conn_type = "http"
@@ -141,7 +162,7 @@ class QuickBooksHook(BaseHook):
         return TokenStore(self.staging.engine, s.realm_id, TokenEndpoint(s.token_url, s.client_id, s.client_secret),
                           seed_refresh_token=s.refresh_token, cipher=cipher)
 
-    def get_conn(self) -> Any:
+    def build_client(self) -> Any:
         from .http import RetryPolicy
         from .qbo.client import QboClient
 

@@ -52,10 +52,12 @@ def _query_count(twin) -> int:
 
 
 def test_incremental_reads_only_changes_and_sees_inactivation(qbo_twin, engine, monkeypatch):
-    import atera_qbo.extract as extract
+    from datetime import timedelta
+
+    import atera_qbo.extract.qbo as qbo_extract
 
     # The demo seed stamps its records one second apart: without the overlap the difference shows.
-    monkeypatch.setattr(extract, "QBO_OVERLAP", extract.timedelta(0))
+    monkeypatch.setattr(qbo_extract, "QBO_OVERLAP", timedelta(0))
     qbo = client(qbo_twin, engine)
     first = extract_qbo_catalog(qbo, engine)
     assert first["customers"].rows >= 30

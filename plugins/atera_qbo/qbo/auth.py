@@ -75,7 +75,8 @@ class TokenEndpoint:
             hint = {
                 "invalid_grant": "the refresh token was already used or revoked; reconnect the app in Intuit and "
                                  "put the new refresh token in the quickbooks_default connection (extra.refresh_token)"
-                                 ", then clear the stored token with the disconnect DAG",
+                                 ", then drop the realm's stored token chain (its row in the staging table "
+                                 "oauth_tokens) so the next run seeds the store from the new one",
                 "invalid_client": "the client id/secret of the quickbooks_default connection are wrong",
             }.get(error, "check the quickbooks_default connection")
             raise AuthError(f"QBO token refresh refused ({error or response.status_code}): {hint}",
@@ -182,7 +183,8 @@ class TokenStore:
         return body["access_token"], version + 1
 
     def forget(self) -> None:
-        """Drop the realm's tokens (disconnect)."""
+        """Drop the realm's stored token chain (for a disconnect, or before re-seeding the store after a
+        reconnect): the next ``TokenStore`` for this realm seeds it again from the connection's refresh token."""
         with self.engine.begin() as conn:
             conn.execute(sa.delete(self.tokens).where(self.tokens.c.realm_id == self.realm_id))
 

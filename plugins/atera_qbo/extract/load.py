@@ -1,0 +1,116 @@
+"""The shared load primitive of every extraction: build staging rows leniently, upsert them in one transaction,
+flag as deleted what a full pull no longer returns, and advance the watermarks in that same transaction."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+import sqlalchemy as sa
+
+from ..money import to_decimal
+from ..staging.db import money_out, table, upsert, utcnow
+from .watermarks import save_watermark
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadResult:
+    entity: str
+    rows: int = 0
+    deleted: int = 0
+    flagged: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"entity": self.entity, "rows": self.rows, "deleted": self.deleted, "flagged": self.flagged,
+                "rejected": self.rejected[:20]}
+
+
+# ------------------------------------------------------------------------- lenient typed columns (row builders)
+def text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return str(value)
+
+
+def money(value: Any, flags: list[str], name: str) -> Decimal | None:
+    """An amount as a Decimal; a value that is not money (a float, garbage) is flagged ``<name>:not_money``."""
+    try:
+        return to_decimal(value, field=name)
+    except (TypeError, ValueError):
+        flags.append(f"{name}:not_money")
+        return None
+
+
+def flags_text(flags: list[str]) -> str | None:
+    return ",".join(flags) or None
+
+
+def money_columns_out(row: dict[str, Any], engine: sa.Engine) -> dict[str, Any]:
+    """Decimal columns in the form the staging database stores them."""
+    for key, value in list(row.items()):
+        if isinstance(value, Decimal):
+            row[key] = money_out(value, engine)
+    return row
+
+
+# ----------------------------------------------------------------------------------------------- staging rows
+_ID_KEYS = ("CustomerID", "EndUserID", "RateID", "ContractID", "InvoiceNumber", "Id")
+_NAME_KEYS = ("CustomerName", "Description", "ContractName", "DisplayName", "Name")
+
+
+def describe_record(rec: Any) -> str:
+    """How a report names a record it could not stage: its id, else its name."""
+    if not isinstance(rec, dict):
+        return f"(not an object: {type(rec).__name__})"
+    for key in _ID_KEYS:
+        if rec.get(key) is not None:
+            return f"{key}={rec[key]}"
+    for key in _NAME_KEYS:
+        if rec.get(key):
+            return f"without id, named {str(rec[key])[:60]!r}"
+    return "without id or name"
+
+
+def stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[[dict[str, Any]], dict[str, Any]],
+               result: LoadResult, money_engine: sa.Engine) -> list[dict[str, Any]]:
+    """Build staging rows; a record that cannot be staged at all is reported by id, never crashes the load."""
+    rows = []
+    for rec in records:
+        try:
+            row = build(rec)
+        except Exception as exc:  # noqa: BLE001 - a bad record must not stop the load
+            result.rejected.append(f"{entity} {describe_record(rec)}: {type(exc).__name__}: {exc}")
+            continue
+        rows.append(money_columns_out(row, money_engine))
+    return rows
+
+
+def load(engine: sa.Engine, table_name: str, keys: list[str], rows: list[dict[str, Any]], *,
+         full: bool, scope: dict[str, Any] | None = None, result: LoadResult,
+         watermarks: dict[str, str | None] | None = None) -> LoadResult:
+    """Upsert ``rows``; with ``full``, flag rows of this scope that were not returned as deleted. Watermarks are
+    written in the same transaction, so they advance only when the load committed."""
+    now = utcnow()
+    tbl = table(engine, table_name)
+    for row in rows:
+        row["extracted_at"] = now
+        if "deleted_at" in tbl.c:
+            row["deleted_at"] = None
+    with engine.begin() as conn:
+        result.rows = upsert(conn, tbl, rows, keys)
+        if full and "deleted_at" in tbl.c:
+            cond = [tbl.c.deleted_at.is_(None), tbl.c.extracted_at < now]
+            for col, value in (scope or {}).items():
+                cond.append(tbl.c[col] == value)
+            result.deleted = conn.execute(sa.update(tbl).where(*cond).values(deleted_at=now)).rowcount
+        for entity, value in (watermarks or {}).items():
+            if value is not None:
+                save_watermark(conn, engine, entity, value)
+    result.flagged = sum(1 for r in rows if r.get("quality_flags"))
+    log.info("staged %s: %d rows, %d newly flagged deleted, %d with quality flags, %d rejected",
+             result.entity, result.rows, result.deleted, result.flagged, len(result.rejected))
+    return result
