@@ -3,8 +3,11 @@
 Connections (DESIGN.md B):
 - ``atera_default``: host = API base URL, password = API key; extra ``rate_per_minute`` (default 700).
 - ``quickbooks_default``: host = API base URL, login = client id, password = client secret, extra ``realm_id``,
-  ``refresh_token`` (seeds the token store once), ``oauth_base_url`` (default Intuit's), ``rate_per_minute``
-  (default 450, under QBO's 500), ``retry_initial_wait``/``retry_max_wait`` (seconds).
+  ``refresh_token`` (seeds the token store once), ``oauth_base_url`` (default Intuit's), QBO's per-realm limits
+  ``rate_per_minute`` (default 500), ``batch_per_minute`` (40), ``max_in_flight`` (10),
+  ``retry_initial_wait``/``retry_max_wait`` (seconds), ``throttle_deadline`` (seconds a task run may spend in all
+  waiting out 429s, default 1800) and ``error_deadline`` (seconds one request keeps retrying 5xx and connection
+  errors, default 600).
 - ``atera_qbo_staging``: conn_type ``sqlite`` (host = file path) or ``postgres``; default SQLite file
   ``$AIRFLOW_HOME/atera_qbo_staging.db``.
 Variable ``atera_qbo_review_dir``: where review/override/report files go; default ``$AIRFLOW_HOME/atera_qbo/review``.
@@ -75,9 +78,13 @@ class QboSettings:
     client_secret: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     oauth_base_url: str = INTUIT_OAUTH_BASE
-    rate_per_minute: float = 450
+    rate_per_minute: float = 500
+    batch_per_minute: int = 40
+    max_in_flight: int = 10
     retry_initial_wait: float = 1.0
     retry_max_wait: float = 60.0
+    throttle_deadline: float = 1800.0
+    error_deadline: float = 600.0
 
     @property
     def token_url(self) -> str:
@@ -99,9 +106,13 @@ class QboSettings:
             client_secret=conn.password or "",
             refresh_token=extra.get("refresh_token"),
             oauth_base_url=str(extra.get("oauth_base_url") or INTUIT_OAUTH_BASE),
-            rate_per_minute=float(extra.get("rate_per_minute", 450)),
+            rate_per_minute=float(extra.get("rate_per_minute", 500)),
+            batch_per_minute=int(extra.get("batch_per_minute", 40)),
+            max_in_flight=int(extra.get("max_in_flight", 10)),
             retry_initial_wait=float(extra.get("retry_initial_wait", 1.0)),
             retry_max_wait=float(extra.get("retry_max_wait", 60.0)),
+            throttle_deadline=float(extra.get("throttle_deadline", 1800.0)),
+            error_deadline=float(extra.get("error_deadline", 600.0)),
         )
 
 

@@ -47,24 +47,17 @@ def fernet() -> Any:
     return MultiFernet([Fernet(k.strip().encode()) for k in key.split(",") if k.strip()])
 
 
-_REDIS: dict[str, Any] = {}
-
-
 def redis_client() -> Any | None:
-    """The Redis of connection ``atera_qbo_redis`` (conn type redis: host, port, schema = db number, password),
-    which holds the rate budgets every worker shares; None when the connection is not defined (then each process
-    keeps its own budget — right for one worker, too generous for many)."""
+    """A client of the Redis of connection ``atera_qbo_redis`` (conn type redis: host, port, schema = db number,
+    password), which holds the rate budgets every worker shares; None when the connection is not defined (then
+    each API client keeps its own budget — right for one worker, too generous for many). The caller owns it."""
     info = conn_info("atera_qbo_redis", required=False)
     if info is None:
         return None
-    key = f"{info.host}:{info.port}:{info.schema}"
-    if key not in _REDIS:
-        import redis
+    import redis
 
-        _REDIS[key] = redis.Redis(host=info.host or "127.0.0.1", port=info.port or 6379,
-                                  db=int(info.schema or 0), password=info.password or None,
-                                  socket_timeout=10, socket_connect_timeout=5)
-    return _REDIS[key]
+    return redis.Redis(host=info.host or "127.0.0.1", port=info.port or 6379, db=int(info.schema or 0),
+                       password=info.password or None, socket_timeout=10, socket_connect_timeout=5)
 
 
 class _OwnsClient:
@@ -164,9 +157,12 @@ class QuickBooksHook(_OwnsClient, BaseHook):
 
     def build_client(self) -> Any:
         from .http import RetryPolicy
-        from .qbo.client import QboClient
+        from .qbo.client import QboClient, QboLimits
 
         s = self.settings
-        policy = RetryPolicy(initial_wait=s.retry_initial_wait, max_wait=s.retry_max_wait)
-        return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy,
-                         rate_per_minute=s.rate_per_minute, redis_client=redis_client())
+        policy = RetryPolicy(initial_wait=s.retry_initial_wait, max_wait=s.retry_max_wait,
+                             throttle_deadline=s.throttle_deadline, error_deadline=s.error_deadline)
+        limits = QboLimits(per_minute=int(s.rate_per_minute), batch_per_minute=s.batch_per_minute,
+                           in_flight=s.max_in_flight)
+        return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy, limits=limits,
+                         redis_client=redis_client())

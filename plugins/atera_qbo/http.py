@@ -1,10 +1,15 @@
 """One place for HTTP behaviour shared by the Atera and QBO clients: a ``requests.Session`` with timeouts, a
-client-side rate limit, classification of responses into the error tree, and retries with exponential backoff
-and jitter (tenacity) that honour ``Retry-After``.
+client-side rate limit (a token bucket, or budgets from ``pacing``), classification of responses into the error
+tree, and retries with exponential backoff and jitter (tenacity) that honour ``Retry-After``.
 
 What is retried: 429, 5xx and connection errors, for idempotent requests. A write is retried only when the
 caller says it is safe (QBO writes carry a ``requestid``, so QBO replays them instead of doing them twice); an
 unsafe write is retried only on 429 (the server says it did nothing).
+
+How long: throttling (429) is waited out — QBO often sends no ``Retry-After`` and its window is a minute — until
+the session has spent ``throttle_deadline`` seconds in all waiting on 429s (a run-level bound: one session per
+task run). 5xx and connection errors have their own bound: ``error_deadline`` seconds since a request's first
+attempt (and ``max_attempts``, when set).
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -27,18 +32,25 @@ from .errors import (
     ValidationError,
 )
 from .money import dumps, loads
+from .pacing import Budget
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff knobs (seconds). QBO asks for 60 s after a 429; ``max_wait`` caps any single sleep."""
+    """Backoff knobs (seconds). QBO asks for 60 s after a 429; ``max_wait`` caps any single sleep.
 
-    max_attempts: int = 6
+    ``throttle_deadline``: how long a session (one task run) may spend in all waiting out 429s before the request
+    fails; ``error_deadline``: how long one request keeps retrying 5xx/connection errors; ``max_attempts``: an
+    optional cap on the attempts of one request that failed with 5xx/connection errors (429s do not count)."""
+
+    max_attempts: int | None = None
     initial_wait: float = 1.0
     max_wait: float = 60.0
     timeout: float = 60.0  # per request (connect, read)
+    throttle_deadline: float = 1800.0
+    error_deadline: float = 600.0
 
 
 class RateLimiter:
@@ -109,21 +121,13 @@ class SharedRateLimiter:
             slept += wait
 
 
-_LIMITERS: dict[str, RateLimiter] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(key: str, per_minute: float | None, burst: int | None = None,
-                   redis_client: Any | None = None) -> RateLimiter | SharedRateLimiter:
-    """The limiter for one Atera account or QBO realm: in Redis when a client is given (shared by every worker),
-    else process-wide (all clients of a key in this process share it)."""
+def make_limiter(key: str, per_minute: float | None, burst: int | None = None,
+                 redis_client: Any | None = None) -> RateLimiter | SharedRateLimiter:
+    """The limiter for one Atera account: in Redis when a client is given (shared by every worker), else owned by
+    the client that asks (its threads share it)."""
     if redis_client is not None and per_minute:
         return SharedRateLimiter(redis_client, key, per_minute, burst or 1)
-    with _LIMITERS_LOCK:
-        limiter = _LIMITERS.get(key)
-        if limiter is None or limiter.rate != (per_minute or 0) / 60.0:
-            limiter = _LIMITERS[key] = RateLimiter(per_minute, burst)
-        return limiter
+    return RateLimiter(per_minute, burst)
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -164,7 +168,7 @@ class ApiSession:
     def __init__(self, base_url: str, *, policy: RetryPolicy | None = None,
                  limiter: RateLimiter | SharedRateLimiter | None = None,
                  describe: Callable[[requests.Response], tuple[str, str | None]] | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or RetryPolicy()
         self.limiter = limiter
@@ -173,7 +177,10 @@ class ApiSession:
         self.session.headers["User-Agent"] = "atera-qbo-sync/1.0"
         self._describe = describe or (lambda r: ("", None))
         self._sleep = sleep
+        self._clock = clock
         self.request_count = 0
+        self.throttled_seconds = 0.0  # spent waiting out 429s, against policy.throttle_deadline
+        self._lock = threading.Lock()
 
     def close(self) -> None:
         self.session.close()
@@ -182,13 +189,33 @@ class ApiSession:
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         backoff = wait_random_exponential(multiplier=self.policy.initial_wait, max=self.policy.max_wait)(state)
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            return min(max(exc.retry_after, backoff), self.policy.max_wait)
+        if isinstance(exc, RateLimitedError):
+            if exc.retry_after is not None:
+                backoff = min(max(exc.retry_after, backoff), self.policy.max_wait)
+            return max(min(backoff, self.policy.throttle_deadline - self.throttled_seconds), 0.0)
         return backoff
 
+    def _stop(self, state: RetryCallState, errors: list[float]) -> bool:
+        """Stop waiting out a 429 only at the run's throttle deadline; stop retrying other failures after
+        ``error_deadline`` seconds (or ``max_attempts`` of them)."""
+        exc = state.outcome.exception() if state.outcome else None
+        policy = self.policy
+        if isinstance(exc, RateLimitedError):  # the wait was cut to what is left before the deadline
+            with self._lock:
+                if self.throttled_seconds >= policy.throttle_deadline:
+                    return True
+                self.throttled_seconds += state.upcoming_sleep
+                return False
+        errors.append(self._clock())
+        if policy.max_attempts is not None and len(errors) >= policy.max_attempts:
+            return True
+        return errors[-1] + state.upcoming_sleep - errors[0] > policy.error_deadline
+
     def request(self, method: str, path: str, *, entity: str, safe_to_retry: bool | None = None,
-                prepare: Callable[[], dict[str, Any]] | None = None, **kwargs: Any) -> requests.Response:
-        """Send with retries. ``prepare`` is called before every attempt (fresh auth headers after a refresh)."""
+                prepare: Callable[[], dict[str, Any]] | None = None, budgets: Sequence[Budget] = (),
+                **kwargs: Any) -> requests.Response:
+        """Send with retries. ``prepare`` is called before every attempt (fresh auth headers after a refresh);
+        each attempt holds a slot of every budget in ``budgets`` (taken in that order) until its answer."""
         idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE") if safe_to_retry is None else safe_to_retry
 
         def retriable(exc: BaseException) -> bool:
@@ -201,18 +228,19 @@ class ApiSession:
             log.warning("%s: attempt %d failed (%s); retrying in %.1fs", entity, state.attempt_number, exc,
                         state.upcoming_sleep)
 
+        errors: list[float] = []
         retrying = Retrying(
-            stop=stop_after_attempt(self.policy.max_attempts),
+            stop=lambda state: self._stop(state, errors),
             wait=self._wait,
             retry=retry_if_exception(retriable),
             sleep=self._sleep,
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(self._send_once, method, path, entity, prepare, kwargs)
+        return retrying(self._send_once, method, path, entity, prepare, budgets, kwargs)
 
     def _send_once(self, method: str, path: str, entity: str, prepare: Callable[[], dict[str, Any]] | None,
-                   kwargs: dict[str, Any]) -> requests.Response:
+                   budgets: Sequence[Budget], kwargs: dict[str, Any]) -> requests.Response:
         if self.limiter is not None:
             self.limiter.acquire()
         call_kwargs = dict(kwargs)
@@ -225,12 +253,18 @@ class ApiSession:
             headers.update(extra.get("headers", {}))
             call_kwargs["headers"] = headers
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        self.request_count += 1
+        held: list[tuple[Budget, Any]] = []
         try:
+            for budget in budgets:
+                held.append((budget, budget.acquire()))
+            self.request_count += 1
             response = self.session.request(method, url, timeout=self.policy.timeout, **call_kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetriableApiError(f"{entity}: {type(exc).__name__} talking to {self.base_url}",
                                     entity=entity) from None
+        finally:
+            for budget, token in reversed(held):
+                budget.release(token)
         error = classify(response, entity, self._describe)
         if error is not None:
             raise error

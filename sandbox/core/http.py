@@ -165,6 +165,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client is gone before its body arrived (killed between headers and body, or its connection
+            # broke): the request is incomplete, so it is never performed — a server answers nobody and does
+            # nothing, and no requestid remembers it.
+            self.close_connection = True
+            return
         parts = urlsplit(self.path)
         host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
         request = Request(

@@ -69,3 +69,43 @@ def test_hook_uses_redis_when_the_connection_is_defined(client, monkeypatch):
     client_ = hooks.AteraHook().get_conn()
     assert isinstance(client_.http.limiter, SharedRateLimiter)
     assert "secret-api-key" not in client_.http.limiter.key  # a digest, not the key
+
+
+def test_qbo_budgets_in_redis_hold_every_worker_to_one_window_and_one_in_flight_cap(client):
+    """Two workers, each with its own Redis connection and budget objects: together never more than 5 requests in
+    any 0.5-s window (measured from each request's start), never more than 2 in flight."""
+    import threading
+
+    from atera_qbo.pacing import RedisWindowBudget
+
+    key = f"test:{uuid.uuid4().hex}"
+    starts: list[float] = []
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        conn = redis.Redis.from_url(REDIS_URL)
+        window = RedisWindowBudget(conn, key, "batch", 5, 0.5)
+        cap = RedisWindowBudget(conn, key, "in_flight", 2, 0.0)
+        for _ in range(8):
+            tokens = window.acquire(), cap.acquire()
+            with lock:
+                starts.append(time.time())
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            time.sleep(0.01)
+            with lock:
+                in_flight[0] -= 1
+            cap.release(tokens[1])
+            window.release(tokens[0])
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    starts.sort()
+    assert len(starts) == 16 and most[0] <= 2
+    assert all(b - a >= 0.5 for a, b in zip(starts, starts[5:])), "more than 5 requests in one window"
+    assert starts[4] - starts[0] < 0.5  # the first five went at once: the whole allowance is used

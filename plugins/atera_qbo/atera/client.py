@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import requests
 
 from ..errors import FatalApiError
-from ..http import ApiSession, RetryPolicy, shared_limiter
+from ..http import ApiSession, RetryPolicy, make_limiter
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class AteraClient:
         key_digest = hashlib.sha256(api_key.encode()).hexdigest()[:12]
         limiter_key = f"atera:{account_key or urlsplit(base_url).netloc}:{key_digest}"
         self.http = ApiSession(base_url, policy=policy, describe=_describe,
-                               limiter=shared_limiter(limiter_key, rate_per_minute, burst, redis_client))
+                               limiter=make_limiter(limiter_key, rate_per_minute, burst, redis_client))
         self._api_key = api_key
 
     def close(self) -> None:

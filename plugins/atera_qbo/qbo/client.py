@@ -1,17 +1,25 @@
 """QBO Accounting API v3 client: query paging, create with ``requestid``, ``/batch``, and one refresh + retry
-on a 401. Retries of writes are safe because every write carries a ``requestid`` that QBO replays."""
+on a 401. Retries of writes are safe because every write carries a ``requestid`` that QBO replays.
+
+Pacing: one budget per limit QBO enforces per realm (``QboLimits``: 500 requests/min, 40 ``/batch``/min, 10 in
+flight), in Redis when a client is given (shared by every worker), else owned by this client. Every request holds
+a slot of the in-flight and per-minute budgets, a ``/batch`` also one of the batch budget: a caller that sends
+batches back to back is paced to QBO's ceiling instead of running into 429s.
+"""
 from __future__ import annotations
 
 import logging
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import requests
 
 from ..errors import AuthError, FatalApiError
-from ..http import ApiSession, RetryPolicy, shared_limiter
+from ..http import ApiSession, RetryPolicy
+from ..pacing import Budget, make_budget
 from .auth import TokenStore
 from .query import MAX_RESULTS, select
 
@@ -59,15 +67,44 @@ def fault_of(item: dict[str, Any]) -> tuple[str, str | None] | None:
     return message[:400], str(error.get("code")) if error.get("code") is not None else None
 
 
+@dataclass(frozen=True)
+class QboLimits:
+    """What QBO allows per realm (0 or None: no budget). ``minute`` is how long a minute lasts: 60 s, or less
+    against a time-scaled twin."""
+
+    per_minute: int | None = 500
+    batch_per_minute: int | None = 40
+    in_flight: int | None = 10
+    minute: float = 60.0
+
+
+class QboBudgets:
+    """The budgets of one realm, and which of them a request holds."""
+
+    def __init__(self, key: str, limits: QboLimits, redis_client: Any | None = None) -> None:
+        self.limits = limits
+        self.batch = make_budget("batch", limits.batch_per_minute, limits.minute, key=key, redis_client=redis_client)
+        per_minute = make_budget("requests", limits.per_minute, limits.minute, key=key, redis_client=redis_client)
+        in_flight = make_budget("in_flight", limits.in_flight, 0.0, key=key, redis_client=redis_client)
+        # taken in this order (the scarcest first), so a request waiting for a batch slot holds nothing else
+        self.request: tuple[Budget, ...] = tuple(b for b in (per_minute, in_flight) if b is not None)
+
+    def for_path(self, path: str) -> tuple[Budget, ...]:
+        if path.rstrip("/").endswith("/batch") and self.batch is not None:
+            return (self.batch, *self.request)
+        return self.request
+
+
 class QboClient:
     def __init__(self, base_url: str, realm_id: str, tokens: TokenStore, *, policy: RetryPolicy | None = None,
-                 rate_per_minute: float | None = 450, redis_client: Any | None = None) -> None:
+                 rate_per_minute: float | None = 500, limits: QboLimits | None = None,
+                 redis_client: Any | None = None) -> None:
+        """``limits`` default to QBO's, with ``rate_per_minute`` requests/min (None: no per-minute budget)."""
         self.realm_id = realm_id
         self.tokens = tokens
-        limiter_key = f"qbo:{urlsplit(base_url).netloc}:{realm_id}"
-        self.http = ApiSession(base_url, policy=policy, describe=_describe,
-                               limiter=shared_limiter(limiter_key, rate_per_minute, burst=10,
-                                                      redis_client=redis_client))
+        limits = limits or QboLimits(per_minute=int(rate_per_minute) if rate_per_minute else None)
+        self.budgets = QboBudgets(f"qbo:{urlsplit(base_url).netloc}:{realm_id}", limits, redis_client)
+        self.http = ApiSession(base_url, policy=policy, describe=_describe)
         self._version: int | None = None
 
     def close(self) -> None:
@@ -81,16 +118,17 @@ class QboClient:
         url = f"/v3/company/{self.realm_id}{path}"
         params = dict(kwargs.pop("params", None) or {})
         params.setdefault("minorversion", MINOR_VERSION)
+        budgets = self.budgets.for_path(path)
         try:
             response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
-                                         safe_to_retry=True, **kwargs)
+                                         safe_to_retry=True, budgets=budgets, **kwargs)
         except AuthError as exc:
             if exc.status != 401:
                 raise
             log.info("%s: access token refused (401); refreshing once", entity)
             self.tokens.access_token(stale_version=self._version)  # refreshes unless another worker just did
             response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
-                                         safe_to_retry=True, **kwargs)
+                                         safe_to_retry=True, budgets=budgets, **kwargs)
         return ApiSession.json(response)
 
     # -- reads -------------------------------------------------------------------------------------------------

@@ -151,3 +151,37 @@ def test_cdc_limits(api):
     assert r.status_code == 400
     r = api.get("/cdc", params={"entities": "Invoice", "changedSince": recent})
     assert r.json()["CDCResponse"] == [{"QueryResponse": [{}]}]
+
+
+def _send_headers_and_part_of_the_body(api, path: str, body: bytes) -> None:
+    """A client that sends its headers and half its body, then dies (the socket closes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(api.base + path)
+    head = (f"POST {url.path}?{url.query} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: Bearer {api.token}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b"", "the twin answered an incomplete request"
+
+
+def test_a_request_cut_before_its_body_ends_is_never_performed_nor_remembered(api):
+    """Real QBO never performs a request whose body did not arrive; its requestid stays unused, so the retry (with
+    the whole body) is performed, not answered with a stored fault."""
+    import json
+
+    items = [{"bId": "1", "operation": "create", "Invoice": {"CustomerRef": {"value": "1"}, "Line": [_line()]}}]
+    body = json.dumps({"BatchItemRequest": items}).encode()
+    before = len(api.rows("SELECT * FROM Invoice"))
+    _send_headers_and_part_of_the_body(api, "/batch?requestid=cut-0001", body)
+    _send_headers_and_part_of_the_body(api, "/invoice?requestid=cut-0002", json.dumps(items[0]["Invoice"]).encode())
+    assert len(api.rows("SELECT * FROM Invoice")) == before
+    retry = api.post("/batch", params={"requestid": "cut-0001"}, json={"BatchItemRequest": items})
+    assert retry.status_code == 200, retry.text
+    assert "Invoice" in retry.json()["BatchItemResponse"][0], retry.text
+    single = api.post("/invoice", params={"requestid": "cut-0002"}, json=items[0]["Invoice"])
+    assert single.status_code == 200 and single.json()["Invoice"]["Id"]
+    assert len(api.rows("SELECT * FROM Invoice")) == before + 2
