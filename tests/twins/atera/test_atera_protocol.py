@@ -141,13 +141,16 @@ def test_429_with_retry_after_above_the_configured_rate(make_twin, client_cls):
     assert limited.json()["status"] == 429
 
 
-def test_rate_limit_window_slides(make_twin, client_cls):
-    _, url = make_twin(seed_profile="none")
+def test_rate_limit_window_slides(make_twin, client_cls, manual_clock):
+    twin, url = make_twin(seed_profile="none")
+    clock = manual_clock(twin)
     client = client_cls(url)
     client.admin("PUT", "/_sandbox/limits", {"per_minute": 3, "time_scale": 200})  # a "minute" is 0.3 s
     assert [client.raw("GET", "/api/v3/account").status_code for _ in range(4)] == [200, 200, 200, 429]
-    time.sleep(0.35)
-    assert client.raw("GET", "/api/v3/account").status_code == 200
+    clock.advance(0.29)  # still inside the window
+    assert client.raw("GET", "/api/v3/account").status_code == 429
+    clock.advance(0.02)  # the first three left the window
+    assert [client.raw("GET", "/api/v3/account").status_code for _ in range(4)] == [200, 200, 200, 429]
 
 
 def test_limits_are_per_account(make_twin, client_cls):
