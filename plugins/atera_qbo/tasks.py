@@ -127,8 +127,9 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
           import_unmatched_qbo_customers: bool, run_id: str | None = None) -> dict[str, Any]:
     from .matching import commit as committing
     from .matching.match import apply_overrides, decisions, for_review, load_catalogs, match_all
-    from .matching.review_csv import ReviewRow, read_rows, write_rows
     from .matching.kept import kept_mappings
+    from .matching.review import ReviewRow, rows_of
+    from .matching.review_csv import read_rows, write_rows
 
     engine = _staging()
     catalogs = load_catalogs(engine)
@@ -144,8 +145,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
 
     out_dir = _review_dir()
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
-    rows = [ReviewRow(**{k: str(v) for k, v in r.items() if k in ReviewRow.__dataclass_fields__})
-            for r in for_review(review.drop(columns=["decision"])).to_dict("records")]
+    rows = list(rows_of(for_review(review)))
     latest = write_rows(out_dir / "match_review.csv", rows)
     write_rows(out_dir / f"match_review_{stamp}.csv", rows)
     summary: dict[str, Any] = {

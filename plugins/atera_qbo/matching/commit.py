@@ -21,7 +21,10 @@ from ..errors import FatalError, MatchingError, SyncError
 from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
+from .catalogs import Catalogs
+from .names import held_names, name_problem
 from .normalize import exact_key
+from .review import Decision, Entity, MatchStatus, rows_of
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +73,9 @@ def income_account(engine: sa.Engine) -> str:
                         "the catalog sync")
 
 
-def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[Step]:
-    """The external writes of a commit, validated up front: any row QBO would refuse stops the whole plan."""
+def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine) -> list[Step]:
+    """The external writes of a commit, validated up front: any row QBO would refuse stops the whole plan (names
+    are checked against every name staged from QBO, inactive records, vendors and employees included)."""
     errors: list[str] = []
     steps: list[Step] = []
     atera_customers = catalogs.atera_customers.set_index(catalogs.atera_customers["atera_id"].astype(str))
@@ -79,17 +83,22 @@ def build_steps(review: pd.DataFrame, catalogs: Any, engine: sa.Engine) -> list[
     qbo_customers = catalogs.qbo_customers.set_index(catalogs.qbo_customers["qbo_id"].astype(str))
     income_id: str | None = None
     planned_names: dict[tuple[str, str], str] = {}
-    for r in review[review["decision"].isin(["create_qbo", "import_atera"])].itertuples(index=False):
-        if r.decision == "create_qbo":
+    held = held_names(catalogs)
+    for r in rows_of(review[review["decision"].isin([Decision.CREATE_QBO, Decision.IMPORT_ATERA])]):
+        if r.decision == Decision.CREATE_QBO:
             rec = (atera_customers if r.entity == "customer" else atera_products).loc[r.atera_id]
             name = rules.clean_name(rec["name"])
             problems = rules.name_problems(name, r.entity)
             other = planned_names.get((r.entity, exact_key(name)))
             if other:
                 problems.append(f"would be created twice (also for {other})")
+            taken = name_problem(Entity(r.entity), name, held) if name else None
+            if taken:
+                problems.append(taken)
             if problems:
-                errors.append(f"Atera {r.entity} {r.atera_id} {name!r} {' and '.join(problems)}: rename it in "
-                              f"Atera, or map it to an existing QBO record with action=match")
+                fix = "" if taken and len(problems) == 1 else (": rename it in Atera, or map it to an existing QBO "
+                                                                "record with action=match")
+                errors.append(f"Atera {r.entity} {r.atera_id} {name!r} {' and '.join(problems)}{fix}")
                 continue
             planned_names[(r.entity, exact_key(name))] = r.atera_id
             if r.entity == "customer":
@@ -189,18 +198,18 @@ def _activate(engine: sa.Engine, plan_id: str, review: pd.DataFrame, steps: list
     now = utcnow()
     by_key = {(s.entity, s.atera_id if s.action == "create_qbo" else s.qbo_id): s for s in steps}
     rows: dict[str, list[dict[str, Any]]] = {"customer": [], "product": []}
-    for r in review.itertuples(index=False):
-        if r.decision == "map":
+    for r in rows_of(review):
+        if r.decision == Decision.MAP:
             rows[r.entity].append({"atera_id": r.atera_id, "atera_name": r.atera_name, "qbo_id": r.qbo_id,
-                                   "qbo_name": r.qbo_name, "status": r.status,
-                                   "method": "exact" if r.status == "matched_exact" else "override"})
-        elif r.decision == "create_qbo":
+                                   "qbo_name": r.qbo_name, "status": str(r.status),
+                                   "method": "exact" if r.status == MatchStatus.MATCHED_EXACT else "override"})
+        elif r.decision == Decision.CREATE_QBO:
             step = by_key[(r.entity, r.atera_id)]
             rows[r.entity].append({"atera_id": r.atera_id, "atera_name": r.atera_name, "qbo_id": step.result_id,
                                    "qbo_name": step.payload.get("DisplayName") or step.payload.get("Name"),
                                    "status": "matched_override", "method": "created"})
             result.created_in_qbo[r.entity] = result.created_in_qbo.get(r.entity, 0) + 1
-        elif r.decision == "import_atera":
+        elif r.decision == Decision.IMPORT_ATERA:
             step = by_key[("customer", r.qbo_id)]
             rows["customer"].append({"atera_id": step.result_id, "atera_name": step.payload["CustomerName"],
                                      "qbo_id": r.qbo_id, "qbo_name": r.qbo_name, "status": "matched_override",

@@ -2,15 +2,14 @@
 decided."""
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from ..staging.db import table
-from .review_csv import ReviewRow
+from .catalogs import Catalogs
+from .review import Action, Entity, ReviewRow
 
 
-def kept_mappings(engine: sa.Engine, catalogs: Any) -> list[ReviewRow]:
+def kept_mappings(engine: sa.Engine, catalogs: Catalogs) -> list[ReviewRow]:
     """Decisions of earlier commits (overrides, creations, imports) carried into a new matching run as implicit
     ``match`` overrides, so re-running matching never drops what finance decided — unless the QBO record is gone
     or inactive, or an explicit override row replaces it."""
@@ -20,11 +19,11 @@ def kept_mappings(engine: sa.Engine, catalogs: Any) -> list[ReviewRow]:
     atera_products = set(catalogs.atera_products["atera_id"].astype(str))
     rows: list[ReviewRow] = []
     with engine.connect() as conn:
-        for entity, name, qbo_ok, atera_ok in (("customer", "map_customers", active_customers, atera_customers),
-                                               ("product", "map_products", active_items, atera_products)):
+        for entity, name, qbo_ok, atera_ok in ((Entity.CUSTOMER, "map_customers", active_customers, atera_customers),
+                                               (Entity.PRODUCT, "map_products", active_items, atera_products)):
             tbl = table(engine, name)
             for r in conn.execute(sa.select(tbl).where(tbl.c.active.is_(True), tbl.c.method != "exact")):
                 if str(r.qbo_id) in qbo_ok and str(r.atera_id) in atera_ok:
                     rows.append(ReviewRow(entity=entity, atera_id=str(r.atera_id), qbo_id=str(r.qbo_id),
-                                          action="match", note=f"kept from commit {r.plan_id}"))
+                                          action=Action.MATCH, note=f"kept from commit {r.plan_id}"))
     return rows

@@ -7,36 +7,18 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..errors import MatchingError
+from .review import COLUMNS, Action, Entity, MatchStatus, ReviewRow
 
-COLUMNS = ["entity", "atera_id", "atera_name", "qbo_id", "qbo_name", "action", "status", "score", "candidates",
-           "note"]
-ENTITIES = ("customer", "product")
-ACTIONS = ("match", "create", "skip", "import", "")
-STATUSES = ("matched_exact", "matched_override", "suggested", "unmatched", "conflict", "qbo_only")
+__all__ = ["ACTIONS", "COLUMNS", "ENTITIES", "STATUSES", "ReviewRow", "read_rows", "write_rows"]
+
+ENTITIES = tuple(Entity)
+ACTIONS = tuple(Action)
+STATUSES = tuple(s for s in MatchStatus if s)
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass
-class ReviewRow:
-    entity: str
-    atera_id: str = ""
-    atera_name: str = ""
-    qbo_id: str = ""
-    qbo_name: str = ""
-    action: str = ""
-    status: str = ""
-    score: str = ""
-    candidates: str = ""
-    note: str = ""
-    line: int = 0  # line number in the file it was read from (1 = header)
-
-    def as_list(self) -> list[str]:
-        return [getattr(self, c) or "" for c in COLUMNS]
 
 
 def _protect(cell: str) -> str:
@@ -79,7 +61,4 @@ def read_rows(path: Path) -> Iterator[ReviewRow]:
         if not any(c.strip() for c in cells):
             continue
         values = {name: _unprotect(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
-        row = ReviewRow(**{c: values.get(c, "") for c in COLUMNS}, line=number)
-        row.entity = row.entity.lower()
-        row.action = row.action.lower()
-        yield row
+        yield ReviewRow(**{c: values.get(c, "") for c in COLUMNS}, line=number)

@@ -1,0 +1,143 @@
+"""Scored suggestions for what exact matching left open, with blocking so that only plausible pairs are scored.
+
+Score (0-100) = mean of rapidfuzz's token-sort and token-set ratios over ``fuzzy_key`` forms. Token-set alone
+rates any subset 100 ("Dental" ~ "Apex Dental Group"); token-sort alone punishes an extra word too hard
+("Apex Dental" ~ "Apex Dental Group" = 79).
+
+Blocking: a name's block keys are its words and its pairs of words; a pair (query, candidate) is scored only when
+they share a key held by at most ``MAX_BLOCK`` candidates (a word like "group" alone says nothing). Queries left
+without a candidate at or above ``SUGGEST_MIN_SCORE`` (a typo in a rare word, a one-word name) are scored against
+every candidate, token-sort first with ``score_cutoff``, and only the best ``FALLBACK_TOP`` of each row (numpy
+``argpartition``, no full sort) get the token-set score. Since token-set ≥ token-sort, a pair whose token-sort is
+below ``2 × SUGGEST_MIN_SCORE − 100`` cannot reach the threshold and is never scored further.
+"""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from .normalize import fuzzy_key
+
+SUGGEST_MIN_SCORE = 80.0  # below: unmatched (no candidate worth showing first)
+CANDIDATES = 3
+CLOSE = 3  # a runner-up within this many points of the best: "check before accepting"
+MAX_BLOCK = 2000
+MAX_WORDS = 12  # pairs of at most this many distinct words per name
+FALLBACK_TOP = 50
+SORT_FLOOR = 2 * SUGGEST_MIN_SCORE - 100
+CHUNK = 200
+
+
+def block_keys(key: str) -> list[str]:
+    words = sorted(set(key.split()))[:MAX_WORDS]
+    return words + [f"{a} {b}" for a, b in combinations(words, 2)]
+
+
+def _long(keys: list[str], column: str) -> pd.DataFrame:
+    blocks = [block_keys(k) for k in keys]
+    lengths = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
+    return pd.DataFrame({column: np.repeat(np.arange(len(keys)), lengths),
+                         "b": [b for bs in blocks for b in bs]})
+
+
+def candidate_pairs(queries: list[str], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(query index, candidate index) of every pair sharing a selective block key, each pair once."""
+    cand, qry = _long(keys, "c"), _long(queries, "q")
+    sizes = cand["b"].value_counts()
+    cand = cand[cand["b"].map(sizes).to_numpy() <= MAX_BLOCK]
+    qry = qry[qry["b"].isin(cand["b"])]
+    pairs = qry.merge(cand, on="b")[["q", "c"]].drop_duplicates()
+    return pairs["q"].to_numpy(np.int64), pairs["c"].to_numpy(np.int64)
+
+
+def pair_scores(left: list[str], right: list[str]) -> np.ndarray:
+    """Scores of aligned pairs; token-set only where token-sort leaves the threshold reachable."""
+    scores = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=-1)
+    live = np.flatnonzero(scores >= SORT_FLOOR)
+    if len(live):
+        tset = process.cpdist([left[i] for i in live], [right[i] for i in live], scorer=fuzz.token_set_ratio,
+                              dtype=np.float32, workers=-1)
+        scores[live] = (scores[live] + tset) / 2
+    return scores
+
+
+def name_scores(queries: list[str], choices: list[str]) -> np.ndarray:
+    """Score matrix of every query against every choice (the rule above, for small lists and checks)."""
+    sort = process.cdist(queries, choices, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=-1)
+    tset = process.cdist(queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1)
+    return (sort + tset) / 2
+
+
+def _blocked(queries: list[str], keys: list[str]) -> pd.DataFrame:
+    q, c = candidate_pairs(queries, keys)
+    if not len(q):
+        return pd.DataFrame({"q": q, "c": c, "score": np.zeros(0, np.float32)})
+    scores = pair_scores([queries[i] for i in q], [keys[j] for j in c])
+    keep = scores >= SUGGEST_MIN_SCORE
+    return pd.DataFrame({"q": q[keep], "c": c[keep], "score": scores[keep]})
+
+
+def _full_scan(queries: list[str], todo: np.ndarray, keys: list[str]) -> pd.DataFrame:
+    """Every candidate for the few queries blocking found nothing for (chunked: bounded memory)."""
+    found = []
+    top = min(FALLBACK_TOP, len(keys))
+    for start in range(0, len(todo), CHUNK):
+        part = todo[start:start + CHUNK]
+        sort = process.cdist([queries[i] for i in part], keys, scorer=fuzz.token_sort_ratio, dtype=np.uint8,
+                             workers=-1, score_cutoff=int(SORT_FLOOR))
+        best = np.argpartition(sort, len(keys) - top, axis=1)[:, len(keys) - top:]
+        rows = np.repeat(part, top)
+        cols = best.ravel()
+        live = sort[np.repeat(np.arange(len(part)), top), cols] > 0
+        if live.any():
+            scores = pair_scores([queries[i] for i in rows[live]], [keys[j] for j in cols[live]])
+            found.append(pd.DataFrame({"q": rows[live], "c": cols[live], "score": scores}))
+    frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame({"q": [], "c": [], "score": []})
+    return frame[frame["score"] >= SUGGEST_MIN_SCORE]
+
+
+def top_candidates(queries: list[str], keys: list[str]) -> pd.DataFrame:
+    """Up to ``CANDIDATES`` (q, c, score) per query at or above the threshold, best first (ties: candidate order).
+    ``queries`` and ``keys`` are ``fuzzy_key`` forms."""
+    scored = _blocked(queries, keys)
+    asked = np.array([i for i, k in enumerate(queries) if k], dtype=np.int64)
+    todo = np.setdiff1d(asked, scored["q"].to_numpy(np.int64))
+    if len(todo) and keys:
+        scored = pd.concat([scored, _full_scan(queries, todo, keys)], ignore_index=True)
+    scored = scored.astype({"q": np.int64, "c": np.int64, "score": np.float32})
+    scored = scored.sort_values(["q", "score", "c"], ascending=[True, False, True], kind="stable")
+    return scored[scored.groupby("q").cumcount() < CANDIDATES]
+
+
+def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
+    """Fill candidates for the ``unmatched`` rows of a review table, in place, from active QBO records not taken."""
+    from .review import MatchStatus
+
+    pool = qbo[qbo["active"].astype(bool) & ~qbo["qbo_id"].astype(str).isin(taken)]
+    todo = np.flatnonzero((rows["status"] == MatchStatus.UNMATCHED).to_numpy())
+    if pool.empty or not len(todo):
+        return
+    ids = pool["qbo_id"].astype(str).to_numpy(object)
+    names = pool["name"].fillna("").astype(str).to_numpy(object)
+    keys = [fuzzy_key(n) for n in names]
+    queries = [fuzzy_key(n) for n in rows["atera_name"].iloc[todo]]
+    best = top_candidates(queries, keys)
+    if best.empty:
+        return
+    c = best["c"].to_numpy()
+    best = best.assign(text=pd.Series(ids[c]) + "|" + pd.Series(names[c]) + "|"
+                       + pd.Series(np.round(best["score"].to_numpy()).astype(int).astype(str)))
+    by_q = best.groupby("q", sort=True)
+    first, runner_up = by_q.nth(0).set_index("q"), by_q.nth(1).set_index("q")["score"]
+    at = todo[first.index.to_numpy()]
+    close = (runner_up.reindex(first.index) >= first["score"] - CLOSE).to_numpy()
+    notes = rows["note"].iloc[at].to_numpy(object)
+    notes[close] = "close candidates: check before accepting"
+    for column, values in (("status", MatchStatus.SUGGESTED), ("qbo_id", ids[first["c"].to_numpy()]),
+                           ("qbo_name", names[first["c"].to_numpy()]),
+                           ("score", np.round(first["score"].to_numpy()).astype(int).astype(str)),
+                           ("candidates", by_q["text"].agg(";".join).to_numpy()), ("note", notes)):
+        rows.iloc[at, rows.columns.get_loc(column)] = values
