@@ -327,7 +327,97 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     summary_json {{text}}
 );
 
+-- ---------------------------------------------------------------- reconciliation
+-- The QBO invoices / credit memos the export created, as reconciliation last read them (CDC keeps them current).
+-- status: active | voided | deleted. line_sig: the lines as "item|qty|unit|amount;..." (what "lines changed" compares).
+CREATE TABLE IF NOT EXISTS stg_qbo_transactions (
+    qbo_type TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    doc_number TEXT,
+    customer_id TEXT,
+    customer_name TEXT,
+    txn_date TEXT,
+    due_date TEXT,
+    total {{money}},
+    balance {{money}},
+    status TEXT NOT NULL,
+    line_sig TEXT,
+    sync_token TEXT,
+    last_updated TEXT,
+    raw_json {{text}},
+    extracted_at {{ts}} NOT NULL,
+    PRIMARY KEY (qbo_type, source_id)
+);
+
+-- Payments touching those transactions: links_json = [["Invoice", "77", "125.00"], ...].
+CREATE TABLE IF NOT EXISTS stg_qbo_payments (
+    source_id TEXT PRIMARY KEY,
+    txn_date TEXT,
+    total {{money}},
+    links_json {{text}},
+    extracted_at {{ts}} NOT NULL,
+    deleted_at {{ts}}
+);
+
+-- What an exported transaction looked like when reconciliation first read it ("changed" compares with this).
+CREATE TABLE IF NOT EXISTS recon_baselines (
+    qbo_type TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    doc_number TEXT,
+    customer_id TEXT,
+    customer_name TEXT,
+    total {{money}},
+    line_sig TEXT,
+    taken_at {{ts}} NOT NULL,
+    PRIMARY KEY (qbo_type, source_id)
+);
+
+CREATE TABLE IF NOT EXISTS recon_runs (
+    run_id TEXT PRIMARY KEY,
+    started_at {{ts}} NOT NULL,
+    finished_at {{ts}},
+    date_from TEXT,
+    date_to TEXT,
+    finding_types TEXT,
+    counts_json {{text}},
+    report_path TEXT,
+    status TEXT NOT NULL
+);
+
+-- One row per finding ever: a finding seen again keeps first_seen; one no longer seen gets resolved_at.
+CREATE TABLE IF NOT EXISTS recon_findings (
+    finding_key TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    entity TEXT,
+    atera_id TEXT,
+    atera_name TEXT,
+    qbo_id TEXT,
+    qbo_name TEXT,
+    detail TEXT,
+    qbo_link TEXT,
+    action TEXT,
+    first_seen {{ts}} NOT NULL,
+    last_seen {{ts}} NOT NULL,
+    first_run_id TEXT,
+    last_run_id TEXT,
+    resolved_at {{ts}}
+);
+
+-- Connection history of a realm (disconnect / reconnect): who, when; the seed token only as a fingerprint.
+CREATE TABLE IF NOT EXISTS qbo_connection_events (
+    event_id TEXT PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    at {{ts}} NOT NULL,
+    actor TEXT,
+    seed_fingerprint TEXT,
+    detail TEXT
+);
+
 CREATE INDEX IF NOT EXISTS ix_stg_atera_invoices_date ON stg_atera_invoices (invoice_date);
 CREATE INDEX IF NOT EXISTS ix_export_invoices_batch ON export_invoices (batch_id);
 CREATE INDEX IF NOT EXISTS ix_stg_qbo_customers_name ON stg_qbo_customers (display_name);
 CREATE INDEX IF NOT EXISTS ix_stg_qbo_items_name ON stg_qbo_items (name);
+CREATE INDEX IF NOT EXISTS ix_recon_findings_open ON recon_findings (resolved_at, type);
+CREATE INDEX IF NOT EXISTS ix_qbo_connection_events_realm ON qbo_connection_events (realm_id, at);

@@ -1,0 +1,92 @@
+"""Findings across runs (``recon_runs``, ``recon_findings``): a finding seen again keeps its first_seen, one no
+longer seen is resolved, and export reads which QBO records reconciliation found unusable."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from ..staging.db import table, upsert
+from .findings import Finding
+
+UNUSABLE_TYPES = ("mapping_target_deleted", "mapping_target_inactive")
+
+
+def stamp(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+@dataclass
+class Recorded:
+    new: list[Finding] = field(default_factory=list)
+    persisting: list[Finding] = field(default_factory=list)
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+
+
+def open_since(engine: sa.Engine) -> dict[str, datetime]:
+    tbl = table(engine, "recon_findings")
+    with engine.connect() as conn:
+        return {k: f for k, f in conn.execute(sa.select(tbl.c.finding_key, tbl.c.first_seen)
+                                               .where(tbl.c.resolved_at.is_(None)))}
+
+
+def start_run(engine: sa.Engine, run_id: str, now: datetime, date_from: str, date_to: str,
+              types: Iterable[str]) -> None:
+    with engine.begin() as conn:
+        upsert(conn, table(engine, "recon_runs"), [{
+            "run_id": run_id, "started_at": now, "finished_at": None, "date_from": date_from, "date_to": date_to,
+            "finding_types": ",".join(types), "counts_json": None, "report_path": None, "status": "running"}],
+            ["run_id"])
+
+
+def finish_run(engine: sa.Engine, run_id: str, now: datetime, counts: dict[str, Any], report: str) -> None:
+    tbl = table(engine, "recon_runs")
+    with engine.begin() as conn:
+        conn.execute(sa.update(tbl).where(tbl.c.run_id == run_id).values(
+            finished_at=now, counts_json=json.dumps(counts), report_path=report, status="done"))
+
+
+def record(engine: sa.Engine, run_id: str, findings: list[Finding], checked: Iterable[str],
+           now: datetime) -> Recorded:
+    """Upsert this run's findings (first_seen kept for open ones) and resolve the open findings of the checked
+    types that this run no longer produced. Sets ``first_seen`` on each finding."""
+    tbl = table(engine, "recon_findings")
+    checked = list(checked)
+    out = Recorded()
+    by_key = {f.key: f for f in findings}  # one finding per key (the last wins)
+    with engine.begin() as conn:
+        types = sorted(set(checked) | {f.type for f in findings})
+        previous = {r.finding_key: r for r in conn.execute(sa.select(tbl).where(tbl.c.type.in_(types)))}
+        rows = []
+        for key, f in by_key.items():
+            old = previous.get(key)
+            still_open = old is not None and old.resolved_at is None
+            first = old.first_seen if still_open else now
+            (out.persisting if still_open else out.new).append(f)
+            f.first_seen = stamp(first)
+            rows.append({"finding_key": key, "type": f.type, "severity": f.severity, "entity": f.entity,
+                         "atera_id": f.atera_id, "atera_name": f.atera_name, "qbo_id": f.qbo_id,
+                         "qbo_name": f.qbo_name, "detail": f.detail, "qbo_link": f.qbo_link, "action": f.action,
+                         "first_seen": first, "last_seen": now,
+                         "first_run_id": old.first_run_id if still_open else run_id, "last_run_id": run_id,
+                         "resolved_at": None})
+        upsert(conn, tbl, rows, ["finding_key"])
+        gone = [r for k, r in previous.items() if k not in by_key and r.resolved_at is None and r.type in checked]
+        for start in range(0, len(gone), 500):
+            keys = [r.finding_key for r in gone[start:start + 500]]
+            conn.execute(sa.update(tbl).where(tbl.c.finding_key.in_(keys)).values(resolved_at=now,
+                                                                                   last_run_id=run_id))
+        out.resolved = [dict(r._mapping) for r in gone]
+    return out
+
+
+def unusable_targets(engine: sa.Engine) -> dict[tuple[str, str], str]:
+    """(customer|item, QBO id) → why reconciliation found it unusable (open findings: deleted/merged, inactive)."""
+    tbl = table(engine, "recon_findings")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tbl.c.entity, tbl.c.qbo_id, tbl.c.detail, tbl.c.first_seen).where(
+            tbl.c.resolved_at.is_(None), tbl.c.type.in_(UNUSABLE_TYPES))).all()
+    return {(r.entity, str(r.qbo_id)): f"{r.detail} (reconciliation, since {stamp(r.first_seen)})" for r in rows}
