@@ -26,6 +26,8 @@ from .errors import ConfigError
 INTUIT_OAUTH_BASE = "https://oauth.platform.intuit.com"
 INTUIT_API_BASE = "https://quickbooks.api.intuit.com"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
+REVOKE_PATH = "/v2/oauth2/tokens/revoke"
+INTUIT_REVOKE_URL = "https://developer.api.intuit.com" + REVOKE_PATH
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,20 @@ class QboSettings:
     throttle_deadline: float = 1800.0
     error_deadline: float = 600.0
 
+    revoke_url_override: str | None = None
+
     @property
     def token_url(self) -> str:
         return self.oauth_base_url.rstrip("/") + TOKEN_PATH
+
+    @property
+    def revoke_url(self) -> str:
+        """Intuit revokes on another host than it refreshes; a twin (custom oauth_base_url) serves both."""
+        if self.revoke_url_override:
+            return self.revoke_url_override
+        if self.oauth_base_url.rstrip("/") == INTUIT_OAUTH_BASE:
+            return INTUIT_REVOKE_URL
+        return self.oauth_base_url.rstrip("/") + REVOKE_PATH
 
     @classmethod
     def from_conn(cls, conn: ConnInfo, name: str = "quickbooks_default") -> "QboSettings":
@@ -113,6 +126,7 @@ class QboSettings:
             retry_max_wait=float(extra.get("retry_max_wait", 60.0)),
             throttle_deadline=float(extra.get("throttle_deadline", 1800.0)),
             error_deadline=float(extra.get("error_deadline", 600.0)),
+            revoke_url_override=str(extra["revoke_url"]) if extra.get("revoke_url") else None,
         )
 
 

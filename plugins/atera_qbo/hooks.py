@@ -146,14 +146,18 @@ class QuickBooksHook(_OwnsClient, BaseHook):
         return QboSettings.from_conn(conn_info(self.qbo_conn_id), self.qbo_conn_id)
 
     def token_store(self) -> Any:
+        """The realm's token chain; refuses (with how to reconnect) while the company is disconnected."""
         from .qbo.auth import TokenEndpoint, TokenStore
+        from .qbo.connection import require_connected
 
         s = self.settings
+        require_connected(self.staging.engine, s.realm_id, s.refresh_token)
         cipher = fernet()
         if cipher is None:
             log.warning("No Fernet key configured: QBO tokens are stored unencrypted in the staging database")
-        return TokenStore(self.staging.engine, s.realm_id, TokenEndpoint(s.token_url, s.client_id, s.client_secret),
-                          seed_refresh_token=s.refresh_token, cipher=cipher)
+        endpoint = TokenEndpoint(s.token_url, s.client_id, s.client_secret, revoke_url=s.revoke_url)
+        return TokenStore(self.staging.engine, s.realm_id, endpoint, seed_refresh_token=s.refresh_token,
+                          cipher=cipher)
 
     def build_client(self) -> Any:
         from .http import RetryPolicy

@@ -225,3 +225,74 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
     raise_for_problems(result)
     return summary
+
+
+# ----------------------------------------------------------------------------------------- reconciliation
+@fail_fatal
+def reconcile(*, date_from: str | None, date_to: str | None, finding_types: list[str] | None,
+              stale_days: int, run_id: str | None) -> dict[str, Any]:
+    """Refresh incrementally, compare, write the report; the log ends with the counts. Critical findings are
+    handed to ``check_critical`` (the report lands first)."""
+    from .reconcile.run import reconcile as run
+
+    engine = _staging()
+    qbo = _qbo()
+    atera = _atera()
+    try:
+        result = run(engine, qbo=qbo, atera=atera, review_dir=_review_dir(), run_id=run_id or "manual",
+                     date_from=date_from, date_to=date_to, types=finding_types, stale_days=stale_days)
+    finally:
+        qbo.close()
+        atera.close()
+    summary = result.as_dict()
+    summary["critical_findings"] = [{k: getattr(f, k) for k in ("type", "atera_id", "qbo_id", "detail")}
+                                    for f in result.critical[:50]]
+    summary["critical_count"] = len(result.critical)
+    log.info(result.summary_line())
+    return summary
+
+
+@fail_fatal
+def check_critical(summary: dict[str, Any]) -> dict[str, Any]:
+    """Fail when the run found critical findings (so Airflow's failure alerting fires), naming them."""
+    from .reconcile.run import raise_for_critical
+
+    critical = summary.get("critical_findings") or []
+    if summary.get("critical_count", 0) > len(critical):
+        critical = critical + [{"type": "…", "atera_id": "", "qbo_id": "", "detail": "(more in the report)"}]
+    raise_for_critical(critical, summary.get("report", ""))
+    return {"critical": 0, "report": summary.get("report")}
+
+
+@fail_fatal
+def disconnect(*, confirm: str | None, actor: str | None) -> dict[str, Any]:
+    """Revoke the QBO refresh token at Intuit, delete the stored tokens, record who/when; keep everything else."""
+    from .errors import ConfigError
+    from .hooks import QuickBooksHook, fernet
+    from .qbo.auth import TokenEndpoint, TokenStore
+    from .qbo.connection import disconnect as run
+
+    hook = QuickBooksHook()
+    s = hook.settings
+    engine = hook.staging.engine
+    endpoint = TokenEndpoint(s.token_url, s.client_id, s.client_secret, revoke_url=s.revoke_url)
+
+    def store() -> TokenStore | None:
+        try:
+            return TokenStore(engine, s.realm_id, endpoint, seed_refresh_token=s.refresh_token, cipher=fernet())
+        except ConfigError:
+            return None  # nothing stored and nothing to seed from
+
+    def stored_token() -> str | None:
+        tokens = store()
+        return tokens.current_refresh_token() if tokens else None
+
+    def forget() -> None:
+        tokens = store()
+        if tokens is not None:
+            tokens.forget()
+
+    result = run(engine, realm_id=s.realm_id, confirm=confirm, actor=actor, seed_refresh_token=s.refresh_token,
+                 stored_refresh_token=stored_token, revoke=endpoint.revoke, forget=forget)
+    log.info("disconnect: %s", result)
+    return result

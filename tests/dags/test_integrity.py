@@ -9,10 +9,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
-EXPECTED = {"atera_qbo_catalog_sync", "atera_qbo_matching", "atera_qbo_invoice_export"}
+EXPECTED = {"atera_qbo_catalog_sync", "atera_qbo_matching", "atera_qbo_invoice_export", "atera_qbo_reconciliation",
+            "atera_qbo_disconnect"}
 # Retries per task: an API outage (RetriableApiError) gets Airflow retries; fatal errors fail at once anyway
 # (AirflowFailException). The export may retry because the ledger and request ids make a rerun exactly-once.
-RETRIES = {"atera_qbo_catalog_sync": 2, "atera_qbo_matching": 1, "atera_qbo_invoice_export": 1}
+# Reconciliation's final check must fail once (it reports critical findings); disconnect is never retried.
+RETRIES = {"atera_qbo_catalog_sync": 2, "atera_qbo_matching": 1, "atera_qbo_invoice_export": 1,
+           "atera_qbo_reconciliation": {"reconcile": 1, "check_critical": 0}, "atera_qbo_disconnect": 0}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,8 @@ def test_dag_policy(dagbag, dag_id):
     assert dag.max_active_runs == 1
     for t in dag.tasks:
         assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id} has no owner"
-        assert t.retries == RETRIES[dag_id], f"{dag_id}.{t.task_id} retries {t.retries}, expected {RETRIES[dag_id]}"
+        want = RETRIES[dag_id][t.task_id] if isinstance(RETRIES[dag_id], dict) else RETRIES[dag_id]
+        assert t.retries == want, f"{dag_id}.{t.task_id} retries {t.retries}, expected {want}"
         assert t.retry_delay.total_seconds() >= 60, f"{dag_id}.{t.task_id} retries without waiting out an outage"
 
 

@@ -24,6 +24,7 @@ from ..money import dumps
 from ..qbo import rules
 from ..qbo.client import BATCH_SIZE, fault_of
 from ..qbo.query import in_list
+from ..reconcile.store import blocked_by_reconciliation, unusable_targets
 from ..staging.db import money_in, money_out, table, upsert, utcnow
 from .claims import claim
 from .transform import InvoiceContext, Transformed, transform
@@ -276,14 +277,16 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
     ctx = context or build_context(engine)
 
     todo: list[Transformed] = []
+    unusable = unusable_targets(engine)  # QBO records reconciliation found deleted/merged or inactive
     for inv, lines in selected:
         state = states.get(inv["source_id"])
         if state is not None and state.status == "exported":
             result.already_exported += 1
             continue
         t = transform(inv, lines, ctx)
-        if t.problems:
-            result.blocked[t.number] = "; ".join(t.problems)
+        problems = t.problems or blocked_by_reconciliation(t.payload, unusable)
+        if problems:
+            result.blocked[t.number] = "; ".join(problems)
         else:
             todo.append(t)
     if not dry_run and result.blocked:

@@ -52,6 +52,26 @@ class TokenEndpoint:
     client_id: str
     client_secret: str
     timeout: float = 30.0
+    revoke_url: str | None = None
+
+    def _basic(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+
+    def revoke(self, token: str) -> None:
+        """Intuit's revoke endpoint (JSON ``{"token"}``): the token's grant ends, refresh and access tokens alike."""
+        if not self.revoke_url:
+            raise ConfigError("no revoke URL for the QBO connection (extra.revoke_url)")
+        try:
+            response = requests.post(self.revoke_url, json={"token": token}, timeout=self.timeout,
+                                     headers={"Authorization": self._basic(), "Accept": "application/json"})
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableApiError(f"QBO token revoke: {type(exc).__name__}", entity="QBO OAuth") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise RetriableApiError(f"QBO token revoke: HTTP {response.status_code}", status=response.status_code,
+                                    entity="QBO OAuth")
+        if response.status_code != 200:
+            raise AuthError(f"QBO token revoke refused (HTTP {response.status_code}): check the client id/secret of "
+                            "the quickbooks_default connection", status=response.status_code, entity="QBO OAuth")
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
@@ -181,6 +201,13 @@ class TokenStore:
                             version=self.tokens.c.version + 1, updated_at=_now()))
         log.info("QBO realm %s: access token refreshed (chain version %d)", self.realm_id, version + 1)
         return body["access_token"], version + 1
+
+    def current_refresh_token(self) -> str | None:
+        """The refresh token in force (None when none is stored)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(self.tokens.c.refresh_token).where(
+                self.tokens.c.realm_id == self.realm_id)).scalar()
+        return self._dec(value)
 
     def forget(self) -> None:
         """Drop the realm's stored token chain (for a disconnect, or before re-seeding the store after a

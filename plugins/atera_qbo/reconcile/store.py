@@ -90,3 +90,15 @@ def unusable_targets(engine: sa.Engine) -> dict[tuple[str, str], str]:
         rows = conn.execute(sa.select(tbl.c.entity, tbl.c.qbo_id, tbl.c.detail, tbl.c.first_seen).where(
             tbl.c.resolved_at.is_(None), tbl.c.type.in_(UNUSABLE_TYPES))).all()
     return {(r.entity, str(r.qbo_id)): f"{r.detail} (reconciliation, since {stamp(r.first_seen)})" for r in rows}
+
+
+def blocked_by_reconciliation(payload: dict[str, Any] | None, unusable: dict[tuple[str, str], str]) -> list[str]:
+    """Why an export payload must not be sent: the QBO customer/items it names that reconciliation found
+    deleted/merged or inactive (each named, with what to do)."""
+    if not payload or not unusable:
+        return []
+    refs = [("customer", str((payload.get("CustomerRef") or {}).get("value")))]
+    refs += [("item", str(((line.get("SalesItemLineDetail") or {}).get("ItemRef") or {}).get("value")))
+             for line in payload.get("Line") or [] if line.get("SalesItemLineDetail")]
+    return [f"QBO {entity} {qbo_id}: {unusable[(entity, qbo_id)]}; fix the mapping (or reactivate it in QBO) and "
+            f"run reconciliation again" for entity, qbo_id in dict.fromkeys(refs) if (entity, qbo_id) in unusable]

@@ -1,0 +1,44 @@
+"""
+### Disconnect QuickBooks Online (manual)
+
+Revokes the QBO refresh token at Intuit's revoke endpoint (its access tokens die with it), deletes the stored
+tokens and records who disconnected and when (`qbo_connection_events`). Mappings, the export ledger and every
+report stay. Param `confirm` must be the realm id of the company (the `realm_id` of the `quickbooks_default`
+connection), else the run refuses and changes nothing.
+
+While disconnected, export, matching commit, catalog sync and reconciliation refuse with how to reconnect:
+authorize the app again in Intuit and put the NEW refresh token in the connection (extra.refresh_token). The next
+run picks it up and resumes where it left off; nothing already exported is sent again.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import Param, dag, task
+
+default_args = {"owner": "data-engineering", "retries": 0}
+
+
+@dag(
+    dag_id="atera_qbo_disconnect",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["atera", "quickbooks", "disconnect"],
+    params={"confirm": Param("", type="string", description="Type the realm id of the company to disconnect")},
+    doc_md=__doc__,
+)
+def atera_qbo_disconnect() -> None:
+    @task
+    def disconnect(params: dict, dag_run=None) -> dict:
+        from atera_qbo.tasks import disconnect as run
+
+        actor = getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_id", None)
+        return run(confirm=params.get("confirm"), actor=actor)
+
+    disconnect()
+
+
+atera_qbo_disconnect()

@@ -1,0 +1,69 @@
+"""
+### Atera ↔ QBO reconciliation: the morning report
+
+Daily (and by hand). Refreshes incrementally what it compares — the catalogs (QBO `Metadata.LastUpdatedTime` and
+CDC, Atera's modified filters), the QBO invoices / credit memos the export created and their payments (CDC) and
+the Atera invoices of the window — then compares the ledger, the active mappings and both systems.
+
+Findings (severity `info`, `warning`, `critical`): mappings whose QBO record became inactive or was deleted/merged
+or whose Atera record disappeared; names changed since the mapping; price drift; records not mapped (with the
+matching DAG's suggestion); exported documents voided, deleted or changed in QBO; payment status (paid, partly
+paid, overdue; credit memos applied); Atera invoices never exported; ledger rows blocked/failed for days.
+
+Writes `reconciliation/<run>/<finding_type>.csv` and `reconciliation/<run>/report.html` to the review dir, plus
+`reconciliation_latest.html`; keeps findings in `recon_findings` (a persisting finding keeps its first_seen, a
+vanished one is resolved). A critical finding makes the last task (`check_critical`) fail AFTER the report is
+written, so failure alerting fires. Export refuses invoices for QBO records found inactive/deleted.
+
+Params: `date_from`, `date_to` (yyyy-mm-dd: the exported documents and Atera invoices to check; default the 365
+days up to today), `finding_types` (empty = all), `stale_days` (blocked/failed ledger rows older than this are
+warnings).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+from atera_qbo.reconcile.findings import FINDING_TYPES  # a plain dict: no heavy import at parse time
+
+default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5)}
+
+
+
+@dag(
+    dag_id="atera_qbo_reconciliation",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["atera", "quickbooks", "reconciliation"],
+    params={
+        "date_from": Param(None, type=["null", "string"], format="date"),
+        "date_to": Param(None, type=["null", "string"], format="date"),
+        "finding_types": Param([], type="array", items={"type": "string", "enum": list(FINDING_TYPES)},
+                               description="Only these finding types (empty: all)"),
+        "stale_days": Param(3, type="integer", minimum=0),
+    },
+    doc_md=__doc__,
+)
+def atera_qbo_reconciliation() -> None:
+    @task(pool="qbo_api", pool_slots=1)
+    def reconcile(params: dict, run_id: str) -> dict:
+        from atera_qbo.tasks import reconcile as run
+
+        return run(date_from=params.get("date_from"), date_to=params.get("date_to"),
+                   finding_types=params.get("finding_types") or [], stale_days=int(params.get("stale_days", 3)),
+                   run_id=run_id)
+
+    @task(retries=0)
+    def check_critical(summary: dict) -> dict:
+        from atera_qbo.tasks import check_critical as run
+
+        return run(summary)
+
+    check_critical(reconcile())
+
+
+atera_qbo_reconciliation()

@@ -1,0 +1,93 @@
+"""Disconnect and reconnect a QBO company (realm) without losing history.
+
+Disconnect revokes the refresh token at Intuit (which ends its access tokens too), deletes the stored tokens and
+records who disconnected and when in ``qbo_connection_events``; mappings, the export ledger and the reports stay.
+While disconnected every QBO call refuses with how to reconnect. Reconnecting is putting a NEW refresh token in
+the connection: the next run sees a token other than the one in force at the disconnect (compared by
+fingerprint, never stored in clear), records the reconnection and seeds the token store from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from ..errors import ConfigError
+from ..staging.db import table, utcnow
+
+log = logging.getLogger(__name__)
+
+RECONNECT_HOW = ("to reconnect, authorize the app again in Intuit and put the NEW refresh token in the "
+                 "quickbooks_default connection (extra.refresh_token); the next run picks it up and resumes where "
+                 "it left off (nothing already exported is sent again)")
+
+
+class DisconnectedError(ConfigError):
+    """The realm was disconnected on purpose."""
+
+
+def fingerprint(token: str | None) -> str | None:
+    return hashlib.sha256(token.encode()).hexdigest()[:24] if token else None
+
+
+@dataclass
+class Event:
+    event: str
+    at: Any
+    actor: str | None
+    seed_fingerprint: str | None
+
+
+def latest_event(engine: sa.Engine, realm_id: str) -> Event | None:
+    tbl = table(engine, "qbo_connection_events")
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(tbl).where(tbl.c.realm_id == realm_id)
+                           .order_by(tbl.c.at.desc(), tbl.c.event_id.desc()).limit(1)).first()
+    return Event(row.event, row.at, row.actor, row.seed_fingerprint) if row else None
+
+
+def _record(conn: sa.Connection, engine: sa.Engine, realm_id: str, event: str, actor: str | None,
+            seed: str | None, detail: str) -> None:
+    conn.execute(sa.insert(table(engine, "qbo_connection_events")).values(
+        event_id=uuid.uuid4().hex, realm_id=realm_id, event=event, at=utcnow(), actor=actor,
+        seed_fingerprint=fingerprint(seed), detail=detail))
+
+
+def require_connected(engine: sa.Engine, realm_id: str, seed_refresh_token: str | None) -> None:
+    """Refuse while the realm is disconnected; a new refresh token in the connection reconnects it."""
+    last = latest_event(engine, realm_id)
+    if last is None or last.event != "disconnected":
+        return
+    if not seed_refresh_token or fingerprint(seed_refresh_token) == last.seed_fingerprint:
+        raise DisconnectedError(f"QBO company {realm_id} was disconnected on {last.at:%Y-%m-%d %H:%M} UTC by "
+                                f"{last.actor or 'unknown'}: {RECONNECT_HOW}")
+    with engine.begin() as conn:
+        _record(conn, engine, realm_id, "reconnected", None, seed_refresh_token,
+                "a new refresh token was found in the connection")
+    log.info("QBO company %s reconnected with a new refresh token", realm_id)
+
+
+def disconnect(engine: sa.Engine, *, realm_id: str, confirm: str | None, actor: str | None,
+               seed_refresh_token: str | None, stored_refresh_token: Callable[[], str | None],
+               revoke: Callable[[str], None], forget: Callable[[], None]) -> dict[str, Any]:
+    """Revoke, forget the tokens, record. ``confirm`` must be the realm id, else nothing changes."""
+    if (confirm or "").strip() != realm_id:
+        raise ConfigError(f"refused: param confirm must be the realm id {realm_id} of the company to disconnect "
+                          f"(got {confirm!r}); nothing was changed")
+    last = latest_event(engine, realm_id)
+    if last is not None and last.event == "disconnected":
+        return {"realm_id": realm_id, "already_disconnected": True, "at": str(last.at)}
+    revoked = []
+    for token in dict.fromkeys(t for t in (stored_refresh_token(), seed_refresh_token) if t):
+        revoke(token)
+        revoked.append(fingerprint(token))
+    forget()
+    with engine.begin() as conn:
+        _record(conn, engine, realm_id, "disconnected", actor, seed_refresh_token,
+                f"revoked {len(revoked)} refresh token(s); stored tokens deleted")
+    log.info("QBO company %s disconnected by %s (%d token(s) revoked)", realm_id, actor, len(revoked))
+    return {"realm_id": realm_id, "revoked": len(revoked), "by": actor, "how_to_reconnect": RECONNECT_HOW}
