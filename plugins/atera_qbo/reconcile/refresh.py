@@ -24,6 +24,8 @@ from ..money import dumps, to_decimal
 from ..qbo.query import in_list
 from ..staging.db import money_out, table, upsert, utcnow
 from .. import extract
+from ..extract.qbo import CDC_MAX_AGE, QBO_OVERLAP
+from ..extract.watermarks import get_watermark, iso, parse_instant, save_watermark
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,7 @@ def _read_by_id(qbo: Any, entity: str, ids: list[str]) -> Iterable[dict[str, Any
 
 def _cdc_changes(qbo: Any, since: datetime) -> dict[str, list[dict[str, Any]]] | None:
     """CDC of the transaction entities, or None when it cannot be trusted to be complete (the 1000 cap)."""
-    changes = qbo.cdc(CDC_ENTITIES, extract._iso(since - extract.QBO_OVERLAP))
+    changes = qbo.cdc(CDC_ENTITIES, iso(since - QBO_OVERLAP))
     if sum(len(v) for v in changes.values()) >= CDC_CAP:
         log.info("reconciliation: CDC answered %d objects (its cap): reading by id instead", CDC_CAP)
         return None
@@ -131,9 +133,9 @@ def refresh_transactions(qbo: Any, engine: sa.Engine, *, now: datetime | None = 
     result = result or RefreshResult()
     tracked = exported_documents(engine)
     staged = _staged_keys(engine)
-    synced = extract.parse_instant(extract.get_watermark(engine, TXN_MARK))
+    synced = parse_instant(get_watermark(engine, TXN_MARK))
     changes = None
-    if synced is not None and started - synced < extract.CDC_MAX_AGE - timedelta(days=1):
+    if synced is not None and started - synced < CDC_MAX_AGE - timedelta(days=1):
         changes = _cdc_changes(qbo, synced)
     result.mode = "cdc" if changes is not None else "full"
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -199,13 +201,13 @@ def _save(engine: sa.Engine, rows: dict[tuple[str, str], dict[str, Any]], delete
                   "line_sig": r["line_sig"], "taken_at": now}
                  for key, r in rows.items() if key not in have and r["status"] == "active"]
         upsert(conn, base, fresh, ["qbo_type", "source_id"])
-        extract.save_watermark(conn, engine, TXN_MARK, extract._iso(started))
+        save_watermark(conn, engine, TXN_MARK, iso(started))
 
 
 def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_to: date) -> int:
     """Atera invoices of the window. When an earlier run read a range covering this window's start, only the last
     week before that range's end is read again; the watermark is the range read so far ("from..to")."""
-    previous = extract.get_watermark(engine, ATERA_INVOICES_MARK) or ""
+    previous = get_watermark(engine, ATERA_INVOICES_MARK) or ""
     lo, hi = date_from.isoformat(), date_to.isoformat()
     start = date_from
     if ".." in previous:
@@ -215,7 +217,7 @@ def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_
             lo, hi = plo, max(phi, hi)
     loaded = extract.extract_atera_invoices(atera, engine, start, date_to)
     with engine.begin() as conn:
-        extract.save_watermark(conn, engine, ATERA_INVOICES_MARK, f"{lo}..{hi}")
+        save_watermark(conn, engine, ATERA_INVOICES_MARK, f"{lo}..{hi}")
     return loaded.rows
 
 
