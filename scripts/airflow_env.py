@@ -53,7 +53,7 @@ def airflow_env(home: Path) -> dict[str, str]:
 def connections(atera_url: str, qbo_url: str, *, staging: dict | None = None,
                 qbo_extra: dict | None = None) -> dict[str, str]:
     extra = {"realm_id": DEMO["realm_id"], "refresh_token": DEMO["refresh_token"], "oauth_base_url": qbo_url,
-             "retry_initial_wait": 0.2, "retry_max_wait": 5}
+             "retry_initial_wait": 0.2, "retry_max_wait": 5, "environment": "sandbox"}
     extra.update(qbo_extra or {})
     conns = {
         "AIRFLOW_CONN_ATERA_DEFAULT": json.dumps({"conn_type": "http", "host": atera_url,

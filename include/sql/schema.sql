@@ -267,6 +267,9 @@ CREATE TABLE IF NOT EXISTS match_plan_steps (
 );
 
 -- ---------------------------------------------------------------- export ledger
+-- One row per export TASK ATTEMPT (an Airflow retry opens a new row with the same run_id and its try_number).
+-- status: running | done | partial (some invoices blocked/failed) | failed (the attempt stopped: error_text says
+-- why; a row an attempt could not close — worker killed — is closed failed by the run's next attempt) | dry_run.
 CREATE TABLE IF NOT EXISTS export_batches (
     batch_id TEXT PRIMARY KEY,
     run_id TEXT,
@@ -277,7 +280,9 @@ CREATE TABLE IF NOT EXISTS export_batches (
     selected_count INTEGER,
     exported_count INTEGER,
     skipped_count INTEGER,
-    failed_count INTEGER
+    failed_count INTEGER,
+    try_number INTEGER,
+    error_text {{text}}
 );
 
 -- One row per Atera invoice, ever. status: pending | exported | failed | blocked. qbo_type: Invoice | CreditMemo. attempts counts sends;

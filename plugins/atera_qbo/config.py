@@ -6,8 +6,10 @@ Connections (DESIGN.md B):
   ``refresh_token`` (seeds the token store once), ``oauth_base_url`` (default Intuit's), QBO's per-realm limits
   ``rate_per_minute`` (default 500), ``batch_per_minute`` (40), ``max_in_flight`` (10),
   ``retry_initial_wait``/``retry_max_wait`` (seconds), ``throttle_deadline`` (seconds a task run may spend in all
-  waiting out 429s, default 1800) and ``error_deadline`` (seconds one request keeps retrying 5xx and connection
-  errors, default 600).
+  waiting out 429s, default 1800), ``error_deadline`` (seconds one request keeps retrying 5xx and connection
+  errors, default 600) and ``environment`` (``production`` | ``sandbox``: which QBO web app the export report
+  links to; default from the host — ``sandbox-quickbooks.api.intuit.com`` is the sandbox, any other host
+  production; the twins' connection says ``sandbox``).
 - ``atera_qbo_staging``: conn_type ``sqlite`` (host = file path) or ``postgres``; default SQLite file
   ``$AIRFLOW_HOME/atera_qbo_staging.db``.
 Variable ``atera_qbo_review_dir``: where review/override/report files go; default ``$AIRFLOW_HOME/atera_qbo/review``.
@@ -28,6 +30,7 @@ INTUIT_API_BASE = "https://quickbooks.api.intuit.com"
 TOKEN_PATH = "/oauth2/v1/tokens/bearer"
 REVOKE_PATH = "/v2/oauth2/tokens/revoke"
 INTUIT_REVOKE_URL = "https://developer.api.intuit.com" + REVOKE_PATH
+QBO_APP_URLS = {"production": "https://app.qbo.intuit.com", "sandbox": "https://app.sandbox.qbo.intuit.com"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class QboSettings:
     retry_max_wait: float = 60.0
     throttle_deadline: float = 1800.0
     error_deadline: float = 600.0
+    environment: str = "production"
 
     revoke_url_override: str | None = None
 
@@ -102,6 +106,11 @@ class QboSettings:
         if self.oauth_base_url.rstrip("/") == INTUIT_OAUTH_BASE:
             return INTUIT_REVOKE_URL
         return self.oauth_base_url.rstrip("/") + REVOKE_PATH
+
+    @property
+    def app_url(self) -> str:
+        """QBO's web app for this company (where the export report's links point)."""
+        return QBO_APP_URLS[self.environment]
 
     @classmethod
     def from_conn(cls, conn: ConnInfo, name: str = "quickbooks_default") -> "QboSettings":
@@ -127,7 +136,19 @@ class QboSettings:
             throttle_deadline=float(extra.get("throttle_deadline", 1800.0)),
             error_deadline=float(extra.get("error_deadline", 600.0)),
             revoke_url_override=str(extra["revoke_url"]) if extra.get("revoke_url") else None,
+            environment=qbo_environment(extra.get("environment"), conn.host, name),
         )
+
+
+def qbo_environment(value: Any, host: str | None, name: str = "quickbooks_default") -> str:
+    """``production`` or ``sandbox``: the connection's extra ``environment`` when set, else from the API host
+    (Intuit's sandbox API is ``sandbox-quickbooks.api.intuit.com``; any other host counts as production)."""
+    if value:
+        env = str(value).strip().lower()
+        if env not in QBO_APP_URLS:
+            raise ConfigError(f"connection {name}: extra.environment is {value!r}; use 'production' or 'sandbox'")
+        return env
+    return "sandbox" if "sandbox-quickbooks." in (host or "").lower() else "production"
 
 
 def staging_url(conn: ConnInfo | None) -> str:

@@ -1,6 +1,10 @@
 """What each DAG task does, as plain functions (the DAG files only wire them). Every function answers a small
-JSON-able dict for XCom; data travels through the staging tables. Fatal errors become ``AirflowFailException``
-(no pointless Airflow retries), with the message naming the record and what to do."""
+JSON-able dict for XCom; data travels through the staging tables.
+
+The error contract: a ``FatalError`` becomes ``AirflowFailException`` (no pointless Airflow retries) with the
+message naming the record and what to do, and the original error as its cause; a ``RetriableApiError`` (QBO or
+Atera unreachable, 5xx, still throttled after the client's own retries) goes up unchanged, after the ledger/plan
+recorded it, so Airflow retries the task — safe, because request ids and the ledger make a rerun exactly-once."""
 from __future__ import annotations
 
 import functools
@@ -9,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from .errors import FatalError
+from .errors import ConfigError, FatalError
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,7 +29,7 @@ def fail_fatal(fn: F) -> F:
         except FatalError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
-            raise AirflowFailException(str(exc)) from None
+            raise AirflowFailException(str(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -173,13 +177,13 @@ def export_window(date_from: str | None, date_to: str | None, logical_date: date
     def parse(value: str, name: str) -> date:
         try:
             return date.fromisoformat(value)
-        except ValueError:
-            raise FatalError(f"param {name}={value!r} is not a date like 2026-10-31") from None
+        except ValueError as exc:
+            raise ConfigError(f"param {name}={value!r} is not a date like 2026-10-31") from exc
 
     end = parse(date_to, "invoice_date_to") if date_to else logical_date
     start = parse(date_from, "invoice_date_from") if date_from else end - timedelta(days=DEFAULT_EXPORT_WINDOW_DAYS)
     if start > end:
-        raise FatalError(f"invoice_date_from {start} is after invoice_date_to {end}")
+        raise ConfigError(f"invoice_date_from {start} is after invoice_date_to {end}")
     return start, end
 
 
@@ -199,32 +203,46 @@ def extract_invoices(*, date_from: str | None, date_to: str | None, logical_date
 
 @fail_fatal
 def export(*, date_from: str | None, date_to: str | None, logical_date: date, numbers: list[Any] | None,
-           dry_run: bool, create_missing_customers: bool, run_id: str | None) -> dict[str, Any]:
+           dry_run: bool, create_missing_customers: bool, run_id: str | None,
+           try_number: int | None = None) -> dict[str, Any]:
+    """One batch per task attempt. Its report is written however the attempt ends; a retriable error goes up
+    (Airflow retries: the next attempt replays what was pending), a fatal one fails the task."""
     import uuid
 
-    from .export.load import export_invoices, raise_for_problems, write_report
     from .export.customers import create_missing_customers as create_customers
+    from .export.load import export_invoices, raise_for_problems
 
     start, end = export_window(date_from, date_to, logical_date)
+    wanted = [str(n) for n in numbers or []]
     engine = _staging()
+    batch_id = uuid.uuid4().hex[:16]
+    report = _review_dir() / "exports" / f"export_{batch_id}.csv"
+    customers: dict[str, dict[str, str]] = {"created": {}, "problems": {}}
+
+    def prepare() -> None:
+        if create_missing_customers and not dry_run:
+            customers["created"], customers["problems"] = create_customers(engine, qbo, start, end, wanted)
+            for problem in customers["problems"].values():
+                log.warning("create_missing_customers: %s", problem)
+
     qbo = _qbo()
     try:
-        created: dict[str, str] = {}
-        problems: dict[str, str] = {}
-        if create_missing_customers and not dry_run:
-            created, problems = create_customers(engine, qbo, start, end, [str(n) for n in numbers or []])
-            for problem in problems.values():
-                log.warning("create_missing_customers: %s", problem)
-        result = export_invoices(engine, qbo, batch_id=uuid.uuid4().hex[:16], run_id=run_id, date_from=start,
-                                 date_to=end, numbers=[str(n) for n in numbers or []], dry_run=dry_run)
+        result = export_invoices(engine, qbo, batch_id=batch_id, run_id=run_id, date_from=start, date_to=end,
+                                 numbers=wanted, dry_run=dry_run, try_number=try_number, prepare=prepare,
+                                 report_path=report, app_url=_qbo_app_url())
     finally:
         qbo.close()
-    report = write_report(engine, result, _review_dir() / "exports" / f"export_{result.batch_id}.csv")
-    summary = {**result.as_dict(), "report_csv": str(report), "customers_mapped": created,
-               "customer_problems": problems}
+    summary = {**result.as_dict(), "report_csv": str(report), "customers_mapped": customers["created"],
+               "customer_problems": customers["problems"]}
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
     raise_for_problems(result)
     return summary
+
+
+def _qbo_app_url() -> str:
+    from .hooks import QuickBooksHook
+
+    return QuickBooksHook().settings.app_url
 
 
 # ----------------------------------------------------------------------------------------- reconciliation

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from atera_qbo.staging.db import table
 
-from atera_qbo.extract import extract_atera_catalog
+from atera_qbo.extract import extract_atera_catalog, extract_atera_invoices
 
 from .pipeline import atera_client, export, sync_and_match
 from .test_extract_qbo import client as qbo_client
@@ -85,7 +85,7 @@ def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_t
         "To": {"CompanyName": "Brand New Clinic"}}])
     assert posted.status_code == 201, posted.text
     extract_atera_catalog(atera, engine)
-    export(atera, qbo, engine, "extract-only", numbers=["0"])  # stages the invoices, exports nothing
+    extract_atera_invoices(atera, engine, *WINDOW)  # stages the invoices, exports nothing
     before = len(list(qbo.query_all("Customer", "Active IN (true, false)")))
     mapped, problems = create_missing_customers(engine, qbo, *WINDOW, [])
     assert set(mapped) == {"25", "1", str(new_id)} and not problems

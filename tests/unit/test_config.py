@@ -23,3 +23,24 @@ def test_settings_name_what_is_missing_and_never_show_secrets():
                                        extra={"realm_id": "123", "refresh_token": "rt-secret"}))
     assert s.token_url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
     assert "top-secret" not in repr(s) and "rt-secret" not in repr(s)
+
+
+def test_qbo_environment_from_the_extra_or_the_host_and_the_report_links_to_its_web_app():
+    from atera_qbo.config import ConnInfo, QboSettings
+    from atera_qbo.errors import ConfigError
+    from atera_qbo.export.report import qbo_link
+
+    def settings(host, **extra):
+        return QboSettings.from_conn(ConnInfo("http", host=host, login="id", password="secret",
+                                              extra={"realm_id": "1", **extra}))
+
+    assert settings("https://quickbooks.api.intuit.com").environment == "production"
+    assert settings("https://sandbox-quickbooks.api.intuit.com").app_url == "https://app.sandbox.qbo.intuit.com"
+    assert settings("http://127.0.0.1:5000", environment="Sandbox").environment == "sandbox"  # the twins
+    assert settings("http://127.0.0.1:5000").environment == "production"
+    with pytest.raises(ConfigError, match="extra.environment is 'staging'"):
+        settings("https://quickbooks.api.intuit.com", environment="staging")
+    prod, sandbox = settings("quickbooks.api.intuit.com").app_url, settings("sandbox-quickbooks.api.intuit.com").app_url
+    assert qbo_link("Invoice", "42", prod) == "https://app.qbo.intuit.com/app/invoice?txnId=42"
+    assert qbo_link("CreditMemo", "7", sandbox) == "https://app.sandbox.qbo.intuit.com/app/creditmemo?txnId=7"
+    assert qbo_link("Invoice", "", prod) == "" and qbo_link(None, "42", prod) == ""

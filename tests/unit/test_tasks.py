@@ -33,3 +33,20 @@ def test_export_window_defaults_and_validation():
         export_window("31/10/2026", None, date(2026, 11, 26))
     with pytest.raises(FatalError, match="after"):
         export_window("2026-11-01", "2026-10-01", date(2026, 11, 26))
+
+
+def test_fatal_errors_keep_their_cause():
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from atera_qbo.errors import ConfigError
+
+    @fail_fatal
+    def broken():
+        raise ConfigError("param invoice_date_from='x' is not a date")
+
+    with pytest.raises(AirflowFailException) as raised:
+        broken()
+    assert isinstance(raised.value.__cause__, ConfigError)
+    with pytest.raises(FatalError) as bad_date:
+        export_window("31/10/2026", None, date(2026, 11, 26))
+    assert isinstance(bad_date.value.__cause__, ValueError)

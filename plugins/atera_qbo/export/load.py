@@ -5,9 +5,16 @@ skips what the ledger says is exported, recovers invoices QBO already has (DocNu
 to requestid replay), transforms the rest, marks each chunk ``pending`` with its request id BEFORE sending it,
 sends ``/batch`` of ≤ 30 with a requestid derived from its content (a retried or re-run batch is replayed by QBO,
 not repeated), and records every item's outcome. Invoices that cannot be exported are ``blocked`` with the reason.
+
+Errors (see ``errors.py``): a fatal answer to one ``/batch`` fails its invoices and the run goes on; a retriable one
+(QBO unreachable, 5xx, throttled after the client's own retries) stops the run: the chunk stays ``pending`` with its
+request id (the task's retry replays it, never repeats it) and the exception goes up so Airflow retries the task.
+Whatever ends a run, its ``export_batches`` row is closed (``failed`` with the reason when it stopped early) and its
+report is written.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -15,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 
-from ..errors import BatchLoadError, SyncError
+from ..errors import BatchLoadError, ConfigError, FatalError, RetriableApiError
 from ..money import dumps
 from ..qbo import rules
 from ..qbo.client import BATCH_SIZE, fault_of
@@ -27,13 +34,10 @@ from ..qbo.query import in_list
 from ..reconcile.store import blocked_by_reconciliation, unusable_targets
 from ..staging.db import money_in, money_out, table, upsert, utcnow
 from .claims import claim
+from .report import write_report
 from .transform import InvoiceContext, Transformed, transform
 
 log = logging.getLogger(__name__)
-
-QBO_LINKS = {"Invoice": "https://app.qbo.intuit.com/app/invoice?txnId={id}",
-             "CreditMemo": "https://app.qbo.intuit.com/app/creditmemo?txnId={id}"}
-
 
 @dataclass
 class ExportResult:
@@ -45,11 +49,18 @@ class ExportResult:
     blocked: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     dry_run: bool = False
+    recovered_ids: dict[str, str] = field(default_factory=dict)  # Atera number → QBO id found by DocNumber
+    pending: dict[str, str] = field(default_factory=dict)  # sent, no usable answer (retriable): the retry replays
+    not_sent: dict[str, str] = field(default_factory=dict)  # to send, but the run stopped first
+    planned: list[str] = field(default_factory=list)  # what this run meant to send (after skips and blocks)
+    error: str | None = None  # why the run stopped early (its batch is closed ``failed``)
+    note: str = ""  # what the selection found when that is worth saying (nothing dated in the window, ...)
 
     def as_dict(self) -> dict[str, Any]:
         return {"batch_id": self.batch_id, "selected": self.selected, "already_exported": self.already_exported,
                 "recovered": self.recovered, "exported": len(self.exported), "blocked": len(self.blocked),
-                "failed": len(self.failed), "dry_run": self.dry_run,
+                "failed": len(self.failed), "pending": len(self.pending), "not_sent": len(self.not_sent),
+                "dry_run": self.dry_run, "error": self.error, "note": self.note,
                 "exported_ids": dict(list(self.exported.items())[:500]),
                 "problems": {**{k: v for k, v in list(self.blocked.items())[:50]},
                              **{k: v for k, v in list(self.failed.items())[:50]}}}
@@ -132,6 +143,32 @@ def select_invoices(engine: sa.Engine, *, date_from: date | None, date_to: date 
     return [(i, all_lines.get(i["source_id"], [])) for i in invoices]
 
 
+def check_requested(engine: sa.Engine, numbers: list[str], selected: list[str], date_from: date | None,
+                    date_to: date | None) -> None:
+    """Every requested invoice number must have been selected: a ConfigError names each one that was not and why
+    (not staged, deleted in Atera, dated outside the window) — never a green run that silently skipped it."""
+    missing = sorted(set(numbers) - set(selected), key=lambda n: (len(n), n))
+    if not missing:
+        return
+    inv = table(engine, "stg_atera_invoices")
+    with engine.connect() as conn:
+        staged = {r.source_id: r for r in conn.execute(sa.select(inv.c.source_id, inv.c.invoice_date,
+                                                                 inv.c.deleted_at).where(inv.c.source_id.in_(missing)))}
+    window = f"{date_from or '…'}..{date_to or '…'}"
+    reasons = []
+    for n in missing:
+        row = staged.get(n)
+        if row is None:
+            reasons.append(f"{n}: not among the staged Atera invoices (extracted for {window}): check the number")
+        elif row.deleted_at is not None:
+            reasons.append(f"{n}: deleted in Atera")
+        else:
+            reasons.append(f"{n}: dated {row.invoice_date}, outside the window {window}: widen "
+                           "invoice_date_from/invoice_date_to")
+    raise ConfigError(f"invoice_numbers: {len(missing)} of {len(numbers)} requested invoices cannot be exported, "
+                      "nothing was sent:\n  " + "\n  ".join(reasons))
+
+
 class Ledger:
     def __init__(self, engine: sa.Engine, batch_id: str) -> None:
         self.engine = engine
@@ -139,12 +176,23 @@ class Ledger:
         self.batches = table(engine, "export_batches")
         self.invoices = table(engine, "export_invoices")
 
-    def open(self, run_id: str | None, params: dict[str, Any]) -> None:
+    def open(self, run_id: str | None, params: dict[str, Any], try_number: int | None = None) -> None:
+        """One batch row per task attempt. An earlier attempt of the same run whose row is still ``running`` died
+        without closing it (worker killed): that row is closed ``failed`` now, saying so."""
+        now = utcnow()
         with self.engine.begin() as conn:
-            upsert(conn, self.batches, [{"batch_id": self.batch_id, "run_id": run_id, "started_at": utcnow(),
-                                         "finished_at": None, "status": "running",
+            if run_id is not None:
+                conn.execute(sa.update(self.batches).where(
+                    self.batches.c.run_id == run_id, self.batches.c.status == "running",
+                    self.batches.c.batch_id != self.batch_id).values(
+                    status="failed", finished_at=now,
+                    error_text=f"the attempt ended without closing its batch (worker killed?); batch "
+                               f"{self.batch_id} took over"))
+            upsert(conn, self.batches, [{"batch_id": self.batch_id, "run_id": run_id, "try_number": try_number,
+                                         "started_at": now, "finished_at": None, "status": "running",
                                          "params_json": json.dumps(params, default=str), "selected_count": 0,
-                                         "exported_count": 0, "skipped_count": 0, "failed_count": 0}], ["batch_id"])
+                                         "exported_count": 0, "skipped_count": 0, "failed_count": 0,
+                                         "error_text": None}], ["batch_id"])
 
     def states(self, numbers: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -211,12 +259,23 @@ class Ledger:
             upsert(conn, self.invoices, rows, ["atera_invoice_number"])
 
     def close(self, result: ExportResult) -> None:
-        status = "dry_run" if result.dry_run else ("partial" if result.failed or result.blocked else "done")
+        """``failed`` (with ``result.error``) when the run stopped early; else ``partial`` when some invoices were
+        blocked or failed, ``done`` or ``dry_run``."""
+        problems = len(result.failed) + len(result.blocked)
+        if result.error:
+            status, error = "failed", result.error
+        elif result.dry_run:
+            status, error = "dry_run", None
+        else:
+            status = "partial" if problems else "done"
+            error = (f"{len(result.blocked)} blocked, {len(result.failed)} failed: see export_invoices and the "
+                     "report") if problems else None
         with self.engine.begin() as conn:
             conn.execute(sa.update(self.batches).where(self.batches.c.batch_id == self.batch_id).values(
                 finished_at=utcnow(), status=status, selected_count=result.selected,
                 exported_count=len(result.exported) + result.recovered,
-                skipped_count=result.already_exported, failed_count=len(result.failed) + len(result.blocked)))
+                skipped_count=result.already_exported, failed_count=problems,
+                error_text=error[:2000] if error else None))
 
 
 def request_id_for(number: str, payload_hash: str, state: Any) -> str:
@@ -266,16 +325,69 @@ def _claimed_chunks(engine: sa.Engine, ledger: Ledger, todo: list[Transformed], 
 def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str | None = None,
                     date_from: date | None = None, date_to: date | None = None,
                     numbers: Iterable[str] | None = None, dry_run: bool = False,
-                    context: InvoiceContext | None = None) -> ExportResult:
+                    context: InvoiceContext | None = None, try_number: int | None = None,
+                    prepare: Callable[[], Any] | None = None, report_path: Path | None = None,
+                    app_url: str | None = None) -> ExportResult:
+    """One export run = one ``export_batches`` row. ``prepare`` runs inside the batch once the selection is
+    checked (creating missing customers); ``report_path`` gets the run's report however the run ends, with QBO
+    links to ``app_url`` (production QBO by default). Retriable errors go up after the batch is closed."""
     ledger = Ledger(engine, batch_id)
-    params = {"date_from": date_from, "date_to": date_to, "numbers": list(numbers or []), "dry_run": dry_run}
-    ledger.open(run_id, params)
+    numbers = [str(n) for n in numbers or []]
+    ledger.open(run_id, {"date_from": date_from, "date_to": date_to, "numbers": numbers, "dry_run": dry_run},
+                try_number)
     result = ExportResult(batch_id, dry_run=dry_run)
-    selected = select_invoices(engine, date_from=date_from, date_to=date_to, numbers=numbers)
+    try:
+        selected = select_invoices(engine, date_from=date_from, date_to=date_to, numbers=numbers)
+        check_requested(engine, numbers, [inv["source_id"] for inv, _ in selected], date_from, date_to)
+        if prepare is not None:
+            prepare()
+        todo, states, ctx = _plan(engine, ledger, result, selected, context, date_from, date_to)
+        if todo and ctx.custom_txn_numbers:
+            todo = _recover(qbo, ledger, result, todo)
+        if not dry_run:
+            _send(qbo, ledger, result, todo, states)
+    except BaseException as exc:
+        _stopped(result, exc)
+        _finish(engine, ledger, result, report_path, app_url, quiet=True)
+        raise
+    _finish(engine, ledger, result, report_path, app_url)
+    return result
+
+
+def _stopped(result: ExportResult, exc: BaseException) -> None:
+    """The run stops on ``exc``: say why, and which planned invoices it did not get to."""
+    ours = isinstance(exc, FatalError | RetriableApiError)  # their messages already say what and what to do
+    result.error = str(exc) if ours else f"{type(exc).__name__}: {exc}"
+    done = (result.exported, result.failed, result.pending, result.recovered_ids, result.blocked)
+    for n in result.planned:
+        if not any(n in d for d in done):
+            result.not_sent[n] = "not sent: the run stopped first (see the batch's error)"
+
+
+def _finish(engine: sa.Engine, ledger: Ledger, result: ExportResult, report_path: Path | None,
+            app_url: str | None, *, quiet: bool = False) -> None:
+    """Close the batch and write the report. ``quiet`` (the run is already failing): a problem here is logged,
+    not raised, so it cannot hide the error that stopped the run."""
+    try:
+        ledger.close(result)
+        if report_path is not None:
+            write_report(engine, result, report_path, app_url=app_url)
+    except Exception:
+        if not quiet:
+            raise
+        log.exception("export batch %s: could not close the batch / write the report", result.batch_id)
+    level = logging.WARNING if result.error or result.note else logging.INFO
+    log.log(level, "export batch %s: %s", result.batch_id,
+            dumps({k: v for k, v in result.as_dict().items() if k != "exported_ids"}))
+
+
+def _plan(engine: sa.Engine, ledger: Ledger, result: ExportResult,
+          selected: list[tuple[dict[str, Any], list[dict[str, Any]]]], context: InvoiceContext | None,
+          date_from: date | None, date_to: date | None) -> tuple[list[Transformed], dict[str, Any], InvoiceContext]:
+    """Skip what the ledger says is exported, transform the rest, block (and record) what cannot be exported."""
     result.selected = len(selected)
     states = ledger.states([inv["source_id"] for inv, _ in selected])
     ctx = context or build_context(engine)
-
     todo: list[Transformed] = []
     unusable = unusable_targets(engine)  # QBO records reconciliation found deleted/merged or inactive
     for inv, lines in selected:
@@ -289,94 +401,90 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
             result.blocked[t.number] = "; ".join(problems)
         else:
             todo.append(t)
-    if not dry_run and result.blocked:
+    if not result.dry_run and result.blocked:
         ledger.record({n: {"status": "blocked", "error_text": p[:2000]} for n, p in result.blocked.items()})
+    result.planned = [t.number for t in todo]
+    if not selected:
+        result.note = (f"no Atera invoice dated {date_from or '…'}..{date_to or '…'} is staged: nothing to export "
+                       "(check the window, and that extract_invoices staged any)")
+    elif result.already_exported == len(selected):
+        result.note = f"all {len(selected)} selected invoices were exported before: nothing new to export"
+    return todo, states, ctx
 
-    if todo and ctx.custom_txn_numbers:
-        existing = _recover_existing(qbo, todo)
-        for t in list(todo):
-            inv = existing.get(t.number)
-            if inv is None:
-                continue
-            if str((inv.get("CustomerRef") or {}).get("value")) != t.payload["CustomerRef"]["value"]:
-                result.blocked[t.number] = (f"QBO already has {t.entity} DocNumber {t.number} (Id {inv.get('Id')}) "
-                                            "for another customer: resolve the clash in QBO")
-                if not dry_run:
-                    ledger.mark(t.number, status="blocked", error_text=result.blocked[t.number])
-            else:
-                result.recovered += 1
-                if not dry_run:
-                    ledger.mark(t.number, status="exported", qbo_id=str(inv["Id"]), qbo_type=t.entity,
-                                qbo_doc_number=inv.get("DocNumber"), error_text=None)
-            todo.remove(t)
 
-    if dry_run:
-        ledger.close(result)
-        return result
+def _recover(qbo: Any, ledger: Ledger, result: ExportResult, todo: list[Transformed]) -> list[Transformed]:
+    """Invoices QBO already has (by DocNumber) are recorded as exported instead of being sent again; a DocNumber
+    taken by another customer's document blocks the invoice. Answers what is still to send."""
+    existing = _recover_existing(qbo, todo)
+    rest = []
+    for t in todo:
+        inv = existing.get(t.number)
+        if inv is None:
+            rest.append(t)
+        elif str((inv.get("CustomerRef") or {}).get("value")) != t.payload["CustomerRef"]["value"]:
+            result.blocked[t.number] = (f"QBO already has {t.entity} DocNumber {t.number} (Id {inv.get('Id')}) "
+                                        "for another customer: resolve the clash in QBO")
+            if not result.dry_run:
+                ledger.mark(t.number, status="blocked", error_text=result.blocked[t.number])
+        else:
+            result.recovered += 1
+            result.recovered_ids[t.number] = str(inv["Id"])
+            if not result.dry_run:
+                ledger.mark(t.number, status="exported", qbo_id=str(inv["Id"]), qbo_type=t.entity,
+                            qbo_doc_number=inv.get("DocNumber"), error_text=None)
+    return rest
 
-    for chunk in _claimed_chunks(engine, ledger, todo, states, result):
-        rids = {t.number: request_id_for(t.number, t.payload_hash, states.get(t.number)) for t in chunk}
-        ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
-                         hashes={t.number: t.payload_hash for t in chunk},
-                         totals={t.number: t.pre_tax_total for t in chunk})
-        batch_rid = rules.request_id(*sorted(rids.values()))
-        items = [{"bId": t.number, "operation": "create", t.entity: t.payload} for t in chunk]
-        try:
-            responses = qbo.batch(items, request_id=batch_rid, label=f"export batch {batch_id} "
-                                                                     f"invoices {chunk[0].number}..{chunk[-1].number}")
-        except SyncError as exc:
-            for t in chunk:
-                result.failed[t.number] = str(exc)
-            ledger.mark_many([t.number for t in chunk], status="failed", error_text=str(exc)[:2000])
-            continue
-        outcomes: dict[str, dict[str, Any]] = {}
+
+def _send(qbo: Any, ledger: Ledger, result: ExportResult, todo: list[Transformed], states: dict[str, Any]) -> None:
+    """``/batch`` by claimed chunks of ≤ 30, each marked ``pending`` with its request ids before it is sent. A fatal
+    answer fails its chunk and the run goes on; a retriable one leaves the chunk ``pending`` and goes up (the
+    claim is released on the way: ``closing``)."""
+    batch_id = ledger.batch_id
+    with contextlib.closing(_claimed_chunks(ledger.engine, ledger, todo, states, result)) as chunks:
+        for chunk in chunks:
+            _send_chunk(qbo, ledger, result, chunk, states, batch_id)
+
+
+def _send_chunk(qbo: Any, ledger: Ledger, result: ExportResult, chunk: list[Transformed], states: dict[str, Any],
+                batch_id: str) -> None:
+    rids = {t.number: request_id_for(t.number, t.payload_hash, states.get(t.number)) for t in chunk}
+    ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
+                     hashes={t.number: t.payload_hash for t in chunk},
+                     totals={t.number: t.pre_tax_total for t in chunk})
+    batch_rid = rules.request_id(*sorted(rids.values()))
+    items = [{"bId": t.number, "operation": "create", t.entity: t.payload} for t in chunk]
+    try:
+        responses = qbo.batch(items, request_id=batch_rid, label=f"export batch {batch_id} "
+                                                                 f"invoices {chunk[0].number}..{chunk[-1].number}")
+    except RetriableApiError as exc:
+        reason = f"{exc}: left pending with its request id; the task's retry replays it (never a duplicate)"
         for t in chunk:
-            item = responses.get(t.number)
-            fault = fault_of(item) if item else ("no answer for this item in the batch response", None)
-            if fault:
-                message = f"QBO {fault[1] or ''} {fault[0]}".strip()
-                result.failed[t.number] = message
-                outcomes[t.number] = {"status": "failed", "error_text": message[:2000], "fault": True}
-            else:
-                created = item[t.entity]
-                result.exported[t.number] = str(created["Id"])
-                outcomes[t.number] = {"status": "exported", "qbo_id": str(created["Id"]), "qbo_type": t.entity,
-                                      "qbo_doc_number": created.get("DocNumber"), "error_text": None}
-        ledger.record(outcomes)
-    ledger.close(result)
-    log.info("export batch %s: %s", batch_id, dumps(result.as_dict()))
-    return result
+            result.pending[t.number] = reason
+        ledger.mark_many([t.number for t in chunk], status="pending", error_text=reason[:2000])
+        raise
+    except FatalError as exc:
+        for t in chunk:
+            result.failed[t.number] = str(exc)
+        ledger.mark_many([t.number for t in chunk], status="failed", error_text=str(exc)[:2000])
+        return
+    ledger.record(_outcomes(chunk, responses, result))
 
 
-REPORT_COLUMNS = ["atera_invoice_number", "status", "qbo_type", "qbo_id", "qbo_doc_number", "qbo_link",
-                  "pre_tax_total", "attempts", "error"]
-
-
-def write_report(engine: sa.Engine, result: ExportResult, path: Path) -> Path:
-    """The run's outcome per invoice as CSV (UTF-8 with BOM, for Excel), with the link back to each QBO invoice:
-    what finance checks after an export. Invoices skipped as already exported are not listed."""
-    import csv
-
-    tbl = table(engine, "export_invoices")
-    numbers = [*result.exported, *result.blocked, *result.failed]
-    with engine.connect() as conn:
-        rows = {r.atera_invoice_number: r for start in range(0, len(numbers), 500) for r in conn.execute(
-            sa.select(tbl).where(tbl.c.atera_invoice_number.in_(numbers[start:start + 500])))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(REPORT_COLUMNS)
-        for number in sorted(numbers, key=lambda n: (len(n), n)):
-            row = rows.get(number)
-            problem = result.blocked.get(number) or result.failed.get(number) or ""
-            qbo_id = (row.qbo_id if row else None) or result.exported.get(number) or ""
-            qbo_type = (row.qbo_type if row else None) or ""
-            writer.writerow([number, row.status if row else ("blocked" if number in result.blocked else "failed"),
-                             qbo_type, qbo_id, (row.qbo_doc_number if row else "") or "",
-                             QBO_LINKS[qbo_type].format(id=qbo_id) if qbo_id and qbo_type in QBO_LINKS else "",
-                             format(money_in(row.total), "f") if row and row.total is not None else "",
-                             row.attempts if row else 0, problem])
-    return path
+def _outcomes(chunk: list[Transformed], responses: dict[str, Any], result: ExportResult) -> dict[str, dict[str, Any]]:
+    outcomes: dict[str, dict[str, Any]] = {}
+    for t in chunk:
+        item = responses.get(t.number)
+        fault = fault_of(item) if item else ("no answer for this item in the batch response", None)
+        if fault:
+            message = f"QBO {fault[1] or ''} {fault[0]}".strip()
+            result.failed[t.number] = message
+            outcomes[t.number] = {"status": "failed", "error_text": message[:2000], "fault": True}
+        else:
+            created = item[t.entity]
+            result.exported[t.number] = str(created["Id"])
+            outcomes[t.number] = {"status": "exported", "qbo_id": str(created["Id"]), "qbo_type": t.entity,
+                                  "qbo_doc_number": created.get("DocNumber"), "error_text": None}
+    return outcomes
 
 
 def raise_for_problems(result: ExportResult) -> None:
@@ -388,3 +496,4 @@ def raise_for_problems(result: ExportResult) -> None:
             f"export batch {result.batch_id}: {len(result.exported) + result.recovered} exported, "
             f"{len(result.blocked)} blocked, {len(result.failed)} failed (see table export_invoices):\n  "
             + "\n  ".join(lines) + more, {k: v for k, v in problems.items()})
+

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from ..errors import FatalError, MatchingError, SyncError
+from ..errors import FatalError, MatchingError, RetriableApiError
 from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
@@ -170,10 +170,13 @@ def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: 
                 atera_names[key] = step.result_id
                 step.atera_id = step.result_id
             step.status, step.error = "done", None
-        except SyncError as exc:
+        except FatalError as exc:
             step.status, step.error = "failed", str(exc)
             result.failed.append(f"step {step.step_no} ({step.action} {step.entity} "
                                  f"{step.atera_id or step.qbo_id}): {exc}")
+        except BaseException as exc:  # retriable (or unexpected): record it, stop, and let the task retry
+            _stop(engine, plan_id, step, result, exc)
+            raise
         _record_step(engine, plan_id, step)
 
     if result.failed:
@@ -185,11 +188,29 @@ def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: 
     return result
 
 
-def _finish(engine: sa.Engine, plan_id: str, status: str, result: CommitResult) -> None:
+def _stop(engine: sa.Engine, plan_id: str, step: Step, result: CommitResult, exc: BaseException) -> None:
+    """A step met an error a retry may cure (QBO/Atera unreachable): the step and the plan are recorded
+    ``failed`` with the reason, the old mapping stays in force, and the caller re-raises so Airflow retries (the
+    steps already done are replayed by their request ids, not repeated)."""
+    retriable = isinstance(exc, RetriableApiError)
+    step.status = "failed"
+    step.error = (f"{exc} (transient: the task's retry resumes the plan)" if retriable
+                  else f"{type(exc).__name__}: {exc}")
+    result.failed.append(f"step {step.step_no} ({step.action} {step.entity} {step.atera_id or step.qbo_id}): "
+                         f"{step.error}")
+    try:
+        _record_step(engine, plan_id, step)
+        _finish(engine, plan_id, "failed", result, error=step.error)
+    except Exception:  # the store is what failed: keep the original error
+        log.exception("commit plan %s: could not record the failure of step %s", plan_id, step.step_no)
+
+
+def _finish(engine: sa.Engine, plan_id: str, status: str, result: CommitResult, *, error: str | None = None) -> None:
     plans = table(engine, "match_plans")
+    summary = {**result.as_dict(), **({"error": error} if error else {})}
     with engine.begin() as conn:
         conn.execute(sa.update(plans).where(plans.c.plan_id == plan_id)
-                     .values(status=status, finished_at=utcnow(), summary_json=json.dumps(result.as_dict())))
+                     .values(status=status, finished_at=utcnow(), summary_json=json.dumps(summary)))
 
 
 def _activate(engine: sa.Engine, plan_id: str, review: pd.DataFrame, steps: list[Step],
