@@ -39,7 +39,7 @@ def worker(atera_twin, qbo_twin, tmp_path_factory):
     work = tmp_path_factory.mktemp("worker")
     env = connections(atera_twin.url, qbo_twin.url, staging={"conn_type": "sqlite", "host": str(work / "stg.db")},
                       qbo_extra={"refresh_token": fresh_grant(qbo_twin), "retry_initial_wait": 0.01,
-                                 "retry_max_wait": 0.05})
+                                 "retry_max_wait": 0.05, "error_deadline": 0.5})
     env["ATERA_QBO_REVIEW_DIR"] = str(work / "review")
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
