@@ -39,6 +39,7 @@ from .transform import InvoiceContext, Transformed, transform
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class ExportResult:
     batch_id: str
