@@ -5,7 +5,7 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,9 @@ class Faults:
     - ``latency_ms`` is added to every request;
     - ``commit_then_drop_rate`` of successful writes are performed and committed, then the connection is dropped
       without an answer: the case that breaks naive retries;
-    - ``xml_429`` (QBO) renders throttling faults as XML, as QBO sometimes does.
+    - ``xml_429`` (QBO) renders throttling faults as XML, as QBO sometimes does;
+    - ``paths``: when not empty, errors and drops hit only requests whose path ends with one of these
+      (``["/batch"]``: QBO's writes fail, its queries do not).
     """
 
     error_rate: float = 0.0
@@ -30,6 +32,7 @@ class Faults:
     latency_ms: int = 0
     commit_then_drop_rate: float = 0.0
     xml_429: bool = False
+    paths: list[str] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, doc: Any) -> "Faults":
@@ -52,6 +55,8 @@ class Faults:
             raise FaultConfigError("error_status must be an HTTP error status (400-599)")
         if not isinstance(faults.latency_ms, int) or faults.latency_ms < 0:
             raise FaultConfigError("latency_ms must be a non-negative integer")
+        if not isinstance(faults.paths, list) or not all(isinstance(p, str) and p for p in faults.paths):
+            raise FaultConfigError("paths must be a list of path endings like [\"/batch\"]")
         return faults
 
     def to_json(self) -> dict[str, Any]:
@@ -80,11 +85,15 @@ class FaultInjector:
         with self._lock:
             return self._rng.random() < rate
 
-    def should_fail(self) -> bool:
-        return self._draw(self.config.error_rate)
+    def applies(self, path: str) -> bool:
+        paths = self.config.paths
+        return not paths or any(path.rstrip("/").endswith(p.rstrip("/")) for p in paths)
 
-    def should_drop_after_commit(self) -> bool:
-        return self._draw(self.config.commit_then_drop_rate)
+    def should_fail(self, path: str = "") -> bool:
+        return self.applies(path) and self._draw(self.config.error_rate)
+
+    def should_drop_after_commit(self, path: str = "") -> bool:
+        return self.applies(path) and self._draw(self.config.commit_then_drop_rate)
 
 
 class RequestLog:

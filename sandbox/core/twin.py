@@ -93,13 +93,13 @@ class BaseTwin:
             self.requests.add(request.method, request.path, request.query_string, refusal.status)
             return refusal
         try:
-            if self.faults.should_fail():
+            if self.faults.should_fail(request.path):
                 response = self.fault_response(self.faults.config.error_status, request)
             else:
                 response = self._dispatch(request)
         finally:
             self.release(request)
-        if response.wrote and response.status < 300 and self.faults.should_drop_after_commit():
+        if response.wrote and response.status < 300 and self.faults.should_drop_after_commit(request.path):
             self.requests.add(request.method, request.path, request.query_string, None, dropped=True)
             raise DropConnection()
         self.requests.add(request.method, request.path, request.query_string, response.status)

@@ -97,6 +97,18 @@ def test_injected_errors_do_not_touch_state(api):
     assert api.rows("SELECT * FROM Customer WHERE DisplayName = 'Never Made'") == []
 
 
+def test_injected_errors_can_target_paths(api):
+    api.token  # noqa: B018
+    api.admin("PUT", "/faults", json={"error_rate": 1.0, "error_status": 400, "paths": ["/batch"]})
+    try:
+        assert api.query("SELECT * FROM Item MAXRESULTS 1").status_code == 200
+        r = api.post("/batch", json={"BatchItemRequest": [{"bId": "1", "Query": "SELECT COUNT(*) FROM Item"}]})
+        assert r.status_code == 400 and fault(r)["Detail"].endswith("Injected fault")
+        assert api.admin("PUT", "/faults", json={"paths": "/batch"}).status_code == 400
+    finally:
+        api.admin("PUT", "/faults", json={})
+
+
 def test_injected_latency(api):
     api.token  # noqa: B018
     api.admin("PUT", "/faults", json={"latency_ms": 120})
