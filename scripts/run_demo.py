@@ -31,6 +31,26 @@ def airflow(env: dict[str, str], *args: str) -> None:
         raise SystemExit(f"`airflow {' '.join(args[:3])}` failed (exit {result.returncode}):\n{tail}")
 
 
+def recon_summary(home: Path, review: Path) -> str:
+    """The latest reconciliation run's counts and where its report is."""
+    import sqlalchemy as sa
+
+    from atera_qbo.staging.db import make_engine, table
+
+    engine = make_engine(f"sqlite:///{home / 'atera_qbo_staging.db'}")
+    runs = table(engine, "recon_runs")
+    with engine.connect() as conn:
+        last = conn.execute(sa.select(runs).where(runs.c.status == "done")
+                            .order_by(runs.c.finished_at.desc()).limit(1)).first()
+    if last is None:
+        return "Reconciliation: no finished run"
+    counts = json.loads(last.counts_json)
+    sev = counts["by_severity"]
+    return (f"Reconciliation (morning report): {sev['critical']} critical, {sev['warning']} warning, "
+            f"{sev['info']} info ({counts['new']} new, {counts['resolved']} resolved): "
+            f"{review / 'reconciliation_latest.html'}")
+
+
 def main() -> int:
     env = airflow_env(REPO / "var" / "airflow")
     home = Path(env["AIRFLOW_HOME"])
@@ -56,6 +76,10 @@ def main() -> int:
             "overrides_path": str(REPO / "include" / "demo" / "overrides.csv")}))
         airflow(env, "dags", "test", "atera_qbo_invoice_export", "-c", json.dumps({
             "invoice_date_from": DEMO["invoice_date_from"], "invoice_date_to": DEMO["invoice_date_to"]}))
+        try:
+            airflow(env, "dags", "test", "atera_qbo_reconciliation")
+        except SystemExit as exc:  # a critical finding fails the run on purpose, after the report is written
+            print(f"\nReconciliation reported critical findings (the report below lists them): {exc}")
     finally:
         for twin in (atera, qbo):
             if twin is not None:
@@ -70,6 +94,7 @@ def main() -> int:
     if reports:
         print(f"Export report of this run: {reports[-1]}")
     print(f"Data quality (Great Expectations Data Docs): {review / 'data_docs' / 'index.html'}")
+    print(recon_summary(home, review))
     return 0
 
 
