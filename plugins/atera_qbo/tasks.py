@@ -258,7 +258,8 @@ def reconcile(*, date_from: str | None, date_to: str | None, finding_types: list
     atera = _atera()
     try:
         result = run(engine, qbo=qbo, atera=atera, review_dir=_review_dir(), run_id=run_id or "manual",
-                     date_from=date_from, date_to=date_to, types=finding_types, stale_days=stale_days)
+                     date_from=date_from, date_to=date_to, types=finding_types, stale_days=stale_days,
+                     app_url=_qbo_app_url())
     finally:
         qbo.close()
         atera.close()

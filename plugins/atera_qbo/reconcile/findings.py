@@ -59,12 +59,18 @@ class Finding:
         return [str(getattr(self, c) or "") for c in COLUMNS]
 
 
-QBO_APP = "https://app.qbo.intuit.com/app/"
 _LINK_PAGES = {"customer": "customerdetail?nameId={id}", "item": "items?itemId={id}",
                "invoice": "invoice?txnId={id}", "creditmemo": "creditmemo?txnId={id}"}
 
 
 def qbo_link(entity: str, qbo_id: str | None) -> str:
-    """The page of a QBO record in the QBO web app ('' when there is no record to link to)."""
+    """The page of a QBO record in QBO's web app, as a path ('/app/invoice?txnId=42'; '' when there is no record to
+    link to); the run puts the connection's app host (production or sandbox) in front."""
     page = _LINK_PAGES.get(entity)
-    return QBO_APP + page.format(id=qbo_id) if page and qbo_id else ""
+    return "/app/" + page.format(id=qbo_id) if page and qbo_id else ""
+
+
+def with_host(findings: list[Finding], app_url: str) -> None:
+    for f in findings:
+        if f.qbo_link.startswith("/"):
+            f.qbo_link = app_url.rstrip("/") + f.qbo_link

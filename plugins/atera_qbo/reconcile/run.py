@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from ..errors import ConfigError, FatalError
 from . import report, store
 from .checks import load_sides, mapping_findings, unmapped_findings
-from .findings import FINDING_TYPES, Finding
+from ..config import QBO_APP_URLS
+from .findings import FINDING_TYPES, Finding, with_host
 from .refresh import RefreshResult, refresh_all
 from .transactions import document_findings, not_exported_findings, stuck_ledger_findings
 
@@ -95,8 +96,9 @@ def collect(engine: sa.Engine, types: list[str], lo: date, hi: date, now: dateti
 
 def reconcile(engine: sa.Engine, *, qbo: Any, atera: Any, review_dir: Path, run_id: str,
               date_from: str | None = None, date_to: str | None = None, types: Iterable[str] | None = None,
-              stale_days: int = DEFAULT_STALE_DAYS, now: datetime | None = None,
-              refresh: bool = True) -> ReconResult:
+              stale_days: int = DEFAULT_STALE_DAYS, now: datetime | None = None, refresh: bool = True,
+              app_url: str | None = None) -> ReconResult:
+    """One run; ``app_url``: the QBO web app of the connection (links), production by default."""
     moment = now or datetime.now(timezone.utc)
     naive = moment.astimezone(timezone.utc).replace(tzinfo=None)
     lo, hi = window(date_from, date_to, moment.date())
@@ -104,6 +106,7 @@ def reconcile(engine: sa.Engine, *, qbo: Any, atera: Any, review_dir: Path, run_
     store.start_run(engine, run_id, naive, lo.isoformat(), hi.isoformat(), chosen)
     refreshed = refresh_all(qbo, atera, engine, lo, hi, now=moment) if refresh else None
     findings = collect(engine, chosen, lo, hi, naive, stale_days)
+    with_host(findings, app_url or QBO_APP_URLS["production"])
     recorded = store.record(engine, run_id, findings, chosen, naive)
     paths = report.write_outputs(review_dir, findings, run_id=run_id, window=(lo.isoformat(), hi.isoformat()),
                                  types=chosen, now=naive, new_keys={f.key for f in recorded.new},
