@@ -128,14 +128,14 @@ def _cdc_changes(qbo: Any, since: datetime) -> dict[str, list[dict[str, Any]]] |
 
 
 def refresh_transactions(qbo: Any, engine: sa.Engine, *, now: datetime | None = None,
-                         result: RefreshResult | None = None) -> RefreshResult:
+                         result: RefreshResult | None = None, full: bool = False) -> RefreshResult:
     started = now or datetime.now(timezone.utc)
     result = result or RefreshResult()
     tracked = exported_documents(engine)
     staged = _staged_keys(engine)
     synced = parse_instant(get_watermark(engine, TXN_MARK))
     changes = None
-    if synced is not None and started - synced < CDC_MAX_AGE - timedelta(days=1):
+    if not full and synced is not None and started - synced < CDC_MAX_AGE - timedelta(days=1):
         changes = _cdc_changes(qbo, synced)
     result.mode = "cdc" if changes is not None else "full"
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -204,13 +204,14 @@ def _save(engine: sa.Engine, rows: dict[tuple[str, str], dict[str, Any]], delete
         save_watermark(conn, engine, TXN_MARK, iso(started))
 
 
-def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_to: date) -> int:
+def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_to: date, *,
+                           full: bool = False) -> int:
     """Atera invoices of the window. When an earlier run read a range covering this window's start, only the last
     week before that range's end is read again; the watermark is the range read so far ("from..to")."""
     previous = get_watermark(engine, ATERA_INVOICES_MARK) or ""
     lo, hi = date_from.isoformat(), date_to.isoformat()
     start = date_from
-    if ".." in previous:
+    if ".." in previous and not full:
         plo, phi = previous.split("..", 1)
         if plo <= lo <= phi:
             start = max(date_from, date.fromisoformat(min(phi, hi)) - ATERA_REREAD)
@@ -222,14 +223,15 @@ def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_
 
 
 def refresh_all(qbo: Any, atera: Any, engine: sa.Engine, date_from: date, date_to: date, *,
-                now: datetime | None = None) -> RefreshResult:
-    """Everything reconciliation reads, incrementally (see the module docstring)."""
+                now: datetime | None = None, full: bool = False) -> RefreshResult:
+    """Everything reconciliation reads, incrementally (see the module docstring); ``full``: re-read it all."""
     result = RefreshResult()
-    result.catalogs["qbo"] = {k: v.rows for k, v in extract.extract_qbo_catalog(qbo, engine, now=now).items()}
+    result.catalogs["qbo"] = {k: v.rows for k, v in extract.extract_qbo_catalog(qbo, engine, now=now,
+                                                                              full_refresh=full).items()}
     if atera is not None:
-        result.catalogs["atera"] = {k: v.rows for k, v in extract.extract_atera_catalog(atera, engine,
-                                                                                      now=now).items()}
-        result.atera_invoices = refresh_atera_invoices(atera, engine, date_from, date_to)
-    refresh_transactions(qbo, engine, now=now, result=result)
+        result.catalogs["atera"] = {k: v.rows for k, v in extract.extract_atera_catalog(
+            atera, engine, now=now, full_refresh=full).items()}
+        result.atera_invoices = refresh_atera_invoices(atera, engine, date_from, date_to, full=full)
+    refresh_transactions(qbo, engine, now=now, result=result, full=full)
     log.info("reconciliation refresh: %s", result.as_dict())
     return result

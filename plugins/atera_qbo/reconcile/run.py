@@ -97,14 +97,15 @@ def collect(engine: sa.Engine, types: list[str], lo: date, hi: date, now: dateti
 def reconcile(engine: sa.Engine, *, qbo: Any, atera: Any, review_dir: Path, run_id: str,
               date_from: str | None = None, date_to: str | None = None, types: Iterable[str] | None = None,
               stale_days: int = DEFAULT_STALE_DAYS, now: datetime | None = None, refresh: bool = True,
-              app_url: str | None = None) -> ReconResult:
-    """One run; ``app_url``: the QBO web app of the connection (links), production by default."""
+              full_refresh: bool = False, app_url: str | None = None) -> ReconResult:
+    """One run; ``refresh``: bring staging up to date first (incrementally unless ``full_refresh``); ``app_url``:
+    the QBO web app of the connection (links), production by default."""
     moment = now or datetime.now(timezone.utc)
     naive = moment.astimezone(timezone.utc).replace(tzinfo=None)
     lo, hi = window(date_from, date_to, moment.date())
     chosen = finding_types(types)
     store.start_run(engine, run_id, naive, lo.isoformat(), hi.isoformat(), chosen)
-    refreshed = refresh_all(qbo, atera, engine, lo, hi, now=moment) if refresh else None
+    refreshed = refresh_all(qbo, atera, engine, lo, hi, now=moment, full=full_refresh) if refresh else None
     findings = collect(engine, chosen, lo, hi, naive, stale_days)
     with_host(findings, app_url or QBO_APP_URLS["production"])
     recorded = store.record(engine, run_id, findings, chosen, naive)
