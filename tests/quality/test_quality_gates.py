@@ -32,7 +32,9 @@ def gate_error(engine: sa.Engine, tables: list[str], **kwargs: Any) -> DataQuali
 
 # ------------------------------------------------------------------------------------------------ clean data
 def test_every_staging_table_has_a_gate(engine: sa.Engine) -> None:
-    staging = sorted(t for t in sa.inspect(engine).get_table_names() if t.startswith("stg_"))
+    # reconciliation's read model of the exported QBO documents is checked by reconciliation itself (its findings)
+    not_gated = {"stg_qbo_transactions", "stg_qbo_payments"}
+    staging = sorted(t for t in sa.inspect(engine).get_table_names() if t.startswith("stg_") and t not in not_gated)
     assert sorted(GATED_TABLES) == staging
     assert sorted(ALL_TABLES) == staging  # and the clean dataset covers them all
 
