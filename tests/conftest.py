@@ -32,13 +32,13 @@ def _backends() -> list:
 
 
 @pytest.fixture(params=_backends())
-def engine(request: pytest.FixtureRequest, tmp_path: Path):
-    """A fresh staging database with the schema applied, on each backend."""
-    from atera_qbo.staging.db import apply_schema, make_engine
+def blank_engine(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty staging database (no schema), on each backend; on PostgreSQL in a schema of its own,
+    reached through the connection's search_path."""
+    from atera_qbo.staging.db import make_engine
 
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path / 'staging.db'}")
-        apply_schema(eng)
         yield eng
         eng.dispose()
         return
@@ -50,12 +50,20 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path):
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     sep = "&" if "?" in PG_URL else "?"
     eng = make_engine(f"{PG_URL}{sep}options=-csearch_path%3D{schema}")  # the test's own schema
-    apply_schema(eng)
     yield eng
     eng.dispose()
     with admin.connect() as conn:
         conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
     admin.dispose()
+
+
+@pytest.fixture
+def engine(blank_engine):
+    """A fresh staging database with the schema applied (Alembic upgrade head), on each backend."""
+    from atera_qbo.staging.db import apply_schema
+
+    apply_schema(blank_engine)
+    return blank_engine
 
 
 class ManualClock:

@@ -92,10 +92,15 @@ class StagingHook(BaseHook):
         self.staging_conn_id = staging_conn_id
 
     @cached_property
-    def engine(self) -> Any:
-        from .staging.db import shared_engine
+    def staging(self) -> Any:
+        """The staging database this hook owns: one engine, migrated to the current schema on first use."""
+        from .staging.db import Staging
 
-        return shared_engine(staging_url(conn_info(self.staging_conn_id, required=False)))
+        return Staging(staging_url(conn_info(self.staging_conn_id, required=False)))
+
+    @property
+    def engine(self) -> Any:
+        return self.staging.engine
 
     def get_conn(self) -> Any:
         return self.engine

@@ -8,10 +8,10 @@ from quality_data import CLEAN, stage
 
 @pytest.fixture
 def clean(engine: sa.Engine) -> sa.Engine:
-    """The ``engine`` fixture's database with the clean dataset staged (one reflection, one transaction)."""
-    meta = sa.MetaData()
-    meta.reflect(bind=engine, only=list(CLEAN))
+    """The ``engine`` fixture's database with the clean dataset staged (one transaction)."""
+    from atera_qbo.staging.tables import metadata
+
     with engine.begin() as conn:
         for name, rows in CLEAN.items():
-            stage(conn, name, [dict(r) for r in rows], tbl=meta.tables[name])
+            stage(conn, name, [dict(r) for r in rows], tbl=metadata.tables[name])
     return engine

@@ -24,6 +24,12 @@ D = Decimal
 DELETED = datetime(2026, 1, 1, 12, 0, 0)
 
 
+def raw_update(engine: sa.Engine, sql: str) -> None:
+    """A change no code path can make (past the column types): a hand-edited database."""
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(sql).rowcount == 1
+
+
 def gate_error(engine: sa.Engine, tables: list[str], **kwargs: Any) -> DataQualityError:
     with pytest.raises(DataQualityError) as info:
         run_gates(engine, tables, **kwargs)
@@ -109,9 +115,6 @@ BAD: dict[str, Bad] = {
     "customer name blank": Bad(
         "stg_atera_customers", lambda e: update(e, "stg_atera_customers", {"source_id": "3"}, name="   "),
         "name is not blank", "name", ["3"]),
-    "customer source_id null (SQLite lets a TEXT key be NULL)": Bad(
-        "stg_atera_customers", lambda e: stage(e, "stg_atera_customers", [{"source_id": None, "name": "Ghost"}]),
-        "source_id is not null", "source_id", ["NULL (name 'Ghost')"], sqlite_only=True),
     "product name missing": Bad(
         "stg_atera_products", lambda e: stage(e, "stg_atera_products", [
             {"kind": "product", "source_id": "9", "name": None, "amount": D("1"), "quality_flags": "name:missing"}]),
@@ -136,9 +139,9 @@ BAD: dict[str, Bad] = {
         "stg_atera_products", lambda e: update(e, "stg_atera_products", {"kind": "product", "source_id": "2"},
                                                amount="0.123456"),
         "amount is a valid money amount", "amount_is_money", ["product:2"], sqlite_only=True),
-    "product price not a number": Bad(
-        "stg_atera_products", lambda e: update(e, "stg_atera_products", {"kind": "rate", "source_id": "1"},
-                                               amount="12,50"),
+    "product price not a number (a hand-edited SQLite file: Money refuses it)": Bad(
+        "stg_atera_products", lambda e: raw_update(e, "UPDATE stg_atera_products SET amount = '12,50' "
+                                                      "WHERE kind = 'rate' AND source_id = '1'"),
         "amount is a valid money amount", "amount_is_money", ["rate:1"], sqlite_only=True),
     "QBO item unit_price negative": Bad(
         "stg_qbo_items", lambda e: update(e, "stg_qbo_items", {"source_id": "3"}, unit_price=D("-1")),
@@ -209,6 +212,12 @@ def test_each_expectation_fails_on_bad_data_naming_the_ids(clean: sa.Engine, cas
 
 
 # ------------------------------------------------------------------------------------------------ exclusions
+def test_a_null_key_cannot_be_staged_any_more(engine: sa.Engine) -> None:
+    """It used to be a gate case on SQLite (``TEXT PRIMARY KEY`` let NULL in); keys are NOT NULL everywhere now."""
+    with pytest.raises(sa.exc.IntegrityError):
+        stage(engine, "stg_atera_customers", [{"source_id": None, "name": "Ghost"}])
+
+
 def test_qbo_items_without_name_are_excluded_and_counted(clean: sa.Engine) -> None:
     stage(clean, "stg_qbo_items", [
         # would fail three expectations if gated: negative price, unknown account, no name

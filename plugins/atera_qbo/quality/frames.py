@@ -135,7 +135,9 @@ def load_rows(conn: sa.Connection, engine: sa.Engine, name: str, scope: Scope | 
     spec = SPECS[name]
     tbl = table(engine, name)
     names = spec.load_columns()
-    query = sa.select(*(tbl.c[c] for c in names))
+    # Money columns raw (not through ``Money``): a value no valid write can produce (a hand-edited database) must
+    # fail its check naming the row, not crash the gate; ``prepare`` parses them.
+    query = sa.select(*(sa.type_coerce(tbl.c[c], sa.Text) if c in spec.money else tbl.c[c] for c in names))
     if scope is not None:
         query = query.where(scope(tbl))
     return [dict(zip(names, row)) for row in conn.execute(query)]

@@ -1,25 +1,19 @@
-"""Engine, idempotent schema apply and portable upserts (SQLAlchemy Core)."""
+"""Engine, schema migration and portable upserts (SQLAlchemy Core).
+
+The schema is ``tables.metadata``; ``apply_schema`` migrates a database to it with Alembic. A ``Staging`` object
+owns one engine for one URL (the ``StagingHook`` holds one); nothing here caches per process.
+"""
 from __future__ import annotations
 
-import re
 import threading
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql"
-SCHEMA_VERSION = 1
-
-# Money is exact: NUMERIC on PostgreSQL; on SQLite (no decimal type) a TEXT holding the decimal string.
-_TYPES = {
-    "postgresql": {"money": "NUMERIC(18,5)", "ts": "TIMESTAMP", "bool": "BOOLEAN", "text": "TEXT",
-                   "float": "DOUBLE PRECISION"},
-    "sqlite": {"money": "TEXT", "ts": "TIMESTAMP", "bool": "BOOLEAN", "text": "TEXT", "float": "REAL"},
-}
+from .tables import metadata
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -37,115 +31,59 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
-_ENGINES: dict[str, sa.Engine] = {}
-_ENGINES_LOCK = threading.Lock()
-
-
-def shared_engine(url: str) -> sa.Engine:
-    """One engine (and pool) per staging URL per process, with the schema applied once."""
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(url)
-        if engine is None:
-            engine = _ENGINES[url] = make_engine(url)
-            apply_schema(engine)
-        return engine
-
-
-def sql_file(name: str) -> str:
-    return (SQL_DIR / name).read_text(encoding="utf-8")
-
-
-def render(sql: str, dialect: str) -> str:
-    types = _TYPES.get(dialect, _TYPES["postgresql"])
-    return re.sub(r"\{\{(\w+)\}\}", lambda m: types[m.group(1)], sql)
-
-
-def statements(sql: str) -> list[str]:
-    without_comments = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    return [s.strip() for s in without_comments.split(";") if s.strip()]
-
-
-_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+) \((.*)\)\s*$", re.S)
-
-
-def _columns(create: str) -> tuple[str, list[tuple[str, str]]] | None:
-    """(table, [(column, type and constraints)]) of a CREATE TABLE statement."""
-    m = _CREATE.match(create)
-    if not m:
-        return None
-    cols = []
-    for line in m.group(2).splitlines():
-        line = line.strip().rstrip(",")
-        if line and not line.upper().startswith(("PRIMARY KEY", "UNIQUE", "CONSTRAINT", "FOREIGN KEY")):
-            name, _, rest = line.partition(" ")
-            cols.append((name, rest))
-    return m.group(1), cols
-
-
 def apply_schema(engine: sa.Engine) -> None:
-    """Create every table and index that is missing, and add columns a newer schema.sql has to existing tables
-    (additive only: nullable columns). Safe to run any number of times."""
-    ddl = statements(render(sql_file("schema.sql"), engine.dialect.name))
-    with engine.begin() as conn:
-        for stmt in ddl:
-            conn.exec_driver_sql(stmt)
-            parsed = _columns(stmt)
-            if parsed is None:
-                continue
-            name, cols = parsed
-            present = {c["name"] for c in sa.inspect(conn).get_columns(name)}
-            for col, spec in cols:
-                if col not in present:
-                    if "NOT NULL" in spec.upper():
-                        raise RuntimeError(f"schema.sql adds NOT NULL column {name}.{col}: add it nullable")
-                    conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN {col} {spec}")
-        version = sa.table("schema_version", sa.column("version"), sa.column("applied_at"))
-        if conn.execute(sa.select(version.c.version).where(version.c.version == SCHEMA_VERSION)).first() is None:
-            insert = (postgresql.insert(version) if engine.dialect.name == "postgresql" else sqlite.insert(version))
-            conn.execute(insert.values(version=SCHEMA_VERSION, applied_at=utcnow()).on_conflict_do_nothing())
-    _METADATA.pop(_engine_key(engine), None)
+    """Migrate the database to the current schema (``alembic upgrade head``): creates it on an empty database,
+    adopts one made by the old ``schema.sql`` (see the baseline revision). Safe to run any number of times."""
+    from .migrate import upgrade
+
+    upgrade(engine)
 
 
-_METADATA: dict[str, sa.MetaData] = {}
-_LOCK = threading.Lock()
+class Staging:
+    """The staging database of one URL: its engine, created and migrated on first use, then reused."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: sa.Engine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> sa.Engine:
+        with self._lock:
+            if self._engine is None:
+                engine = make_engine(self.url)
+                apply_schema(engine)
+                self._engine = engine
+            return self._engine
+
+    def dispose(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
 
 
-def _engine_key(engine: sa.Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
-
-
-def table(engine: sa.Engine, name: str) -> sa.Table:
-    """The reflected table (cached per engine URL)."""
-    key = _engine_key(engine)
-    with _LOCK:
-        meta = _METADATA.get(key)
-        if meta is None or name not in meta.tables:
-            meta = meta or sa.MetaData()
-            meta.reflect(bind=engine, only=[name], extend_existing=True)
-            _METADATA[key] = meta
-        return meta.tables[name]
+def table(bind: Any, name: str) -> sa.Table:
+    """The Core table ``name`` of the staging schema (``bind`` is accepted for the callers that pass one)."""
+    del bind
+    return metadata.tables[name]
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
-def money_out(value: Decimal | None, engine_or_conn: Any) -> Any:
-    """Decimal → the column's storage (str on SQLite, Decimal on PostgreSQL)."""
-    if value is None:
-        return None
-    return format(value, "f") if _dialect(engine_or_conn) == "sqlite" else value
+def money_out(value: Decimal | None, engine_or_conn: Any = None) -> Decimal | None:
+    """The amount to bind to a Money column: the Decimal itself (``Money`` does the per-dialect storage)."""
+    del engine_or_conn
+    return value
 
 
 def money_in(value: Any) -> Decimal | None:
-    """A stored amount → Decimal (from TEXT on SQLite, NUMERIC on PostgreSQL)."""
+    """A stored (or legacy text) amount → Decimal; Money columns already answer Decimal."""
     if value is None or value == "":
         return None
     return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _dialect(engine_or_conn: Any) -> str:
-    return engine_or_conn.dialect.name
 
 
 def upsert(conn: sa.Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]], keys: Iterable[str],
