@@ -171,11 +171,16 @@ match_plan_steps = sa.Table(
     Column("updated_at", TS, nullable=False))
 
 # ------------------------------------------------------------------------------------------ export ledger
+# One row per export TASK ATTEMPT (an Airflow retry opens a new row with the same run_id and its try_number).
+# status: running | done | partial (some invoices blocked/failed) | failed (the attempt stopped: error_text says
+# why; a row an attempt could not close — worker killed — is closed failed by the run's next attempt) | dry_run.
 export_batches = sa.Table(
     "export_batches", metadata, Column("batch_id", Text, primary_key=True), Column("run_id", Text),
     Column("started_at", TS, nullable=False), Column("finished_at", TS), Column("status", Text, nullable=False),
     Column("params_json", Text),
-    *(Column(n, Integer) for n in ("selected_count", "exported_count", "skipped_count", "failed_count")))
+    *(Column(n, Integer) for n in ("selected_count", "exported_count", "skipped_count", "failed_count",
+                                   "try_number")),
+    Column("error_text", Text))
 
 # One row per Atera invoice, ever. status: pending | exported | failed | blocked. qbo_type: Invoice | CreditMemo.
 # attempts counts sends; failures counts answers that were faults (it is part of the request id, so a fixed

@@ -94,7 +94,8 @@ TABLES: dict[str, list[tuple]] = {
         ("attempts", I, NN), ("updated_at", TS, NN)],
     "export_batches": [
         ("batch_id", T, PK), ("run_id", T), ("started_at", TS, NN), ("finished_at", TS), ("status", T, NN),
-        ("params_json", T), ("selected_count", I), ("exported_count", I), ("skipped_count", I), ("failed_count", I)],
+        ("params_json", T), ("selected_count", I), ("exported_count", I), ("skipped_count", I), ("failed_count", I),
+        ("try_number", I), ("error_text", T)],
     "export_invoices": [
         ("atera_invoice_number", T, PK), ("batch_id", T, NN), ("status", T, NN), ("qbo_id", T),
         ("qbo_doc_number", T), ("request_id", T, NN), ("payload_hash", T), ("total", M), ("error_text", T),
