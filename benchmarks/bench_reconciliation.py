@@ -22,7 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import requests
-import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]

@@ -10,6 +10,8 @@ Connections (DESIGN.md B):
   errors, default 600) and ``environment`` (``production`` | ``sandbox``: which QBO web app the export report
   links to; default from the host — ``sandbox-quickbooks.api.intuit.com`` is the sandbox, any other host
   production; the twins' connection says ``sandbox``).
+  Extra ``revoke_url`` overrides where the disconnect revokes (default Intuit's, or the twin's under a custom
+  ``oauth_base_url``).
 - ``atera_qbo_staging``: conn_type ``sqlite`` (host = file path) or ``postgres``; default SQLite file
   ``$AIRFLOW_HOME/atera_qbo_staging.db``.
 Variable ``atera_qbo_review_dir``: where review/override/report files go; default ``$AIRFLOW_HOME/atera_qbo/review``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import date, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -185,3 +188,21 @@ def parse_extra(extra: Any) -> dict[str, Any]:
         return json.loads(extra)
     except ValueError as exc:
         raise ConfigError("a connection's extra is not valid JSON") from exc
+
+
+def date_window(date_from: str | None, date_to: str | None, default_end: date, default_days: int, *,
+                names: tuple[str, str] = ("date_from", "date_to")) -> tuple[date, date]:
+    """A DAG's yyyy-mm-dd window params: missing end → ``default_end``, missing start → ``default_days`` before the
+    end; a bad date or a reversed window is a ConfigError naming the param."""
+    def parse(value: str, name: str) -> date:
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:
+            raise ConfigError(f"param {name}={value!r} is not a date like 2026-10-31") from exc
+
+    end = parse(date_to, names[1]) if date_to else default_end
+    start = parse(date_from, names[0]) if date_from else end - timedelta(days=default_days)
+    if start > end:
+        raise ConfigError(f"{names[0]} {start} is after {names[1]} {end}")
+    return start, end
+

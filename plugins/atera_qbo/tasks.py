@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -174,17 +174,10 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
 
 # ------------------------------------------------------------------------------------------ invoice export
 def export_window(date_from: str | None, date_to: str | None, logical_date: date) -> tuple[date, date]:
-    def parse(value: str, name: str) -> date:
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise ConfigError(f"param {name}={value!r} is not a date like 2026-10-31") from exc
+    from .config import date_window
 
-    end = parse(date_to, "invoice_date_to") if date_to else logical_date
-    start = parse(date_from, "invoice_date_from") if date_from else end - timedelta(days=DEFAULT_EXPORT_WINDOW_DAYS)
-    if start > end:
-        raise ConfigError(f"invoice_date_from {start} is after invoice_date_to {end}")
-    return start, end
+    return date_window(date_from, date_to, logical_date, DEFAULT_EXPORT_WINDOW_DAYS,
+                       names=("invoice_date_from", "invoice_date_to"))
 
 
 @fail_fatal
@@ -286,7 +279,6 @@ def check_critical(summary: dict[str, Any]) -> dict[str, Any]:
 @fail_fatal
 def disconnect(*, confirm: str | None, actor: str | None) -> dict[str, Any]:
     """Revoke the QBO refresh token at Intuit, delete the stored tokens, record who/when; keep everything else."""
-    from .errors import ConfigError
     from .hooks import QuickBooksHook, fernet
     from .qbo.auth import TokenEndpoint, TokenStore
     from .qbo.connection import disconnect as run

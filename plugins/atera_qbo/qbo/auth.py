@@ -54,39 +54,32 @@ class TokenEndpoint:
     timeout: float = 30.0
     revoke_url: str | None = None
 
-    def _basic(self) -> str:
-        return "Basic " + base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+    def _post(self, what: str, url: str, **kwargs: Any) -> requests.Response:
+        """POST to an Intuit OAuth endpoint with the client's Basic auth; connection trouble, 429 and 5xx are
+        retriable."""
+        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        try:
+            response = requests.post(url, headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
+                                     timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise RetriableApiError(f"QBO token {what}: {type(exc).__name__}", entity="QBO OAuth") from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise RetriableApiError(f"QBO token {what}: HTTP {response.status_code}", status=response.status_code,
+                                    entity="QBO OAuth")
+        return response
 
     def revoke(self, token: str) -> None:
         """Intuit's revoke endpoint (JSON ``{"token"}``): the token's grant ends, refresh and access tokens alike."""
         if not self.revoke_url:
             raise ConfigError("no revoke URL for the QBO connection (extra.revoke_url)")
-        try:
-            response = requests.post(self.revoke_url, json={"token": token}, timeout=self.timeout,
-                                     headers={"Authorization": self._basic(), "Accept": "application/json"})
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetriableApiError(f"QBO token revoke: {type(exc).__name__}", entity="QBO OAuth") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetriableApiError(f"QBO token revoke: HTTP {response.status_code}", status=response.status_code,
-                                    entity="QBO OAuth")
+        response = self._post("revoke", self.revoke_url, json={"token": token})
         if response.status_code != 200:
             raise AuthError(f"QBO token revoke refused (HTTP {response.status_code}): check the client id/secret of "
                             "the quickbooks_default connection", status=response.status_code, entity="QBO OAuth")
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
-        basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
-        try:
-            response = requests.post(
-                self.url,
-                data={"grant_type": "refresh_token", "refresh_token": refresh_token},
-                headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
-                timeout=self.timeout,
-            )
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetriableApiError(f"QBO token refresh: {type(exc).__name__}", entity="QBO OAuth") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise RetriableApiError(f"QBO token refresh: HTTP {response.status_code}", status=response.status_code,
-                                    entity="QBO OAuth")
+        response = self._post("refresh", self.url, data={"grant_type": "refresh_token",
+                                                         "refresh_token": refresh_token})
         if response.status_code != 200:
             try:
                 error = response.json().get("error", "")

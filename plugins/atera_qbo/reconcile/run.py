@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..errors import ConfigError, FatalError
 from . import report, store
 from .checks import load_sides, mapping_findings, unmapped_findings
-from ..config import QBO_APP_URLS
+from ..config import QBO_APP_URLS, date_window
 from .findings import FINDING_TYPES, Finding, with_host
 from .refresh import RefreshResult, refresh_all
 from .transactions import document_findings, not_exported_findings, stuck_ledger_findings
@@ -53,17 +53,7 @@ class ReconResult:
 
 
 def window(date_from: str | None, date_to: str | None, today: date) -> tuple[date, date]:
-    def parse(value: str, name: str) -> date:
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise ConfigError(f"param {name}={value!r} is not a date like 2026-10-31") from None
-
-    end = parse(date_to, "date_to") if date_to else today
-    start = parse(date_from, "date_from") if date_from else end - timedelta(days=DEFAULT_WINDOW_DAYS)
-    if start > end:
-        raise ConfigError(f"date_from {start} is after date_to {end}: swap them")
-    return start, end
+    return date_window(date_from, date_to, today, DEFAULT_WINDOW_DAYS)
 
 
 def finding_types(types: Iterable[str] | None) -> list[str]:
