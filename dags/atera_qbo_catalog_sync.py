@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-CATALOG_ASSET = Asset("atera_qbo://staging/catalog")
+from atera_qbo.assets import CATALOG  # the one definition of the Asset (light import)
 
 default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
 
@@ -32,7 +32,11 @@ default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
     max_active_runs=1,
     default_args=default_args,
     tags=["atera", "quickbooks", "extract"],
-    params={"full_refresh": Param(False, type="boolean", description="Re-read every record from both APIs")},
+    params={"full_refresh": Param(
+        False, type="boolean", title="Full refresh",
+        description="Re-read every record from both APIs instead of only what changed since the last run (also "
+                    "finds records deleted in Atera). true/false; default false; example: true after restoring "
+                    "a backup.")},
     doc_md=__doc__,
 )
 def atera_qbo_catalog_sync() -> None:
@@ -48,7 +52,7 @@ def atera_qbo_catalog_sync() -> None:
 
         return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
 
-    @task(outlets=[CATALOG_ASSET])
+    @task(outlets=[CATALOG])
     def quality_gate(atera: dict, qbo: dict) -> dict:
         from atera_qbo.tasks import CATALOG_TABLES, quality_gate as gate
 

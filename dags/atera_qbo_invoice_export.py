@@ -10,8 +10,14 @@ the run fails, naming them. Each run writes `exports/export_<batch>.csv` to the 
 touched, its status, QBO id, a link to the invoice in QBO, and the reason when it was not exported.
 
 Params: `invoice_date_from`, `invoice_date_to` (yyyy-mm-dd, Atera account timezone; default: the 90 days up to
-the run's date), `invoice_numbers` (only these), `create_missing_customers`, `dry_run` (transform and check,
-write nothing to QBO).
+the run's date — its logical date, or for a manual run the day it was triggered), `invoice_numbers` (only these;
+an unknown one fails the run naming it), `create_missing_customers`, `dry_run` (transform and check, write nothing
+to QBO). A window with no invoice is not an error: the run says so in its log and result (`note`).
+
+Errors: QBO unreachable (5xx, connection, throttling beyond the client's own retries) fails the attempt as
+retriable — its batch is closed `failed` with the reason, its report written, what was sent stays `pending` with
+its request id — and Airflow retries the export task (3 retries, 5/10/20 min); each attempt is its own
+`export_batches` row. Errors a retry cannot fix fail the task at once, naming the invoice and what to do.
 """
 from __future__ import annotations
 
@@ -20,6 +26,10 @@ from datetime import datetime, timedelta
 from airflow.sdk import Param, dag, task
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5)}
+# The export rides out a QBO outage on Airflow retries (after the client's own retries of each request): 5, 10,
+# 20 minutes. Safe: each attempt is its own export_batches row, and the ledger and request ids make it exactly-once.
+EXPORT_RETRIES = {"retries": 3, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": 2.0,
+                  "max_retry_delay": timedelta(minutes=30)}
 
 
 @dag(
@@ -31,30 +41,48 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
     default_args=default_args,
     tags=["atera", "quickbooks", "export"],
     params={
-        "invoice_date_from": Param(None, type=["null", "string"], format="date"),
-        "invoice_date_to": Param(None, type=["null", "string"], format="date"),
-        "invoice_numbers": Param([], type="array", description="Export only these Atera invoice numbers"),
-        "create_missing_customers": Param(False, type="boolean"),
-        "dry_run": Param(False, type="boolean"),
+        "invoice_date_from": Param(
+            None, type=["null", "string"], format="date", title="Invoices dated from",
+            description="First invoice date of the window (yyyy-mm-dd, the Atera account's timezone, inclusive). "
+                        "Default: 90 days before invoice_date_to. Example: 2026-10-01"),
+        "invoice_date_to": Param(
+            None, type=["null", "string"], format="date", title="Invoices dated to",
+            description="Last invoice date of the window (yyyy-mm-dd, inclusive). Default: the run's date (its "
+                        "logical date; for a manual run, the day it was triggered). Example: 2026-10-31"),
+        "invoice_numbers": Param(
+            [], type="array", items={"type": "string", "minLength": 1}, title="Only these invoices",
+            description="Export only these Atera invoice numbers (strings), which must lie in the window; a "
+                        "number that is not there fails the run, naming it. Default: [] (every invoice of the "
+                        "window). Example: [\"1042\", \"1043\"]"),
+        "create_missing_customers": Param(
+            False, type="boolean", title="Create missing customers",
+            description="Atera customers of these invoices that have no QBO customer are mapped to the QBO "
+                        "customer of the same name, or created in QBO. true/false; default false (their invoices "
+                        "are blocked, naming them). Example: true"),
+        "dry_run": Param(
+            False, type="boolean", title="Dry run",
+            description="Select, transform and check everything, write nothing to QBO or the ledger (the batch "
+                        "and its report are still written). true/false; default false. Example: true"),
     },
     doc_md=__doc__,
 )
 def atera_qbo_invoice_export() -> None:
     @task
-    def extract_invoices(params: dict, logical_date=None) -> dict:
-        from atera_qbo.tasks import extract_invoices as run
+    def extract_invoices(params: dict, dag_run=None, logical_date=None) -> dict:
+        from atera_qbo.tasks import extract_invoices as run, run_day
 
         return run(date_from=params.get("invoice_date_from"), date_to=params.get("invoice_date_to"),
-                   logical_date=(logical_date or datetime.now()).date())
+                   logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)))
 
-    @task(pool="qbo_api", pool_slots=1)  # safe to retry: the ledger and request ids make a rerun exactly-once
-    def export(extracted: dict, params: dict, run_id: str, logical_date=None) -> dict:
-        from atera_qbo.tasks import export as run
+    @task(pool="qbo_api", pool_slots=1, **EXPORT_RETRIES)
+    def export(extracted: dict, params: dict, run_id: str, ti=None, dag_run=None, logical_date=None) -> dict:
+        from atera_qbo.tasks import export as run, run_day
 
         return run(date_from=extracted["date_from"], date_to=extracted["date_to"],
-                   logical_date=(logical_date or datetime.now()).date(),
+                   logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)),
                    numbers=params.get("invoice_numbers") or [], dry_run=bool(params.get("dry_run")),
-                   create_missing_customers=bool(params.get("create_missing_customers")), run_id=run_id)
+                   create_missing_customers=bool(params.get("create_missing_customers")), run_id=run_id,
+                   try_number=getattr(ti, "try_number", None))
 
     @task
     def quality_gate(extracted: dict) -> dict:

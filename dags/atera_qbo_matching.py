@@ -9,50 +9,81 @@ suggestions for the rest. Always writes the review CSV (`match_review.csv` in th
 With `commit=true` (the wizard's "Done") it plans the writes (create in QBO, import into Atera), executes them
 idempotently and activates the new mapping only when every step succeeded.
 
-Runs after each catalog sync (Asset) or by hand.
+Two tasks, one of which runs: `preview` (`commit=false`: reads staging, writes the review CSV, calls no API, so it
+takes no `qbo_api` pool slot) or `commit` (`commit=true`: holds a `qbo_api` slot, and emits the
+`atera_qbo://staging/mapping` Asset only when the active mapping really changed).
+
+Runs after each catalog sync (Asset `atera_qbo://staging/catalog`) or by hand.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-CATALOG_ASSET = Asset("atera_qbo://staging/catalog")
-MAPPING_ASSET = Asset("atera_qbo://staging/mapping")
+from atera_qbo.assets import CATALOG, MAPPING, MAPPING_UPDATES  # the one definition of each (light import)
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)}
 
 
+def _commit_requested(context) -> bool:
+    return bool(context["params"].get("commit"))
+
+
+def _matching(params: dict, run_id: str, *, commit: bool) -> dict:
+    from atera_qbo.tasks import match
+
+    return match(overrides_path=params.get("overrides_path"), commit=commit,
+                 create_unmatched_in_qbo=bool(params.get("create_unmatched_in_qbo")),
+                 import_unmatched_qbo_customers=bool(params.get("import_unmatched_qbo_customers")), run_id=run_id)
+
+
 @dag(
     dag_id="atera_qbo_matching",
-    schedule=[CATALOG_ASSET],
+    schedule=[CATALOG],
     start_date=datetime(2026, 1, 1),
     catchup=False,
     max_active_runs=1,
     default_args=default_args,
     tags=["atera", "quickbooks", "matching"],
     params={
-        "overrides_path": Param(None, type=["null", "string"],
-                                description="CSV of finance's decisions (the review CSV, edited)"),
-        "commit": Param(False, type="boolean", description="Apply the plan: create/import, then activate mapping"),
-        "create_unmatched_in_qbo": Param(False, type="boolean",
-                                         description="Create Atera records with no QBO candidate at all in QBO"),
-        "import_unmatched_qbo_customers": Param(False, type="boolean",
-                                                description="Create QBO-only customers in Atera"),
+        "overrides_path": Param(
+            None, type=["null", "string"], title="Overrides CSV",
+            description="Finance's decisions: the review CSV with its `action` column filled in. A path readable "
+                        "on the worker; a relative path is resolved against the review dir (Variable "
+                        "atera_qbo_review_dir). Default: none (the mappings already in force are kept). Example: "
+                        "overrides/2026-11.csv"),
+        "commit": Param(
+            False, type="boolean", title="Commit (the wizard's Done)",
+            description="Apply the plan: create/import what the decisions say, then activate the new mapping. "
+                        "true/false; default false (preview: only the review CSV). Example: true"),
+        "create_unmatched_in_qbo": Param(
+            False, type="boolean", title="Create unmatched in QBO",
+            description="Atera customers/products with no QBO candidate at all are created in QBO (with commit). "
+                        "true/false; default false. Example: true for a new QBO company"),
+        "import_unmatched_qbo_customers": Param(
+            False, type="boolean", title="Import QBO-only customers into Atera",
+            description="QBO customers with no Atera counterpart are created in Atera (with commit). true/false; "
+                        "default false. Example: true when Atera starts empty"),
     },
     doc_md=__doc__,
 )
 def atera_qbo_matching() -> None:
-    @task(outlets=[MAPPING_ASSET], pool="qbo_api", pool_slots=1)
-    def match_and_commit(params: dict, run_id: str) -> dict:
-        from atera_qbo.tasks import match
+    @task.skip_if(_commit_requested, skip_message="commit=true: the commit task does the matching")
+    @task
+    def preview(params: dict, run_id: str) -> dict:
+        return _matching(params, run_id, commit=False)
 
-        return match(overrides_path=params.get("overrides_path"), commit=bool(params.get("commit")),
-                     create_unmatched_in_qbo=bool(params.get("create_unmatched_in_qbo")),
-                     import_unmatched_qbo_customers=bool(params.get("import_unmatched_qbo_customers")),
-                     run_id=run_id)
+    @task.run_if(_commit_requested, skip_message="commit=false: a preview writes nothing")
+    @task(outlets=[MAPPING_UPDATES], pool="qbo_api", pool_slots=1)
+    def commit(params: dict, run_id: str, outlet_events=None) -> dict:
+        summary = _matching(params, run_id, commit=True)
+        if summary.get("mapping_changed"):
+            outlet_events[MAPPING_UPDATES].add(MAPPING, extra={"run_id": run_id})
+        return summary
 
-    match_and_commit()
+    preview()
+    commit()
 
 
 atera_qbo_matching()

@@ -40,11 +40,17 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
     default_args=default_args,
     tags=["atera", "quickbooks", "reconciliation"],
     params={
-        "date_from": Param(None, type=["null", "string"], format="date"),
-        "date_to": Param(None, type=["null", "string"], format="date"),
+        "date_from": Param(None, type=["null", "string"], format="date",
+                           description="First date (yyyy-mm-dd) of the exported documents and Atera invoices to "
+                                       "check. Default: 365 days before date_to. Example: 2026-01-01"),
+        "date_to": Param(None, type=["null", "string"], format="date",
+                         description="Last date (yyyy-mm-dd) to check. Default: today. Example: 2026-10-31"),
         "finding_types": Param([], type="array", items={"type": "string", "enum": list(FINDING_TYPES)},
-                               description="Only these finding types (empty: all)"),
-        "stale_days": Param(3, type="integer", minimum=0),
+                               description="Only these finding types (names as in the report). Default: [] (all). "
+                                           "Example: [\"payment_status\"]"),
+        "stale_days": Param(3, type="integer", minimum=0,
+                            description="Blocked/failed ledger rows older than this many days are warnings. "
+                                        "Default: 3. Example: 7"),
     },
     doc_md=__doc__,
 )

@@ -16,6 +16,6 @@ retries and rate limits, ``money.py`` Decimal money, ``errors.py`` the error tre
 ``reports.py`` the run summary.
 
 Everything here is testable without Airflow except ``hooks.py`` (which imports the Airflow SDK at the top: it
-builds clients from Connections) and ``tasks.py`` (what each DAG task runs; it imports Airflow lazily, inside the
+builds clients from Connections), ``assets.py`` (the DAGs' Assets, defined once) and ``tasks.py`` (what each DAG task runs; it imports Airflow lazily, inside the
 functions). The DAG files import ``tasks`` inside their task callables only.
 """

@@ -14,7 +14,8 @@ Connections (DESIGN.md B):
   ``oauth_base_url``).
 - ``atera_qbo_staging``: conn_type ``sqlite`` (host = file path) or ``postgres``; default SQLite file
   ``$AIRFLOW_HOME/atera_qbo_staging.db``.
-Variable ``atera_qbo_review_dir``: where review/override/report files go; default ``$AIRFLOW_HOME/atera_qbo/review``.
+Variable ``atera_qbo_review_dir``: where review/override/report files go; default ``$AIRFLOW_HOME/atera_qbo/review``;
+a relative ``overrides_path`` is resolved against it.
 """
 from __future__ import annotations
 
@@ -176,6 +177,23 @@ def review_dir(get_variable: Callable[[str], str | None] | None = None) -> Path:
     value = value or os.environ.get("ATERA_QBO_REVIEW_DIR")
     path = Path(value) if value else airflow_home() / "atera_qbo" / "review"
     path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def overrides_file(value: str, review: Path) -> Path:
+    """The overrides CSV a matching run reads: ``value`` as given when absolute, else relative to the review dir
+    (the Variable ``atera_qbo_review_dir``, where the review CSV is written). It is read on the WORKER, so it
+    must exist there; the error names the path as given and as resolved."""
+    given = Path(str(value).strip()).expanduser()
+    path = given if given.is_absolute() else review / given
+    shown = f"{str(value)!r}" + ("" if given.is_absolute() else f" (resolved against the review dir: {path})")
+    if not path.exists():
+        raise ConfigError(f"overrides_path {shown} does not exist on the worker: put the file in the review dir "
+                          f"{review} and pass its name, or pass an absolute path the worker can read")
+    if not path.is_file():
+        raise ConfigError(f"overrides_path {shown} is not a file: pass the CSV itself")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"overrides_path {shown} is not readable by the worker's user: fix its permissions")
     return path
 
 

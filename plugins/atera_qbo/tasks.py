@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from .config import overrides_file
 from .errors import ConfigError, FatalError
 
 log = logging.getLogger(__name__)
@@ -136,18 +137,18 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     from .matching.review_csv import read_rows, write_rows
 
     engine = _staging()
+    out_dir = _review_dir()
     catalogs = load_catalogs(engine)
     review = match_all(catalogs)
     overrides: list[ReviewRow] = kept_mappings(engine, catalogs)
     if overrides_path:
-        explicit = list(read_rows(Path(overrides_path)))
+        explicit = list(read_rows(overrides_file(overrides_path, out_dir)))
         explicit_keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
         overrides = [o for o in overrides if (o.entity, o.atera_id) not in explicit_keys] + explicit
     review = apply_overrides(review, overrides, catalogs)
     review = decisions(review, create_unmatched=create_unmatched_in_qbo,
                        import_unmatched=import_unmatched_qbo_customers)
 
-    out_dir = _review_dir()
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
     rows = list(rows_of(for_review(review)))
     latest = write_rows(out_dir / "match_review.csv", rows)
@@ -159,6 +160,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     }
     if commit:
         steps = committing.build_steps(review, catalogs, engine)
+        before = active_mapping(engine)
         qbo = _qbo()
         atera = _atera() if any(s.action == "import_atera" for s in steps) else None
         try:
@@ -168,8 +170,24 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
             qbo.close()
             if atera is not None:
                 atera.close()
+        summary["mapping_changed"] = active_mapping(engine) != before
     log.info("matching: %s", summary)
     return summary
+
+
+def active_mapping(engine: Any) -> frozenset[tuple[str, str, str]]:
+    """The active mapping as (entity, Atera id, QBO id): what tells whether a commit changed it."""
+    import sqlalchemy as sa
+
+    from .staging.db import table
+
+    out = set()
+    with engine.connect() as conn:
+        for entity, name in (("customer", "map_customers"), ("product", "map_products")):
+            tbl = table(engine, name)
+            out |= {(entity, str(a), str(q)) for a, q in conn.execute(
+                sa.select(tbl.c.atera_id, tbl.c.qbo_id).where(tbl.c.active.is_(True)))}
+    return frozenset(out)
 
 
 # ------------------------------------------------------------------------------------------ invoice export
@@ -178,6 +196,16 @@ def export_window(date_from: str | None, date_to: str | None, logical_date: date
 
     return date_window(date_from, date_to, logical_date, DEFAULT_EXPORT_WINDOW_DAYS,
                        names=("invoice_date_from", "invoice_date_to"))
+
+
+def run_day(logical_date: Any, run_after: Any) -> date:
+    """The day a run stands for: its logical date (scheduled runs), else the moment it was triggered to run
+    (``run_after``: an Airflow 3 manual run has no logical date). Never the wall clock: a retried task sees the
+    same day as its first attempt."""
+    moment = logical_date or run_after
+    if moment is None:
+        raise ConfigError("the run has neither a logical date nor run_after: pass invoice_date_to")
+    return moment.date() if hasattr(moment, "date") else date.fromisoformat(str(moment)[:10])
 
 
 @fail_fatal

@@ -12,9 +12,11 @@ DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 EXPECTED = {"atera_qbo_catalog_sync", "atera_qbo_matching", "atera_qbo_invoice_export", "atera_qbo_reconciliation",
             "atera_qbo_disconnect"}
 # Retries per task: an API outage (RetriableApiError) gets Airflow retries; fatal errors fail at once anyway
-# (AirflowFailException). The export may retry because the ledger and request ids make a rerun exactly-once.
+# (AirflowFailException). The export may retry because the ledger and request ids make a rerun exactly-once: it
+# gets three retries, so a QBO outage across two attempts still ends in an export that completes by itself.
 # Reconciliation's final check must fail once (it reports critical findings); disconnect is never retried.
-RETRIES = {"atera_qbo_catalog_sync": 2, "atera_qbo_matching": 1, "atera_qbo_invoice_export": 1,
+RETRIES = {"atera_qbo_catalog_sync": 2, "atera_qbo_matching": 1,
+           "atera_qbo_invoice_export": {"extract_invoices": 1, "quality_gate": 1, "export": 3},
            "atera_qbo_reconciliation": {"reconcile": 1, "check_critical": 0}, "atera_qbo_disconnect": 0}
 
 
@@ -45,6 +47,42 @@ def test_dag_policy(dagbag, dag_id):
         want = RETRIES[dag_id][t.task_id] if isinstance(RETRIES[dag_id], dict) else RETRIES[dag_id]
         assert t.retries == want, f"{dag_id}.{t.task_id} retries {t.retries}, expected {want}"
         assert t.retry_delay.total_seconds() >= 60, f"{dag_id}.{t.task_id} retries without waiting out an outage"
+
+
+
+def test_every_param_is_described_with_default_and_example_and_arrays_type_their_items(dagbag):
+    for dag_id in sorted(EXPECTED):
+        for name, param in dagbag.dags[dag_id].params.items():
+            where = f"{dag_id} param {name}"
+            text = param.description or ""
+            assert len(text) >= 40, f"{where}: no real description"
+            assert "default" in text.lower() and "example" in text.lower(), f"{where}: say default and example"
+            if param.schema.get("type") == "array":
+                assert param.schema.get("items", {}).get("type"), f"{where}: an array without an item type"
+
+
+def test_each_asset_is_defined_once_and_the_mapping_event_comes_only_from_the_commit(dagbag):
+    from atera_qbo import assets
+
+    sync, matching = dagbag.dags["atera_qbo_catalog_sync"], dagbag.dags["atera_qbo_matching"]
+    assert [o for t in sync.tasks for o in t.outlets] == [assets.CATALOG]
+    tasks = matching.task_dict
+    assert tasks["preview"].outlets == [] and tasks["commit"].outlets == [assets.MAPPING_UPDATES]
+    for path in DAG_FILES:  # no DAG file defines an Asset of its own
+        assert "Asset(" not in path.read_text(), f"{path.name} defines an Asset: use atera_qbo.assets"
+
+
+def test_only_tasks_that_call_qbo_hold_a_qbo_api_slot(dagbag):
+    calls_qbo = {("atera_qbo_catalog_sync", "extract_qbo"), ("atera_qbo_matching", "commit"),
+                 ("atera_qbo_invoice_export", "export"), ("atera_qbo_reconciliation", "reconcile")}
+    holding = {(d, t.task_id) for d in EXPECTED for t in dagbag.dags[d].tasks if t.pool == "qbo_api"}
+    assert holding == calls_qbo
+
+
+def test_no_dag_reads_the_wall_clock():
+    for path in DAG_FILES:
+        text = path.read_text()
+        assert "datetime.now(" not in text and "utcnow(" not in text, f"{path.name} reads the clock"
 
 
 PROBE = r"""

@@ -206,3 +206,104 @@ def test_every_demo_invoice_lands_once_with_customer_lines_and_pre_tax_total(twi
             logs += path.read_text(errors="replace")
     leaked = [s[:6] + "…" for s in secrets if s and s in logs]
     assert not leaked, f"secrets found in logs: {leaked}"
+
+
+def mapping_events() -> int:
+    import sqlalchemy as sa
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(AssetEvent).join(
+            AssetModel, AssetEvent.asset_id == AssetModel.id).where(AssetModel.uri == "atera_qbo://staging/mapping"))
+
+
+def task_states(dr) -> dict:
+    return {ti.task_id: ti.state for ti in dr.get_task_instances()}
+
+
+def test_mapping_asset_only_from_commits_that_changed_it(twins, dags, airflow_env):
+    """A preview takes no QBO slot and emits nothing; a commit that changes nothing emits nothing; a commit that
+    changes the mapping emits the Asset once. The overrides path is relative: resolved against the review dir."""
+    import shutil
+
+    atera, _ = twins
+    run(dags["atera_qbo_catalog_sync"])
+    review = Path(os.environ["ATERA_QBO_REVIEW_DIR"])
+    (review / "overrides").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "include" / "demo" / "overrides.csv", review / "overrides" / "demo.csv")
+    conf = {"create_unmatched_in_qbo": True, "overrides_path": "overrides/demo.csv"}
+    matching = dags["atera_qbo_matching"]
+    run(matching, {**conf, "commit": True})  # whatever the earlier tests left: now the mapping is in force
+    before = mapping_events()
+    preview = run(matching, {**conf, "commit": False})  # explicit: dag.test() keeps an earlier run's params
+    assert task_states(preview) == {"preview": "success", "commit": "skipped"}
+    same = run(matching, {**conf, "commit": True})
+    assert task_states(same) == {"preview": "skipped", "commit": "success"}
+    assert mapping_events() == before  # neither the preview nor an unchanged commit
+    posted = requests.post(f"{atera.url}/api/v3/customers", json={"CustomerName": "Quarry Lane Vets"},
+                           headers={"X-API-KEY": DEMO["atera_api_key"]}, timeout=10)
+    assert posted.status_code in (200, 201), posted.text
+    run(dags["atera_qbo_catalog_sync"])
+    run(matching, {**conf, "commit": True})  # creates the new customer in QBO: the mapping changed
+    assert mapping_events() == before + 1
+
+
+def test_a_qbo_outage_across_two_attempts_is_ridden_out_by_airflow_retries(twins, dags, airflow_env):
+    """The export task fails retriably twice while QBO answers 503, Airflow retries it, and the third attempt
+    (QBO back) exports the new invoice once; each attempt is its own export_batches row, none left running."""
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from atera_qbo.staging.db import make_engine, table
+
+    atera, qbo_twin = twins
+    line = {"Product": "Parking", "Description": "Parking", "Quantity": 3, "Rate": 15, "TaxPercentage": 0,
+            "DiscountPercentage": None, "Subtotal": 45, "Tax": 0, "Total": 45, "LineIdx": 0}
+    posted = requests.post(f"{atera.url}/_sandbox/invoices", timeout=10, json=[{
+        "IsAdhoc": True, "InvoiceDate": "2026-10-21T00:00:00", "ContractName": None, "Currency": "USD",
+        "LineItems": [line], "Subtotal": 45, "Tax": 0, "Total": 45, "TaxPercentage": 0,
+        "To": {"CompanyName": "Contoso Ltd"}}])
+    assert posted.status_code == 201, posted.text
+    number = str(posted.json()[0]["InvoiceNumber"])
+
+    export_dag = dags["atera_qbo_invoice_export"]
+    task = export_dag.task_dict["export"]
+    attempts: list[int] = []
+
+    def outage_ends_after_two_attempts(context):
+        attempts.append(context["ti"].try_number)
+        if len(attempts) == 2:
+            requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
+
+    conn = "AIRFLOW_CONN_QUICKBOOKS_DEFAULT"
+    old_conn, saved = os.environ[conn], (task.retries, task.retry_delay, task.on_retry_callback)
+    doc = json.loads(old_conn)
+    doc["extra"] = {**doc["extra"], "retry_initial_wait": 0.01, "retry_max_wait": 0.05, "error_deadline": 0.5}
+    os.environ[conn] = json.dumps(doc)
+    task.retries, task.retry_delay, task.on_retry_callback = 3, timedelta(0), [outage_ends_after_two_attempts]
+    requests.put(f"{qbo_twin.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503},
+                 timeout=5).raise_for_status()
+    try:
+        dr = run(export_dag, {"invoice_date_from": DEMO["invoice_date_from"],
+                              "invoice_date_to": DEMO["invoice_date_to"], "invoice_numbers": [number]})
+    finally:
+        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
+        os.environ[conn] = old_conn
+        task.retries, task.retry_delay, task.on_retry_callback = saved
+    assert attempts == [1, 2]
+    (ti,) = [t for t in dr.get_task_instances() if t.task_id == "export"]
+    assert ti.try_number == 3
+    engine = make_engine(f"sqlite:///{airflow_env / 'staging.db'}")
+    batches = table(engine, "export_batches")
+    with engine.connect() as c:
+        rows = c.execute(sa.select(batches.c.try_number, batches.c.status, batches.c.error_text)
+                         .where(batches.c.run_id == dr.run_id).order_by(batches.c.try_number)).all()
+        running = c.execute(sa.select(sa.func.count()).select_from(batches).where(batches.c.status == "running"))
+        assert running.scalar() == 0
+    engine.dispose()
+    assert [(r.try_number, r.status) for r in rows] == [(1, "failed"), (2, "failed"), (3, "done")]
+    assert all("503" in r.error_text for r in rows[:2])
+    docs = Qbo(qbo_twin.url).query("Invoice", f"WHERE DocNumber = '{number}'")
+    assert len(docs) == 1

@@ -44,3 +44,19 @@ def test_qbo_environment_from_the_extra_or_the_host_and_the_report_links_to_its_
     assert qbo_link("Invoice", "42", prod) == "https://app.qbo.intuit.com/app/invoice?txnId=42"
     assert qbo_link("CreditMemo", "7", sandbox) == "https://app.sandbox.qbo.intuit.com/app/creditmemo?txnId=7"
     assert qbo_link("Invoice", "", prod) == "" and qbo_link(None, "42", prod) == ""
+
+
+def test_overrides_path_relative_to_the_review_dir_and_errors_name_the_resolved_path(tmp_path):
+    from atera_qbo.config import overrides_file
+
+    review = tmp_path / "review"
+    (review / "overrides").mkdir(parents=True)
+    (review / "overrides" / "nov.csv").write_text("entity,atera_id,qbo_id,action\n")
+    assert overrides_file("overrides/nov.csv", review) == review / "overrides" / "nov.csv"
+    assert overrides_file(str(review / "overrides" / "nov.csv"), tmp_path / "elsewhere") == \
+        review / "overrides" / "nov.csv"
+    with pytest.raises(ConfigError, match=f"'dec.csv' \\(resolved against the review dir: {review / 'dec.csv'}\\) "
+                                          "does not exist on the worker"):
+        overrides_file("dec.csv", review)
+    with pytest.raises(ConfigError, match="is not a file"):
+        overrides_file("overrides", review)

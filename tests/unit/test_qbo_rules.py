@@ -57,3 +57,10 @@ def test_item_payload_keeps_the_price_decimal():
                                   "atera_id": "product:1"}, "79")
     assert payload == {"Name": "Cable", "Type": "NonInventory", "IncomeAccountRef": {"value": "79"},
                        "UnitPrice": Decimal("9.90"), "Sku": "C-1"}
+
+
+def test_customer_payload_leaves_out_missing_values_even_when_they_are_nan():
+    nan = float("nan")  # what a DataFrame row holds for a customer without an address
+    rec = {"name": "Quarry Lane Vets", "address": nan, "city": None, "state": " ", "zip_code": nan,
+           "country": nan, "phone": nan}
+    assert rules.customer_payload(rec) == {"DisplayName": "Quarry Lane Vets", "CompanyName": "Quarry Lane Vets"}

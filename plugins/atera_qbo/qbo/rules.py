@@ -68,12 +68,21 @@ def customer_payload(rec: Mapping[str, Any]) -> dict[str, Any]:
     ``zip_code``, ``country``, ``phone``; missing keys are left out)."""
     name = clean_name(rec.get("name"))
     payload: dict[str, Any] = {"DisplayName": name, "CompanyName": name[:COMPANY_NAME_MAX]}
-    addr = {key: rec.get(src) for key, src in _ADDRESS_FIELDS if rec.get(src)}
+    addr = {key: _text(rec.get(src)) for key, src in _ADDRESS_FIELDS if _text(rec.get(src))}
     if addr:
         payload["BillAddr"] = addr
-    if rec.get("phone"):
-        payload["PrimaryPhone"] = {"FreeFormNumber": str(rec["phone"])[:PHONE_MAX]}
+    if _text(rec.get("phone")):
+        payload["PrimaryPhone"] = {"FreeFormNumber": _text(rec["phone"])[:PHONE_MAX]}
     return payload
+
+
+def _text(value: Any) -> str | None:
+    """A staged text value, or None when it is missing: None, blank, or a DataFrame's NaN (a customer without
+    an address must not send ``"Line1": NaN``)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 def item_payload(rec: Mapping[str, Any], income_account_id: str) -> dict[str, Any]:
