@@ -1,10 +1,12 @@
 """Exactly-once invoice export through the ledger.
 
 Per Atera invoice, ever, one ``export_invoices`` row. A run (one ``export_batches`` row) selects staged invoices,
-skips what the ledger says is exported, recovers invoices QBO already has (DocNumber lookup: the safe complement
-to requestid replay), transforms the rest, marks each chunk ``pending`` with its request id BEFORE sending it,
-sends ``/batch`` of ≤ 30 with a requestid derived from its content (a retried or re-run batch is replayed by QBO,
-not repeated), and records every item's outcome. Invoices that cannot be exported are ``blocked`` with the reason.
+skips what the ledger says is exported, and then, slice by slice (so sending starts at once and the preparation
+fits in the waits for QBO's batch budget): transforms, recovers invoices QBO already has (DocNumber lookup: the
+safe complement to requestid replay), marks each chunk ``pending`` with its request ids BEFORE sending it, sends
+``/batch`` of ≤ 30 with a requestid derived from those ids (a retried or re-run batch is replayed by QBO, not
+repeated), and records every item's outcome. Invoices that cannot be exported are ``blocked`` with the reason.
+A request id changes once QBO answered it with a fault (nothing was created), never while its outcome is unknown.
 
 Errors (see ``errors.py``): a fatal answer to one ``/batch`` fails its invoices and the run goes on; a retriable one
 (QBO unreachable, 5xx, throttled after the client's own retries) stops the run: the chunk stays ``pending`` with its
@@ -14,19 +16,19 @@ report is written.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
 
-from ..errors import BatchLoadError, ConfigError, FatalError, RetriableApiError
+from ..errors import ApiError, BatchLoadError, ConfigError, FatalError, RetriableApiError
 from ..money import dumps
 from ..qbo import rules
 from ..qbo.client import BATCH_SIZE, fault_of
@@ -38,6 +40,9 @@ from .report import write_report
 from .transform import InvoiceContext, Transformed, transform
 
 log = logging.getLogger(__name__)
+
+SLICE = 300  # invoices prepared (transformed, looked up in QBO) at a time, between the chunks being sent
+LOOKUPS = 4  # DocNumber lookups in flight at once (QBO allows 10 requests in flight)
 
 
 @dataclass
@@ -299,28 +304,19 @@ def request_id_for(number: str, payload_hash: str, state: Any) -> str:
 
 def _recover_existing(qbo: Any, todo: list[Transformed]) -> dict[str, dict[str, Any]]:
     """QBO invoices / credit memos that already carry these DocNumbers (a lost ledger, or a crash between send
-    and record)."""
+    and record): ``DocNumber IN (...)`` queries of 100, ``LOOKUPS`` at a time under the client's budgets."""
+    def lookup(entity: str, numbers: list[str]) -> list[dict[str, Any]]:
+        return list(qbo.query_all(entity, f"DocNumber IN {in_list(numbers)}"))
+
+    slices = [(entity, numbers[start:start + 100]) for entity in ("Invoice", "CreditMemo")
+              for numbers in [[t.number for t in todo if t.entity == entity]]
+              for start in range(0, len(numbers), 100)]
     found: dict[str, dict[str, Any]] = {}
-    for entity in ("Invoice", "CreditMemo"):
-        numbers = [t.number for t in todo if t.entity == entity]
-        for start in range(0, len(numbers), 100):
-            for doc in qbo.query_all(entity, f"DocNumber IN {in_list(numbers[start:start + 100])}"):
+    with ThreadPoolExecutor(max_workers=LOOKUPS, thread_name_prefix="export-recover") as pool:
+        for docs in pool.map(lambda piece: lookup(*piece), slices):
+            for doc in docs:
                 found.setdefault(str(doc.get("DocNumber")), doc)
     return found
-
-
-def _claimed_chunks(engine: sa.Engine, ledger: Ledger, todo: list[Transformed], states: dict[str, Any],
-                    result: ExportResult) -> Iterator[list[Transformed]]:
-    """Chunks of at most ``BATCH_SIZE``, each yielded while its claim is held (claims.py), with its ledger rows
-    re-read under the claim into ``states``: what a concurrent run exported meanwhile is left out."""
-    for start in range(0, len(todo), BATCH_SIZE):
-        chunk = todo[start:start + BATCH_SIZE]
-        with claim(engine, [t.number for t in chunk]):
-            states.update(ledger.states([t.number for t in chunk]))
-            fresh = [t for t in chunk if getattr(states.get(t.number), "status", None) != "exported"]
-            result.already_exported += len(chunk) - len(fresh)
-            if fresh:
-                yield fresh
 
 
 def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str | None = None,
@@ -342,11 +338,14 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
         check_requested(engine, numbers, [inv["source_id"] for inv, _ in selected], date_from, date_to)
         if prepare is not None:
             prepare()
-        todo, states, ctx = _plan(engine, ledger, result, selected, context, date_from, date_to)
-        if todo and ctx.custom_txn_numbers:
-            todo = _recover(qbo, ledger, result, todo)
-        if not dry_run:
-            _send(qbo, ledger, result, todo, states)
+        candidates, states, ctx = _plan(engine, ledger, result, selected, context, date_from, date_to)
+        unusable = unusable_targets(engine)  # QBO records reconciliation found deleted/merged or inactive
+        for start in range(0, len(candidates), SLICE):  # prepared slice by slice: the sending starts at once
+            todo = _transform(ledger, result, candidates[start:start + SLICE], ctx, unusable)
+            if todo and ctx.custom_txn_numbers:
+                todo = _recover(qbo, ledger, result, todo)
+            if not dry_run:
+                _send(qbo, ledger, result, todo, states)
     except BaseException as exc:
         _stopped(result, exc)
         _finish(engine, ledger, result, report_path, app_url, quiet=True)
@@ -384,33 +383,40 @@ def _finish(engine: sa.Engine, ledger: Ledger, result: ExportResult, report_path
 
 def _plan(engine: sa.Engine, ledger: Ledger, result: ExportResult,
           selected: list[tuple[dict[str, Any], list[dict[str, Any]]]], context: InvoiceContext | None,
-          date_from: date | None, date_to: date | None) -> tuple[list[Transformed], dict[str, Any], InvoiceContext]:
-    """Skip what the ledger says is exported, transform the rest, block (and record) what cannot be exported."""
+          date_from: date | None, date_to: date | None
+          ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], dict[str, Any], InvoiceContext]:
+    """Skip what the ledger says is exported; answers the rest (the run's plan), the ledger rows, the context."""
     result.selected = len(selected)
     states = ledger.states([inv["source_id"] for inv, _ in selected])
     ctx = context or build_context(engine)
-    todo: list[Transformed] = []
-    unusable = unusable_targets(engine)  # QBO records reconciliation found deleted/merged or inactive
-    for inv, lines in selected:
-        state = states.get(inv["source_id"])
-        if state is not None and state.status == "exported":
-            result.already_exported += 1
-            continue
-        t = transform(inv, lines, ctx)
-        problems = t.problems or blocked_by_reconciliation(t.payload, unusable)
-        if problems:
-            result.blocked[t.number] = "; ".join(problems)
-        else:
-            todo.append(t)
-    if not result.dry_run and result.blocked:
-        ledger.record({n: {"status": "blocked", "error_text": p[:2000]} for n, p in result.blocked.items()})
-    result.planned = [t.number for t in todo]
+    candidates = [(inv, lines) for inv, lines in selected
+                  if getattr(states.get(inv["source_id"]), "status", None) != "exported"]
+    result.already_exported += len(selected) - len(candidates)
+    result.planned = [inv["source_id"] for inv, _ in candidates]
     if not selected:
         result.note = (f"no Atera invoice dated {date_from or '…'}..{date_to or '…'} is staged: nothing to export "
                        "(check the window, and that extract_invoices staged any)")
     elif result.already_exported == len(selected):
         result.note = f"all {len(selected)} selected invoices were exported before: nothing new to export"
-    return todo, states, ctx
+    return candidates, states, ctx
+
+
+def _transform(ledger: Ledger, result: ExportResult, candidates: list[tuple[dict[str, Any], list[dict[str, Any]]]],
+               ctx: InvoiceContext, unusable: Any) -> list[Transformed]:
+    """Transform a slice of the plan; block (and record) what cannot be exported. Answers what is to send."""
+    todo: list[Transformed] = []
+    blocked: dict[str, str] = {}
+    for inv, lines in candidates:
+        t = transform(inv, lines, ctx)
+        problems = t.problems or blocked_by_reconciliation(t.payload, unusable)
+        if problems:
+            blocked[t.number] = "; ".join(problems)
+        else:
+            todo.append(t)
+    result.blocked.update(blocked)
+    if not result.dry_run and blocked:
+        ledger.record({n: {"status": "blocked", "error_text": p[:2000]} for n, p in blocked.items()})
+    return todo
 
 
 def _recover(qbo: Any, ledger: Ledger, result: ExportResult, todo: list[Transformed]) -> list[Transformed]:
@@ -437,38 +443,63 @@ def _recover(qbo: Any, ledger: Ledger, result: ExportResult, todo: list[Transfor
 
 
 def _send(qbo: Any, ledger: Ledger, result: ExportResult, todo: list[Transformed], states: dict[str, Any]) -> None:
-    """``/batch`` by claimed chunks of ≤ 30, each marked ``pending`` with its request ids before it is sent. A fatal
-    answer fails its chunk and the run goes on; a retriable one leaves the chunk ``pending`` and goes up (the
-    claim is released on the way: ``closing``)."""
-    batch_id = ledger.batch_id
-    with contextlib.closing(_claimed_chunks(ledger.engine, ledger, todo, states, result)) as chunks:
-        for chunk in chunks:
-            _send_chunk(qbo, ledger, result, chunk, states, batch_id)
+    """``/batch`` by chunks of ≤ 30, one after the other (the QBO client paces them to QBO's limits: the wait for
+    the batch budget absorbs the ledger's and the preparation's work). Each chunk is claimed (claims.py) and its
+    ledger rows re-read under the claim: what a concurrent run exported meanwhile is left out. A fatal answer fails
+    its chunk and the run goes on; a retriable one leaves the chunk ``pending`` and goes up."""
+    for start in range(0, len(todo), BATCH_SIZE):
+        chunk = todo[start:start + BATCH_SIZE]
+        with claim(ledger.engine, [t.number for t in chunk]):
+            states.update(ledger.states([t.number for t in chunk]))
+            fresh = [t for t in chunk if getattr(states.get(t.number), "status", None) != "exported"]
+            result.already_exported += len(chunk) - len(fresh)
+            if fresh:
+                _send_chunk(qbo, ledger, result, fresh, states)
+
+
+def _answered(exc: BaseException) -> bool:
+    """QBO answered the request with a fault (4xx, throttling included): proof that nothing was performed."""
+    return isinstance(exc, ApiError) and exc.status is not None and 400 <= exc.status < 500
 
 
 def _send_chunk(qbo: Any, ledger: Ledger, result: ExportResult, chunk: list[Transformed], states: dict[str, Any],
-                batch_id: str) -> None:
+                *, replay_checked: bool = False) -> None:
+    """Mark the chunk ``pending`` with its request ids, send it, record each invoice's outcome.
+
+    Request ids (``request_id_for``): an answered fault counts in the ledger, so the next attempt of those invoices
+    gets new ids; a lost answer does not, so the next attempt replays. When every id of the chunk was minted by an
+    earlier attempt, QBO may answer with a replay of that attempt's answer (a run killed before recording it): its
+    faults are then retried at once under new ids, so an old fault is never the last word."""
     rids = {t.number: request_id_for(t.number, t.payload_hash, states.get(t.number)) for t in chunk}
-    ledger.mark_many([t.number for t in chunk], status="pending", attempt=True, request_ids=rids,
+    replayable = not replay_checked and all(getattr(states.get(n), "request_id", None) == r for n, r in rids.items())
+    numbers = [t.number for t in chunk]
+    ledger.mark_many(numbers, status="pending", attempt=True, request_ids=rids,
                      hashes={t.number: t.payload_hash for t in chunk},
                      totals={t.number: t.pre_tax_total for t in chunk})
-    batch_rid = rules.request_id(*sorted(rids.values()))
     items = [{"bId": t.number, "operation": "create", t.entity: t.payload} for t in chunk]
     try:
-        responses = qbo.batch(items, request_id=batch_rid, label=f"export batch {batch_id} "
-                                                                 f"invoices {chunk[0].number}..{chunk[-1].number}")
+        responses = qbo.batch(items, request_id=rules.request_id(*sorted(rids.values())),
+                              label=f"export batch {ledger.batch_id} invoices {chunk[0].number}..{chunk[-1].number}")
     except RetriableApiError as exc:
         reason = f"{exc}: left pending with its request id; the task's retry replays it (never a duplicate)"
-        for t in chunk:
-            result.pending[t.number] = reason
-        ledger.mark_many([t.number for t in chunk], status="pending", error_text=reason[:2000])
+        result.pending.update(dict.fromkeys(numbers, reason))
+        ledger.mark_many(numbers, status="pending", error_text=reason[:2000], fault=_answered(exc))
         raise
     except FatalError as exc:
-        for t in chunk:
-            result.failed[t.number] = str(exc)
-        ledger.mark_many([t.number for t in chunk], status="failed", error_text=str(exc)[:2000])
-        return
-    ledger.record(_outcomes(chunk, responses, result))
+        result.failed.update(dict.fromkeys(numbers, str(exc)))
+        ledger.mark_many(numbers, status="failed", error_text=str(exc)[:2000], fault=_answered(exc))
+        faulted = chunk if _answered(exc) else []
+    else:
+        outcomes = _outcomes(chunk, responses, result)
+        ledger.record(outcomes)
+        faulted = [t for t in chunk if outcomes[t.number]["status"] == "failed"]
+    if faulted and replayable:
+        log.info("export batch %s: %d faults may replay an earlier attempt's answer: sending again under new "
+                 "request ids", ledger.batch_id, len(faulted))
+        states.update(ledger.states([t.number for t in faulted]))
+        for t in faulted:
+            result.failed.pop(t.number, None)
+        _send_chunk(qbo, ledger, result, faulted, states, replay_checked=True)
 
 
 def _outcomes(chunk: list[Transformed], responses: dict[str, Any], result: ExportResult) -> dict[str, dict[str, Any]]:
