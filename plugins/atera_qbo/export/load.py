@@ -481,7 +481,9 @@ def _send_chunk(qbo: Any, ledger: Ledger, result: ExportResult, chunk: list[Tran
         responses = qbo.batch(items, request_id=rules.request_id(*sorted(rids.values())),
                               label=f"export batch {ledger.batch_id} invoices {chunk[0].number}..{chunk[-1].number}")
     except RetriableApiError as exc:
-        reason = f"{exc}: left pending with its request id; the task's retry replays it (never a duplicate)"
+        reason = (f"{exc}: left pending; QBO refused it (nothing was created): the task's retry sends it under new "
+                  "request ids" if _answered(exc) else
+                  f"{exc}: left pending with its request id; the task's retry replays it (never a duplicate)")
         result.pending.update(dict.fromkeys(numbers, reason))
         ledger.mark_many(numbers, status="pending", error_text=reason[:2000], fault=_answered(exc))
         raise
