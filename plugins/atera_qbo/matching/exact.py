@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import review as rv
-from .normalize import exact_key
+from .normalize import exact_keys
 from .review import Entity, MatchStatus
 
 CANDIDATES = 3
@@ -33,12 +33,10 @@ class _Side:
     active_id: pd.Series
 
     @classmethod
-    def of(cls, qbo: pd.DataFrame, key_column: str, rows: pd.Series | None = None) -> "_Side":
+    def of(cls, qbo: pd.DataFrame, key_column: str) -> "_Side":
         q = pd.DataFrame({"qbo_id": qbo["qbo_id"].astype(str), "qbo_name": qbo["name"].fillna("").astype(str),
                           "active": qbo["active"].astype(bool),
-                          "key": qbo[key_column].fillna("").map(exact_key) if key_column in qbo else ""})
-        if rows is not None:
-            q = q[rows.to_numpy()]
+                          "key": exact_keys(qbo[key_column].tolist()) if key_column in qbo else ""}, index=qbo.index)
         q = q[q["key"] != ""]
         act = q[q["active"]]
         return cls(q, q["key"].value_counts(), act["key"].value_counts(),
@@ -56,7 +54,7 @@ class _Side:
 def _atera(atera: pd.DataFrame, entity: Entity) -> pd.DataFrame:
     a = pd.DataFrame({"atera_id": atera["atera_id"].astype(str).to_numpy(),
                       "atera_name": atera["name"].fillna("").astype(str).to_numpy()})
-    a["key"] = a["atera_name"].map(exact_key)
+    a["key"] = exact_keys(a["atera_name"].tolist())
     a["dup"] = a["key"].map(a["key"].value_counts()).to_numpy() > 1
     return a
 
@@ -143,8 +141,11 @@ def exact_customers(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
     hit = _resolve(out, a, _Side.of(qbo, "name"), a["key"], todo, "customer", "name")
     if "company_name" in qbo:
         taken = set(out.loc[out["status"] == MatchStatus.MATCHED_EXACT, "qbo_id"])
-        free = ~qbo["qbo_id"].astype(str).isin(taken) & ~qbo.get("is_job", pd.Series(False, qbo.index)).fillna(False)
-        side = _Side.of(qbo, "company_name", rows=free.astype(bool))
+        jobs = qbo["is_job"].fillna(False).astype(bool) if "is_job" in qbo else False
+        # a CompanyName equal to the record's own DisplayName adds nothing: that key was tried already
+        differs = qbo["company_name"].notna() & qbo["company_name"].ne(qbo["name"])
+        free = differs & ~jobs & ~qbo["qbo_id"].astype(str).isin(taken)
+        side = _Side.of(qbo[free.to_numpy()], "company_name")
         _resolve(out, a, side, a["key"], todo & ~hit, "customer", "QBO CompanyName",
                  note="matched on the QBO customer's CompanyName (its DisplayName differs)")
     _fill_names(out, qbo)
@@ -158,7 +159,7 @@ def exact_products(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
     by_name = out.copy()
     name_hit = _resolve(by_name, a, _Side.of(qbo, "name"), a["key"], todo, "item", "name")
     if "sku" in qbo and "sku" in atera:
-        sku_keys = atera["sku"].fillna("").map(exact_key).reset_index(drop=True)
+        sku_keys = pd.Series(exact_keys(atera["sku"].tolist()))
         by_sku = out.copy()
         sku_hit = _resolve(by_sku, a, _Side.of(qbo, "sku"), sku_keys, todo, "item", "SKU",
                            note="matched on SKU (the names differ)")

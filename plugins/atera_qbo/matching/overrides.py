@@ -30,8 +30,8 @@ class _Ref:
     @classmethod
     def of(cls, qbo: pd.DataFrame) -> "_Ref":
         ids = qbo["qbo_id"].astype(str)
-        return cls(set(ids[qbo["active"].astype(bool).to_numpy()]), set(ids),
-                   dict(zip(ids, qbo["name"].fillna("").astype(str))))
+        return cls(set(ids[qbo["active"].astype(bool).to_numpy()].tolist()), set(ids.tolist()),
+                   dict(zip(ids.tolist(), qbo["name"].fillna("").astype(str).tolist())))
 
 
 def _where(row: ReviewRow) -> str:
@@ -71,8 +71,8 @@ def _problem(row: ReviewRow, atera_ids: dict[Entity, set[str]], qbo: dict[Entity
 def _checked(overrides: Iterable[ReviewRow], review: pd.DataFrame, cat: Catalogs,
              qbo: dict[Entity, _Ref]) -> dict[tuple[str, str], ReviewRow]:
     errors: list[str] = []
-    atera_ids = {Entity.CUSTOMER: set(cat.atera_customers["atera_id"].astype(str)),
-                 Entity.PRODUCT: set(cat.atera_products["atera_id"].astype(str))}
+    atera_ids = {Entity.CUSTOMER: set(cat.atera_customers["atera_id"].astype(str).tolist()),
+                 Entity.PRODUCT: set(cat.atera_products["atera_id"].astype(str).tolist())}
     decided: dict[tuple[str, str], ReviewRow] = {}
     qbo_taken: dict[str, ReviewRow] = {}  # QBO customer id → the decision that takes it (match or import)
     for row in overrides:
@@ -108,7 +108,7 @@ def _import_problems(decided: dict[tuple[str, str], ReviewRow], review: pd.DataF
         return []
     customers = review[(review["entity"] == Entity.CUSTOMER)
                        & review["status"].isin([MatchStatus.MATCHED_EXACT, MatchStatus.MATCHED_OVERRIDE])]
-    holders = dict(zip(customers["qbo_id"], customers["atera_id"]))
+    holders = dict(zip(customers["qbo_id"].tolist(), customers["atera_id"].tolist()))
     errors = []
     for row in imports:
         holder = holders.get(row.qbo_id)

@@ -100,9 +100,9 @@ def empty(n: int = 0, **values: Any) -> pd.DataFrame:
     """A review table of ``n`` default rows, with whole columns given as ``values`` (arrays, Series or scalars)."""
     defaults = ReviewRow(entity=Entity.CUSTOMER)
     data = {name: values.get(name, getattr(defaults, name)) for name in FIELDS}
-    index = pd.RangeIndex(n)
-    return pd.DataFrame({k: (v.to_numpy() if isinstance(v, pd.Series) else v) for k, v in data.items()},
-                        index=index, columns=FIELDS)
+    data = {k: v.to_numpy() if isinstance(v, pd.Series) else str(v) if isinstance(v, StrEnum) else v
+            for k, v in data.items()}  # the table holds the Enums' values, as plain strings
+    return pd.DataFrame(data, index=pd.RangeIndex(n), columns=FIELDS)
 
 
 def rows_of(review: pd.DataFrame) -> Iterator[ReviewRow]:

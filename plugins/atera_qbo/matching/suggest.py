@@ -1,6 +1,8 @@
 """Scored suggestions for what exact matching left open, with blocking so that only plausible pairs are scored.
 
-Score (0-100) = mean of rapidfuzz's token-sort and token-set ratios over ``fuzzy_key`` forms. Token-set alone
+Score (0-100) = mean of rapidfuzz's token-sort and token-set ratios over ``suggest_key`` forms (accents,
+punctuation and abbreviations folded, legal forms kept: "Coastal Springs Ltd" is closer to "Coastal & Springs
+Ltd" than to "Coastal Springs LLC"). Keys come with sorted words, so token-sort is a plain SIMD ``ratio``. Token-set alone
 rates any subset 100 ("Dental" ~ "Apex Dental Group"); token-sort alone punishes an extra word too hard
 ("Apex Dental" ~ "Apex Dental Group" = 79).
 
@@ -19,12 +21,13 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from .normalize import fuzzy_key
+from .normalize import suggest_key
 
 SUGGEST_MIN_SCORE = 80.0  # below: unmatched (no candidate worth showing first)
 CANDIDATES = 3
 CLOSE = 3  # a runner-up within this many points of the best: "check before accepting"
-MAX_BLOCK = 2000
+MAX_BLOCK = 250
+QUERY_CHUNK = 2000
 MAX_WORDS = 12  # pairs of at most this many distinct words per name
 FALLBACK_TOP = 50
 SORT_FLOOR = 2 * SUGGEST_MIN_SCORE - 100
@@ -45,17 +48,28 @@ def _long(keys: list[str], column: str) -> pd.DataFrame:
 
 def candidate_pairs(queries: list[str], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(query index, candidate index) of every pair sharing a selective block key, each pair once."""
-    cand, qry = _long(keys, "c"), _long(queries, "q")
+    cand = _long(keys, "c")
     sizes = cand["b"].value_counts()
     cand = cand[cand["b"].map(sizes).to_numpy() <= MAX_BLOCK]
-    qry = qry[qry["b"].isin(cand["b"])]
-    pairs = qry.merge(cand, on="b")[["q", "c"]].drop_duplicates()
-    return pairs["q"].to_numpy(np.int64), pairs["c"].to_numpy(np.int64)
+    blocks = pd.Index(cand["b"].unique())
+    cand = pd.DataFrame({"c": cand["c"].to_numpy(), "b": blocks.get_indexer(cand["b"])})
+    qry = _long(queries, "q")
+    qry = pd.DataFrame({"q": qry["q"].to_numpy(), "b": blocks.get_indexer(qry["b"])})
+    qry = qry[qry["b"] >= 0]
+    out_q, out_c = [], []
+    for start in range(0, len(queries), QUERY_CHUNK):  # bounded memory: one chunk of queries joined at a time
+        part = qry[(qry["q"] >= start) & (qry["q"] < start + QUERY_CHUNK)]
+        pairs = part.merge(cand, on="b")[["q", "c"]].drop_duplicates()
+        out_q.append(pairs["q"].to_numpy(np.int64))
+        out_c.append(pairs["c"].to_numpy(np.int64))
+    if not out_q:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_q), np.concatenate(out_c)
 
 
 def pair_scores(left: list[str], right: list[str]) -> np.ndarray:
     """Scores of aligned pairs; token-set only where token-sort leaves the threshold reachable."""
-    scores = process.cpdist(left, right, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=-1)
+    scores = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float32, workers=-1)  # words are sorted
     live = np.flatnonzero(scores >= SORT_FLOOR)
     if len(live):
         tset = process.cpdist([left[i] for i in live], [right[i] for i in live], scorer=fuzz.token_set_ratio,
@@ -66,7 +80,7 @@ def pair_scores(left: list[str], right: list[str]) -> np.ndarray:
 
 def name_scores(queries: list[str], choices: list[str]) -> np.ndarray:
     """Score matrix of every query against every choice (the rule above, for small lists and checks)."""
-    sort = process.cdist(queries, choices, scorer=fuzz.token_sort_ratio, dtype=np.float32, workers=-1)
+    sort = process.cdist(queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
     tset = process.cdist(queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1)
     return (sort + tset) / 2
 
@@ -86,7 +100,7 @@ def _full_scan(queries: list[str], todo: np.ndarray, keys: list[str]) -> pd.Data
     top = min(FALLBACK_TOP, len(keys))
     for start in range(0, len(todo), CHUNK):
         part = todo[start:start + CHUNK]
-        sort = process.cdist([queries[i] for i in part], keys, scorer=fuzz.token_sort_ratio, dtype=np.uint8,
+        sort = process.cdist([queries[i] for i in part], keys, scorer=fuzz.ratio, dtype=np.uint8,
                              workers=-1, score_cutoff=int(SORT_FLOOR))
         best = np.argpartition(sort, len(keys) - top, axis=1)[:, len(keys) - top:]
         rows = np.repeat(part, top)
@@ -101,7 +115,7 @@ def _full_scan(queries: list[str], todo: np.ndarray, keys: list[str]) -> pd.Data
 
 def top_candidates(queries: list[str], keys: list[str]) -> pd.DataFrame:
     """Up to ``CANDIDATES`` (q, c, score) per query at or above the threshold, best first (ties: candidate order).
-    ``queries`` and ``keys`` are ``fuzzy_key`` forms."""
+    ``queries`` and ``keys`` are ``suggest_key`` forms."""
     scored = _blocked(queries, keys)
     asked = np.array([i for i, k in enumerate(queries) if k], dtype=np.int64)
     todo = np.setdiff1d(asked, scored["q"].to_numpy(np.int64))
@@ -122,8 +136,8 @@ def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
         return
     ids = pool["qbo_id"].astype(str).to_numpy(object)
     names = pool["name"].fillna("").astype(str).to_numpy(object)
-    keys = [fuzzy_key(n) for n in names]
-    queries = [fuzzy_key(n) for n in rows["atera_name"].iloc[todo]]
+    keys = [suggest_key(n) for n in names]
+    queries = [suggest_key(n) for n in rows["atera_name"].iloc[todo].tolist()]
     best = top_candidates(queries, keys)
     if best.empty:
         return
