@@ -1,9 +1,9 @@
 """
 ### Atera ↔ QBO matching (the sync wizard)
 
-Matches Atera customers and products/rates/expenses to QBO customers and items: exact names (as QBO compares
-them: case and surrounding blanks ignored), then finance's decisions from the overrides CSV, then scored
-suggestions for the rest. Always writes the review CSV (`match_review.csv` in the review dir) — edit its
+Matches Atera customers and products/rates/expenses to QBO customers and items, one to one: exact keys (names
+after NFC, blank collapsing and case folding; QBO CompanyName; item SKU — README "What exact means"), then
+finance's decisions from the overrides CSV, then scored suggestions for the rest. Always writes the review CSV (`match_review.csv` in the review dir) — edit its
 `action` column and pass it back as `overrides_path`.
 
 With `commit=true` (the wizard's "Done") it plans the writes (create in QBO, import into Atera), executes them

@@ -26,36 +26,53 @@ CANDIDATES = 3
 
 @dataclass
 class _Side:
-    """QBO records by key: how many hold it, how many of them are active, the active one when it is alone."""
-    frame: pd.DataFrame  # qbo_id, qbo_name, active, key
-    n_all: pd.Series
-    n_active: pd.Series
-    active_id: pd.Series
+    """QBO records by key (codes of one ``pd.factorize``): how many hold each key, how many of them are active,
+    and the active one (the only one where ``n_active == 1``)."""
+    frame: pd.DataFrame  # qbo_id, qbo_name, active, key — records with a key
+    index: pd.Index  # the distinct keys
+    n_all: np.ndarray
+    n_active: np.ndarray
+    active_id: np.ndarray
 
     @classmethod
     def of(cls, qbo: pd.DataFrame, key_column: str) -> "_Side":
-        q = pd.DataFrame({"qbo_id": qbo["qbo_id"].astype(str), "qbo_name": qbo["name"].fillna("").astype(str),
-                          "active": qbo["active"].astype(bool),
-                          "key": exact_keys(qbo[key_column].tolist()) if key_column in qbo else ""}, index=qbo.index)
-        q = q[q["key"] != ""]
-        act = q[q["active"]]
-        return cls(q, q["key"].value_counts(), act["key"].value_counts(),
-                   act.drop_duplicates("key").set_index("key")["qbo_id"])
+        keys = np.asarray(exact_keys(qbo[key_column].tolist()) if key_column in qbo else [""] * len(qbo), object)
+        has = keys != ""
+        ids = qbo["qbo_id"].astype(str).to_numpy(object)[has]
+        active = qbo["active"].to_numpy(bool)[has]
+        codes, uniques = pd.factorize(keys[has])
+        active_id = np.full(len(uniques), "", dtype=object)
+        active_id[codes[active]] = ids[active]
+        frame = pd.DataFrame({"qbo_id": ids, "qbo_name": qbo["name"].fillna("").astype(str).to_numpy(object)[has],
+                              "active": active, "key": keys[has]})
+        return cls(frame, pd.Index(uniques), np.bincount(codes, minlength=len(uniques)),
+                   np.bincount(codes[active], minlength=len(uniques)), active_id)
 
-    def lookup(self, keys: pd.Series) -> tuple[np.ndarray, np.ndarray, pd.Series]:
-        return (keys.map(self.n_all).fillna(0).to_numpy(int), keys.map(self.n_active).fillna(0).to_numpy(int),
-                keys.map(self.active_id))
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = self.index.get_indexer(keys)
+        found = pos >= 0
+        if not len(self.index):
+            return np.zeros(len(keys), int), np.zeros(len(keys), int), np.full(len(keys), "", object)
+        return (np.where(found, self.n_all[pos], 0), np.where(found, self.n_active[pos], 0),
+                np.where(found, self.active_id[pos], ""))
 
     def listings(self, keys: set[str]) -> dict[str, list[tuple[str, str, bool]]]:
         hits = self.frame[self.frame["key"].isin(keys)]
         return {k: list(zip(g["qbo_id"], g["qbo_name"], g["active"])) for k, g in hits.groupby("key")}
 
 
+def _shared(keys: np.ndarray) -> np.ndarray:
+    """Which keys occur more than once (on the Atera side)."""
+    codes, uniques = pd.factorize(keys)
+    return np.bincount(codes, minlength=len(uniques))[codes] > 1
+
+
 def _atera(atera: pd.DataFrame, entity: Entity) -> pd.DataFrame:
     a = pd.DataFrame({"atera_id": atera["atera_id"].astype(str).to_numpy(),
                       "atera_name": atera["name"].fillna("").astype(str).to_numpy()})
-    a["key"] = exact_keys(a["atera_name"].tolist())
-    a["dup"] = a["key"].map(a["key"].value_counts()).to_numpy() > 1
+    keys = np.asarray(exact_keys(a["atera_name"].tolist()), object)
+    a["key"] = keys
+    a["dup"] = _shared(keys)
     return a
 
 
@@ -86,29 +103,30 @@ def _name_conflict(what: str, key_label: str, qbo_hits: list[tuple[str, str, boo
     return _cands([h for h in qbo_hits if h[2]] or qbo_hits), note
 
 
-def _resolve(out: pd.DataFrame, a: pd.DataFrame, side: _Side, keys: pd.Series, todo: np.ndarray, what: str,
+def _resolve(out: pd.DataFrame, a: pd.DataFrame, side: _Side, keys: np.ndarray, todo: np.ndarray, what: str,
              label: str, note: str = "") -> np.ndarray:
     """Apply one key to the rows in ``todo``: unique on both sides and active → matched_exact, else conflict.
     Returns the rows the key hit at all."""
     n_all, n_active, active_id = side.lookup(keys)
-    dup = a["dup"].to_numpy() if label != "SKU" else keys.map(keys[keys != ""].value_counts()).fillna(0).to_numpy() > 1
-    hit = todo & (n_all > 0) & (keys != "").to_numpy()
-    ok = hit & (n_active == 1) & (n_all == 1) & ~dup
-    ok |= hit & (n_active == 1) & ~dup & (label != "SKU")  # inactive namesakes do not block an active one
-    out.loc[ok, ["qbo_id", "status", "score"]] = np.column_stack(
-        [active_id[ok].to_numpy(), np.full(ok.sum(), MatchStatus.MATCHED_EXACT), np.full(ok.sum(), "100")])
+    dup = a["dup"].to_numpy() if label != "SKU" else _shared(keys) & (keys != "")
+    hit = todo & (n_all > 0) & (keys != "")
+    ok = hit & (n_active == 1) & ~dup
+    if label == "SKU":  # a SKU must be unique on the QBO side outright; inactive namesakes do not block a name
+        ok &= n_all == 1
+    out.loc[ok, "qbo_id"] = active_id[ok]
+    out.loc[ok, ["status", "score"]] = [MatchStatus.MATCHED_EXACT, "100"]
     if note:
         out.loc[ok, "note"] = note
     bad = np.flatnonzero(hit & ~ok)
     if len(bad):
-        keys_bad = set(keys.iloc[bad])
+        keys_bad = set(keys[bad])
         listings = side.listings(keys_bad)
-        sharing = a["atera_id"][keys.isin(keys_bad).to_numpy()].groupby(keys[keys.isin(keys_bad)].to_numpy())
-        atera_ids = {k: list(g) for k, g in sharing}
+        sharing = pd.Series(keys).isin(keys_bad).to_numpy()
+        atera_ids = {k: list(g) for k, g in a["atera_id"][sharing].groupby(keys[sharing])}
         cols = out.columns.get_indexer(["status", "candidates", "note"])
         for i in bad:
-            key = keys.iat[i]
-            out.iloc[i, cols] = [MatchStatus.CONFLICT, *_name_conflict(what, label, listings[key], atera_ids[key])]
+            out.iloc[i, cols] = [MatchStatus.CONFLICT,
+                                 *_name_conflict(what, label, listings[keys[i]], atera_ids[keys[i]])]
     return hit
 
 
@@ -138,7 +156,7 @@ def exact_customers(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
     a = _atera(atera, Entity.CUSTOMER)
     out = _base(a, Entity.CUSTOMER)
     todo = (out["status"] == MatchStatus.UNMATCHED).to_numpy()
-    hit = _resolve(out, a, _Side.of(qbo, "name"), a["key"], todo, "customer", "name")
+    hit = _resolve(out, a, _Side.of(qbo, "name"), a["key"].to_numpy(object), todo, "customer", "name")
     if "company_name" in qbo:
         taken = set(out.loc[out["status"] == MatchStatus.MATCHED_EXACT, "qbo_id"])
         jobs = qbo["is_job"].fillna(False).astype(bool) if "is_job" in qbo else False
@@ -146,7 +164,7 @@ def exact_customers(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
         differs = qbo["company_name"].notna() & qbo["company_name"].ne(qbo["name"])
         free = differs & ~jobs & ~qbo["qbo_id"].astype(str).isin(taken)
         side = _Side.of(qbo[free.to_numpy()], "company_name")
-        _resolve(out, a, side, a["key"], todo & ~hit, "customer", "QBO CompanyName",
+        _resolve(out, a, side, a["key"].to_numpy(object), todo & ~hit, "customer", "QBO CompanyName",
                  note="matched on the QBO customer's CompanyName (its DisplayName differs)")
     _fill_names(out, qbo)
     return out
@@ -157,9 +175,9 @@ def exact_products(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
     out = _base(a, Entity.PRODUCT)
     todo = (out["status"] == MatchStatus.UNMATCHED).to_numpy()
     by_name = out.copy()
-    name_hit = _resolve(by_name, a, _Side.of(qbo, "name"), a["key"], todo, "item", "name")
+    name_hit = _resolve(by_name, a, _Side.of(qbo, "name"), a["key"].to_numpy(object), todo, "item", "name")
     if "sku" in qbo and "sku" in atera:
-        sku_keys = pd.Series(exact_keys(atera["sku"].tolist()))
+        sku_keys = np.asarray(exact_keys(atera["sku"].tolist()), object)
         by_sku = out.copy()
         sku_hit = _resolve(by_sku, a, _Side.of(qbo, "sku"), sku_keys, todo, "item", "SKU",
                            note="matched on SKU (the names differ)")
