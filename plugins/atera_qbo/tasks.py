@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -152,7 +153,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
     rows = list(rows_of(for_review(review)))
     latest = write_rows(out_dir / "match_review.csv", rows)
-    write_rows(out_dir / f"match_review_{stamp}.csv", rows)
+    shutil.copyfile(latest, out_dir / f"match_review_{stamp}.csv")
     summary: dict[str, Any] = {
         "review_csv": str(latest),
         "status_counts": {f"{e}:{s}": int(n) for (e, s), n in review.groupby(["entity", "status"]).size().items()},

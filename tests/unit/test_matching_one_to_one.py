@@ -233,3 +233,15 @@ def test_blocked_suggestions_keep_the_right_candidate_first():
         assert len(got) <= 3 and got["score"].is_monotonic_decreasing
         # the same first candidate and score as scoring every pair
         assert got["c"].iat[0] == int(np.argmax(full[qi])) and got["score"].iat[0] == pytest.approx(full[qi].max())
+
+
+def test_suggestion_cells_describe_their_own_candidates():
+    """Many rows, candidates in another order than the rows: every candidates cell names its own QBO records."""
+    atera = cust(*[(str(i), f"Harbor Point Dental {i}") for i in range(40)])
+    qbo = qcust(*[(str(100 + i), f"Harbor Point Dental {39 - i}, Inc.", True, None) for i in range(40)])
+    rows = by_atera(match_all(Catalogs(atera, qbo, *NO_PRODUCTS)))
+    for i in range(40):
+        row = rows[str(i)]
+        assert row.status == MatchStatus.SUGGESTED and row.qbo_id == str(139 - i)
+        first = row.candidates.split(";")[0].split("|")
+        assert first[:2] == [row.qbo_id, row.qbo_name] and row.qbo_name == f"Harbor Point Dental {i}, Inc."

@@ -84,11 +84,10 @@ FIELDS = [f.name for f in fields(ReviewRow)]
 
 
 def _enum(kind: type[StrEnum], value: Any) -> Any:
+    if isinstance(value, kind):
+        return value
     text = "" if value is None else str(value).strip().lower()
-    try:
-        return kind(text)
-    except ValueError:
-        return text
+    return kind._value2member_map_.get(text, text)
 
 
 def to_frame(rows: Iterable[ReviewRow]) -> pd.DataFrame:
@@ -108,8 +107,8 @@ def empty(n: int = 0, **values: Any) -> pd.DataFrame:
 def rows_of(review: pd.DataFrame) -> Iterator[ReviewRow]:
     """The typed rows of a review table."""
     cols = [c for c in FIELDS if c in review.columns]
-    for values in review[cols].itertuples(index=False, name=None):
-        row = dict(zip(cols, values))
+    values = [review[c].tolist() for c in cols]  # whole columns at once: iterating a pandas string column is slow
+    for cells in zip(*values):
+        row = {c: ("" if v is None or v != v else v) for c, v in zip(cols, cells)}  # None / NaN → ""
         row["line"] = int(row.get("line") or 0)
-        yield ReviewRow(**{k: ("" if v is None or (isinstance(v, float) and v != v) else v) if k != "line" else v
-                           for k, v in row.items()})
+        yield ReviewRow(**row)

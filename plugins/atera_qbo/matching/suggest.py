@@ -2,9 +2,9 @@
 
 Score (0-100) = mean of rapidfuzz's token-sort and token-set ratios over ``suggest_key`` forms (accents,
 punctuation and abbreviations folded, legal forms kept: "Coastal Springs Ltd" is closer to "Coastal & Springs
-Ltd" than to "Coastal Springs LLC"). Keys come with sorted words, so token-sort is a plain SIMD ``ratio``. Token-set alone
-rates any subset 100 ("Dental" ~ "Apex Dental Group"); token-sort alone punishes an extra word too hard
-("Apex Dental" ~ "Apex Dental Group" = 79).
+Ltd" than to "Coastal Springs LLC"). Keys come with sorted words, so token-sort is a plain SIMD ``ratio``.
+Token-set alone rates any subset 100 ("Dental" ~ "Apex Dental Group"); token-sort alone punishes an extra word
+too hard ("Apex Dental" ~ "Apex Dental Group" = 79).
 
 Blocking: a name's block keys are its words and its pairs of words; a pair (query, candidate) is scored only when
 they share a key held by at most ``MAX_BLOCK`` candidates (a word like "group" alone says nothing). Queries left
@@ -141,6 +141,7 @@ def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
     best = top_candidates(queries, keys)
     if best.empty:
         return
+    best = best.reset_index(drop=True)
     c = best["c"].to_numpy()
     best = best.assign(text=pd.Series(ids[c]) + "|" + pd.Series(names[c]) + "|"
                        + pd.Series(np.round(best["score"].to_numpy()).astype(int).astype(str)))
