@@ -197,6 +197,26 @@ def overrides_file(value: str, review: Path) -> Path:
     return path
 
 
+DATA_DOCS_KEEP_RUNS = 48  # validations kept per quality-gate suite (table) in the Data Docs
+
+
+def data_docs_keep_runs(get_variable: Callable[[str], str | None] | None = None) -> int:
+    """How many validations per staging table the Data Docs keep (Variable ``atera_qbo_data_docs_keep_runs``, else
+    env ``ATERA_QBO_DATA_DOCS_KEEP_RUNS``, else 48); older ones are pruned."""
+    value = get_variable("atera_qbo_data_docs_keep_runs") if get_variable else None
+    value = value or os.environ.get("ATERA_QBO_DATA_DOCS_KEEP_RUNS")
+    if not value:
+        return DATA_DOCS_KEEP_RUNS
+    try:
+        keep = int(value)
+    except ValueError:
+        keep = 0
+    if keep < 1:
+        raise ConfigError(f"atera_qbo_data_docs_keep_runs must be a whole number ≥ 1 (validations kept per table), "
+                          f"not {value!r}")
+    return keep
+
+
 def parse_extra(extra: Any) -> dict[str, Any]:
     if not extra:
         return {}

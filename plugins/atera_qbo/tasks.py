@@ -54,18 +54,19 @@ def _atera() -> Any:
     return AteraHook().get_conn()
 
 
-def _review_dir() -> Path:
+def _variable(name: str) -> str | None:
     from airflow.sdk import Variable
 
+    try:
+        return Variable.get(name, default=None)
+    except Exception:  # noqa: BLE001 - no metadata DB / variable backend: fall back to defaults
+        return None
+
+
+def _review_dir() -> Path:
     from .config import review_dir
 
-    def get(name: str) -> str | None:
-        try:
-            return Variable.get(name, default=None)
-        except Exception:  # noqa: BLE001 - no metadata DB / variable backend: fall back to defaults
-            return None
-
-    return review_dir(get)
+    return review_dir(_variable)
 
 
 # ------------------------------------------------------------------------------------------- catalog sync
@@ -121,9 +122,11 @@ def quality_gate(tables: list[str], *, invoice_window: tuple[str, str] | None = 
 
         scopes = {"stg_atera_invoices": in_window, "stg_atera_invoice_lines": lines_in_window}
     engine = _staging()
-    docs = _review_dir() / "data_docs"  # one GX site: it keeps the last runs' pages and prunes older ones
-    summary = run_gates(engine, tables, docs_dir=docs, scopes=scopes)
-    return {"data_docs": str(docs / "index.html"),
+    from .config import data_docs_keep_runs
+
+    docs = _review_dir() / "data_docs"  # one GX site for every DAG: each table keeps its last runs' pages
+    summary = run_gates(engine, tables, docs_dir=docs, scopes=scopes, keep_runs=data_docs_keep_runs(_variable))
+    return {"data_docs": str(docs / "index.html"), "summary_page": str(docs / "gates_summary.html"),
             "tables": {t: {"success": v["success"], "rows": v["rows"]} for t, v in summary.items()}}
 
 

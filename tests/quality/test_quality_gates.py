@@ -3,7 +3,9 @@ dataset passes; each expectation fails on purpose-made bad data and names the of
 are excluded and counted; deleted rows are history; Data Docs are written; the error message reads well."""
 from __future__ import annotations
 
+import html
 import json
+import re
 import subprocess
 import sys
 import time
@@ -333,3 +335,68 @@ def test_scope_limits_the_gate_to_part_of_a_table(engine):
                                                       t.c.invoice_date <= "2026-09-30")}
     summary = run_gates(engine, ["stg_atera_invoices"], scopes=window)
     assert summary["stg_atera_invoices"]["success"] and summary["stg_atera_invoices"]["rows"] == 1
+
+
+# ------------------------------------------------------------------------------------------------ Data Docs
+INVOICE_TABLES = ["stg_atera_invoices", "stg_atera_invoice_lines"]
+CATALOG_TABLES = [t for t in ALL_TABLES if t not in INVOICE_TABLES]
+
+
+def _validation_pages(docs: Path) -> dict[str, list[Path]]:
+    pages: dict[str, list[Path]] = {}
+    for page in (docs / "validations").rglob("*.html"):
+        pages.setdefault(page.relative_to(docs / "validations").parts[0], []).append(page)
+    return pages
+
+
+def test_each_dags_latest_validations_stay_in_the_data_docs(clean: sa.Engine, tmp_path: Path) -> None:
+    """The catalog sync's gates and then the export's gates write into one site: neither removes the other's."""
+    docs = tmp_path / "review" / "data_docs"
+    run_gates(clean, CATALOG_TABLES, docs_dir=docs)
+    run_gates(clean, INVOICE_TABLES, docs_dir=docs)
+
+    pages = _validation_pages(docs)
+    assert set(pages) == set(ALL_TABLES)  # the catalog's pages survived the export's run
+    index = (docs / "index.html").read_text(encoding="utf-8")
+    assert all(t in index for t in ALL_TABLES)
+    assert (tmp_path / "review" / "gx" / "great_expectations.yml").is_file()  # the persistent GX project
+    assert {p.name for p in (tmp_path / "review" / "gx" / "checkpoints").iterdir()} == {
+        f"{t}.json" for t in ALL_TABLES}  # a checkpoint per gated table
+
+    run_gates(clean, ["stg_qbo_items"], docs_dir=docs)  # and the export's pages survive the next catalog run
+    pages = _validation_pages(docs)
+    assert set(pages) == set(ALL_TABLES)
+    assert [len(pages[t]) for t in INVOICE_TABLES] == [1, 1] and len(pages["stg_qbo_items"]) == 2
+
+
+def test_the_summary_page_renders_offline_and_links_every_latest_validation(clean: sa.Engine,
+                                                                            tmp_path: Path) -> None:
+    docs = tmp_path / "data_docs"
+    update(clean, "stg_qbo_items", {"source_id": "1"}, unit_price=D("-2.00"))
+    catalog = ["stg_qbo_items", "stg_qbo_accounts"]
+    run_gates(clean, catalog, docs_dir=docs, fail=False)
+    run_gates(clean, catalog, docs_dir=docs, fail=False)  # an earlier run, linked too
+    run_gates(clean, INVOICE_TABLES, docs_dir=docs)
+
+    page = (docs / "gates_summary.html").read_text(encoding="utf-8")
+    assert "http://" not in page and "https://" not in page  # no CDN, no remote asset of any kind
+    assert "<style>" in page and "<script" not in page
+    links = re.findall(r'href="([^"]+)"', page)
+    validation_links = [link for link in links if link.startswith("validations/")]
+    assert {link.split("/")[1] for link in validation_links} == {*catalog, *INVOICE_TABLES}
+    assert len(validation_links) == 2 * len(catalog) + len(INVOICE_TABLES)  # latest and earlier runs
+    assert all((docs / html.unescape(link)).is_file() for link in links), links
+    row = next(r for r in page.split("<tr>") if r.startswith("<td>stg_qbo_items<"))
+    assert "FAILED" in row and "unit_price is not negative" in row
+
+
+def test_data_docs_keep_the_last_runs_per_suite_not_per_site(clean: sa.Engine, tmp_path: Path) -> None:
+    docs = tmp_path / "data_docs"
+    run_gates(clean, INVOICE_TABLES, docs_dir=docs, keep_runs=2)
+    for _ in range(3):
+        run_gates(clean, ["stg_qbo_terms"], docs_dir=docs, keep_runs=2)
+    pages = _validation_pages(docs)
+    assert len(pages["stg_qbo_terms"]) == 2  # pruned to the setting
+    assert [len(pages[t]) for t in INVOICE_TABLES] == [1, 1]  # another suite's only run is kept
+    stored = list((tmp_path / "gx" / "uncommitted" / "validations" / "stg_qbo_terms").rglob("*.json"))
+    assert len(stored) == 2  # the results store is pruned too, not only the pages

@@ -60,3 +60,16 @@ def test_overrides_path_relative_to_the_review_dir_and_errors_name_the_resolved_
         overrides_file("dec.csv", review)
     with pytest.raises(ConfigError, match="is not a file"):
         overrides_file("overrides", review)
+
+
+def test_data_docs_keep_runs_from_variable_then_environment(monkeypatch):
+    from atera_qbo.config import data_docs_keep_runs
+
+    monkeypatch.delenv("ATERA_QBO_DATA_DOCS_KEEP_RUNS", raising=False)
+    assert data_docs_keep_runs(lambda name: None) == 48
+    monkeypatch.setenv("ATERA_QBO_DATA_DOCS_KEEP_RUNS", "12")
+    assert data_docs_keep_runs(lambda name: None) == 12
+    assert data_docs_keep_runs({"atera_qbo_data_docs_keep_runs": "5"}.get) == 5
+    for bad in ("0", "-3", "many"):
+        with pytest.raises(ConfigError, match="whole number ≥ 1"):
+            data_docs_keep_runs({"atera_qbo_data_docs_keep_runs": bad}.get)

@@ -1,8 +1,8 @@
 """Quality gates: Great Expectations 1.x suites over the staging tables, run after each load and before anything
 is written to QuickBooks Online.
 
-``run_gates(engine, tables, docs_dir=None, fail=True)`` validates the current rows of each named ``stg_*`` table
-(those that exist) in one ephemeral GX context and answers a JSON-able summary per table::
+``run_gates(engine, tables, docs_dir=None, fail=True, keep_runs=None)`` validates the current rows of each named
+``stg_*`` table (those that exist) and answers a JSON-able summary per table::
 
     {"stg_qbo_items": {"success": False, "rows": 120,
                        "failed": [{"expectation": "unit_price is not negative (≥ 0)", "column": "unit_price",
@@ -10,9 +10,12 @@ is written to QuickBooks Online.
                        "excluded": {"deleted": 3, "no_name": 2}}}
 
 A failed gate raises ``atera_qbo.errors.DataQualityError`` (readable message naming table, expectation and up to
-five offending ids; ``summary`` attached) unless ``fail=False``. With ``docs_dir``, GX Data Docs are written there
-(``docs_dir/index.html``, GX's own site builder), also when the gate fails; validation pages of all but the last
-``gates.DOCS_KEEP_RUNS`` runs are pruned. Unknown table names raise ``ValueError``; tables missing from the database
+five offending ids; ``summary`` attached) unless ``fail=False``. Without ``docs_dir`` the validations run in an
+ephemeral GX context. With it, they run in the persistent GX project beside it (``<review dir>/gx``, ``docs.py``):
+a checkpoint per table whose ``UpdateDataDocsAction`` updates the Data Docs (``docs_dir/index.html``), also when
+the gate fails; each table keeps its newest ``keep_runs`` validations (default 48), so every DAG's latest
+validations stay; ``docs_dir/gates_summary.html`` is a self-contained page of them that renders offline (GX's own
+pages load their assets from CDNs). Unknown table names raise ``ValueError``; tables missing from the database
 are skipped (logged). ``gate_tables(engine)`` lists the gated tables present.
 
 What is gated (``suites.py`` has one builder per table, ``frames.py`` the rows they see):

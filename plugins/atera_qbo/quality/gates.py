@@ -1,8 +1,10 @@
 """The runner: staging tables → GX validations → a JSON-able summary, Data Docs, and ``DataQualityError``.
 
-One ephemeral GX context per ``run_gates`` call (nothing is written to a GX project on disk); each table's rows
-go through a pandas data source as a whole-dataframe batch. Great Expectations and pandas are imported here lazily,
-inside the functions, so importing this package stays cheap (DAG files may import it).
+Without a docs directory the validations run in one ephemeral GX context (nothing written). With one, they run in
+the persistent file-backed GX project beside it (``docs.py``): a checkpoint per table whose docs action updates
+the Data Docs, results pruned to the newest ``keep_runs`` per suite, so each DAG's latest validations stay. Each
+table's rows go through a pandas data source as a whole-dataframe batch. Great Expectations and pandas are
+imported here lazily, inside the functions, so importing this package stays cheap (DAG files may import it).
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
+from ..config import DATA_DOCS_KEEP_RUNS
 from ..errors import DataQualityError
+from . import docs
 from ._gx import gx as load_gx
 from .frames import SPECS
 
@@ -24,21 +28,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_EXAMPLES = 5
-SITE_NAME = "atera_qbo_quality_gates"
-RUN_NAME = "quality_gates"
-DOCS_KEEP_RUNS = 48  # validation pages of older runs are pruned from docs_dir (the index links only the latest)
+SITE_NAME = docs.SITE_NAME
+RUN_NAME = docs.RUN_NAME
+DOCS_KEEP_RUNS = DATA_DOCS_KEEP_RUNS  # default: validations kept per suite (table); older ones are pruned
 GATE_ID = "gate_id"
 GATED_TABLES: tuple[str, ...] = tuple(SPECS)
 
 
 def run_gates(engine: sa.Engine, tables: list[str], *, docs_dir: Path | None = None,
-              fail: bool = True, scopes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              fail: bool = True, scopes: Mapping[str, Any] | None = None, keep_runs: int | None = None,
+              project_dir: Path | None = None) -> dict[str, Any]:
     """Validate the current rows of ``tables`` (those that exist) against their suites.
 
     Answers ``{table: {"success", "rows", "failed": [{"expectation", "column", "unexpected_count", "examples"}],
-    "excluded": {...}}}``; with ``docs_dir``, writes GX Data Docs there (``docs_dir/index.html``). When a gate
-    fails and ``fail`` is true, raises ``DataQualityError`` (message: table, expectation, offending ids; ``summary``
-    attached) — after the Data Docs are written. ``scopes`` maps a table to ``fn(table) -> WHERE clause`` to gate
+    "excluded": {...}}}``; with ``docs_dir``, validates in the persistent GX project at ``project_dir`` (default:
+    ``docs_dir``'s parent) and updates the Data Docs there (``docs_dir/index.html``, and the offline summary
+    ``docs_dir/gates_summary.html``), keeping the newest ``keep_runs`` validations per table (default
+    ``DOCS_KEEP_RUNS``). When a gate fails and ``fail`` is true, raises ``DataQualityError`` (message: table,
+    expectation, offending ids; ``summary`` attached) — after the Data Docs are written. ``scopes`` maps a table to ``fn(table) -> WHERE clause`` to gate
     only part of it (the export gates the invoices of its own window, so an old bad invoice blocks nothing new).
     """
     unknown = [t for t in tables if t not in SPECS]
@@ -57,77 +64,81 @@ def run_gates(engine: sa.Engine, tables: list[str], *, docs_dir: Path | None = N
     log.info("quality gates: loaded %s in %.2f s", ", ".join(f"{p.table} ({p.rows} rows)" for p in
                                                              prepared.values()) or "nothing",
              time.perf_counter() - started)
-    return validate(prepared, docs_dir=docs_dir, fail=fail)
+    return validate(prepared, docs_dir=docs_dir, fail=fail, keep_runs=keep_runs, project_dir=project_dir)
 
 
-def validate(prepared: Mapping[str, "Prepared"], *, docs_dir: Path | None = None,
-             fail: bool = True) -> dict[str, Any]:
+def validate(prepared: Mapping[str, "Prepared"], *, docs_dir: Path | None = None, fail: bool = True,
+             keep_runs: int | None = None, project_dir: Path | None = None) -> dict[str, Any]:
     """Validate prepared frames (see ``frames.prepare``): the GX half of ``run_gates``."""
     load_gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
-    context = _context(docs_dir)
-    source = context.data_sources.add_pandas("staging")
     run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.now(timezone.utc))
-    summary: dict[str, Any] = {}
-    for name, prep in prepared.items():
-        started = time.perf_counter()
-        result = _validate_one(context, source, prep, run_id)
-        summary[name] = _summarize(prep, result)
-        log.info("quality gate %s: %s, %d rows, %d failed expectation(s), excluded %s, %.2f s", name,
-                 "passed" if summary[name]["success"] else "FAILED", prep.rows, len(summary[name]["failed"]),
-                 prep.excluded, time.perf_counter() - started)
     index = None
-    if docs_dir is not None:
-        started = time.perf_counter()
-        index = build_docs(context, Path(docs_dir))
-        log.info("quality gates: Data Docs at %s (%.2f s)", index, time.perf_counter() - started)
+    if docs_dir is None:
+        context = _ephemeral_context()
+        source = context.data_sources.add_pandas(docs.SOURCE_NAME)
+        summary = {name: _summarize(prep, _validate_one(context, source, prep, run_id))
+                   for name, prep in prepared.items()}
+    else:
+        docs_dir = Path(docs_dir)
+        keep = DOCS_KEEP_RUNS if keep_runs is None else keep_runs
+        with docs.project(Path(project_dir) if project_dir else docs_dir.parent, docs_dir) as context:
+            docs.prune_results(context, list(prepared), keep)
+            summary = {name: _summarize(prep, _check_one(context, prep, run_id)) for name, prep in prepared.items()}
+            prune_docs(docs_dir, keep)
+            page = docs.write_summary(context, docs_dir)
+        index = docs_dir.resolve() / "index.html"
+        log.info("quality gates: Data Docs at %s, offline summary at %s", index, page)
     if fail and any(not s["success"] for s in summary.values()):
         raise DataQualityError(failure_message(summary, index), summary)
     return summary
 
 
 # ------------------------------------------------------------------------------------------------ GX
-def _context(docs_dir: Path | None) -> Any:
+_RESULT_FORMAT = {"result_format": "SUMMARY", "unexpected_index_column_names": [GATE_ID],
+                  "partial_unexpected_count": 20}
+
+
+def _ephemeral_context() -> Any:
     gx = load_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if docs_dir is not None:
-        context.add_data_docs_site(SITE_NAME, {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend",
-                              "base_directory": str(Path(docs_dir).resolve())},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        })
     return context
 
 
-def _validate_one(context: Any, source: Any, prep: "Prepared", run_id: Any) -> Any:
+def _expectations(table: str) -> list[Any]:
     from .suites import BUILDERS
 
-    gx = load_gx()
+    return list(BUILDERS[table]())
 
-    suite = context.suites.add(gx.ExpectationSuite(name=prep.table))
-    for expectation in BUILDERS[prep.table]():
-        suite.add_expectation(expectation)
-    batch = source.add_dataframe_asset(prep.table).add_batch_definition_whole_dataframe("current rows")
+
+def _logged(prep: "Prepared", started: float, result: Any) -> Any:
+    log.info("quality gate %s: %s, %d rows, excluded %s, %.2f s", prep.table,
+             "passed" if result.success else "FAILED", prep.rows, prep.excluded, time.perf_counter() - started)
+    return result
+
+
+def _validate_one(context: Any, source: Any, prep: "Prepared", run_id: Any) -> Any:
+    """One table in the ephemeral context (no docs)."""
+    gx = load_gx()
+    started = time.perf_counter()
+    suite = context.suites.add(gx.ExpectationSuite(name=prep.table, expectations=_expectations(prep.table)))
+    batch = source.add_dataframe_asset(prep.table).add_batch_definition_whole_dataframe(docs.BATCH_NAME)
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=prep.table, data=batch,
                                                                             suite=suite))
-    return definition.run(
-        batch_parameters={"dataframe": prep.frame}, run_id=run_id,
-        result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [GATE_ID],
-                       "partial_unexpected_count": 20})
+    result = definition.run(batch_parameters={"dataframe": prep.frame}, run_id=run_id, result_format=_RESULT_FORMAT)
+    return _logged(prep, started, result)
 
 
-def build_docs(context: Any, docs_dir: Path) -> Path:
-    """GX's own Data Docs site builder, with a filesystem store at ``docs_dir``; answers the index page."""
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    context.build_data_docs(site_names=[SITE_NAME])
-    prune_docs(docs_dir)
-    return docs_dir.resolve() / "index.html"
+def _check_one(context: Any, prep: "Prepared", run_id: Any) -> Any:
+    """One table through its checkpoint in the persistent project (the docs action renders its page)."""
+    started = time.perf_counter()
+    checkpoint = docs.checkpoint(context, prep.table, _expectations(prep.table), _RESULT_FORMAT)
+    (result,) = checkpoint.run(batch_parameters={"dataframe": prep.frame}, run_id=run_id).run_results.values()
+    return _logged(prep, started, result)
 
 
 def prune_docs(docs_dir: Path, keep: int | None = None) -> int:
