@@ -45,8 +45,9 @@ def run_gates(engine: sa.Engine, tables: list[str], *, docs_dir: Path | None = N
     ``docs_dir``'s parent) and updates the Data Docs there (``docs_dir/index.html``, and the offline summary
     ``docs_dir/gates_summary.html``), keeping the newest ``keep_runs`` validations per table (default
     ``DOCS_KEEP_RUNS``). When a gate fails and ``fail`` is true, raises ``DataQualityError`` (message: table,
-    expectation, offending ids; ``summary`` attached) — after the Data Docs are written. ``scopes`` maps a table to ``fn(table) -> WHERE clause`` to gate
-    only part of it (the export gates the invoices of its own window, so an old bad invoice blocks nothing new).
+    expectation, offending ids; ``summary`` attached) — after the Data Docs are written. ``scopes`` maps a table
+    to ``fn(table) -> WHERE clause`` to gate only part of it (the export gates the invoices of its own window, so
+    an old bad invoice blocks nothing new).
     """
     unknown = [t for t in tables if t not in SPECS]
     if unknown:
@@ -116,8 +117,10 @@ def _expectations(table: str) -> list[Any]:
 
 
 def _logged(prep: "Prepared", started: float, result: Any) -> Any:
-    log.info("quality gate %s: %s, %d rows, excluded %s, %.2f s", prep.table,
-             "passed" if result.success else "FAILED", prep.rows, prep.excluded, time.perf_counter() - started)
+    failed = sum(1 for r in result.results if not r.success)
+    log.info("quality gate %s: %s, %d rows, %d failed expectation(s), excluded %s, %.2f s", prep.table,
+             "passed" if result.success else "FAILED", prep.rows, failed, prep.excluded,
+             time.perf_counter() - started)
     return result
 
 
