@@ -52,8 +52,12 @@ def line_amount(quantity: Decimal, rate: Decimal, discount: Decimal | None) -> t
     return unit, cents(quantity * unit)
 
 
-def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: InvoiceContext) -> Transformed:
-    number = str(invoice["source_id"])
+class _LineProblem(Exception):
+    """A line QBO cannot take; its message says why and what to do (the invoice is blocked with it)."""
+
+
+def _customer_problems(invoice: dict[str, Any], ctx: InvoiceContext) -> tuple[str | None, list[str]]:
+    """The QBO customer of the invoice, and what stops the invoice before its lines (customer, currency)."""
     problems: list[str] = []
     customer_id = invoice.get("customer_id")
     qbo_customer = ctx.customer_map.get(str(customer_id)) if customer_id else None
@@ -67,52 +71,86 @@ def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: Invoice
     if currency != ctx.home_currency and not ctx.multi_currency:
         problems.append(f"currency {currency} differs from QBO's home currency {ctx.home_currency} and QBO "
                         "multi-currency is off")
+    return qbo_customer, problems
+
+
+def _item_of(line: dict[str, Any], ctx: InvoiceContext, where: str) -> str:
+    items = ctx.product_map.get(line.get("product_name") or "", set())
+    if not items:
+        raise _LineProblem(f"{where}: no QBO item is mapped to this Atera product: match or create it in "
+                           "atera_qbo_matching")
+    if len(items) > 1:
+        raise _LineProblem(f"{where}: Atera records of this name map to different QBO items "
+                           f"({', '.join(sorted(items))}): make their mappings agree")
+    return next(iter(items))
+
+
+def _tax_code(item_id: str, ctx: InvoiceContext, us: bool, where: str) -> str:
+    """US companies: the pseudo codes TAX/NON per the item's Taxable; elsewhere a real code on every line."""
+    taxable = ctx.item_taxable.get(item_id, False)
+    if us:
+        return "TAX" if taxable else "NON"
+    code = ctx.item_tax_code.get(item_id) if taxable else ctx.zero_tax_code
+    if not code:
+        raise _LineProblem(f"{where}: no QBO tax code for this line (non-US companies need one on every line): "
+                           "set the item's sales tax code in QBO or configure the 0% code")
+    return code
+
+
+def _qbo_line(line: dict[str, Any], ctx: InvoiceContext, us: bool) -> dict[str, Any]:
+    """One Atera invoice line as a QBO SalesItemLine, pre-tax; raises ``_LineProblem`` for a line QBO cannot take."""
+    where = f"line {line['line_idx']} ({line.get('product_name')!r})"
+    item_id = _item_of(line, ctx, where)
+    qty = to_decimal(line.get("quantity"), field=f"{where} quantity")
+    rate = to_decimal(line.get("rate"), field=f"{where} rate")
+    if qty is None or rate is None:
+        raise _LineProblem(f"{where}: quantity or rate missing")
+    discount = to_decimal(line.get("discount_percentage"), field=f"{where} discount")
+    unit, amount = line_amount(qty, rate, discount)
+    stated = to_decimal(line.get("subtotal"), field=f"{where} subtotal")
+    if stated is not None and stated != amount:
+        raise _LineProblem(f"{where}: Atera's line subtotal {stated} disagrees with quantity × rate less discount "
+                           f"= {amount}: check the invoice in Atera")
+    description = line.get("description") or line.get("product_name") or ""
+    if discount:
+        description = f"{description} ({discount.normalize()}% discount)"
+    detail: dict[str, Any] = {"ItemRef": {"value": item_id}, "Qty": qty, "UnitPrice": unit,
+                              "TaxCodeRef": {"value": _tax_code(item_id, ctx, us, where)}}
+    return {"DetailType": "SalesItemLineDetail", "Amount": amount, "Description": description[:4000],
+            "SalesItemLineDetail": detail}
+
+
+def _payload(invoice: dict[str, Any], qbo_customer: str | None, qbo_lines: list[dict[str, Any]],
+             ctx: InvoiceContext, us: bool, entity: str) -> dict[str, Any]:
+    number = str(invoice["source_id"])
+    kind = "Atera credit invoice" if entity == "CreditMemo" else "Atera invoice"
+    payload: dict[str, Any] = {
+        "CustomerRef": {"value": qbo_customer},
+        "TxnDate": invoice.get("invoice_date"),
+        "Line": qbo_lines,
+        "PrivateNote": f"{kind} {number} ({invoice.get('invoice_uuid') or 'no id'}); exported without tax "
+                       "by atera-qbo-sync",
+    }
+    if ctx.custom_txn_numbers:
+        payload["DocNumber"] = number[:21]
+    if not us:
+        payload["GlobalTaxCalculation"] = "TaxExcluded"
+    return payload
+
+
+def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: InvoiceContext) -> Transformed:
+    number = str(invoice["source_id"])
+    qbo_customer, problems = _customer_problems(invoice, ctx)
     us = (ctx.country or "US").upper() in ("US", "USA", "UNITED STATES")
     qbo_lines: list[dict[str, Any]] = []
-    total = Decimal(0)
     for line in sorted(lines, key=lambda l: l["line_idx"]):
-        where = f"line {line['line_idx']} ({line.get('product_name')!r})"
-        items = ctx.product_map.get(line.get("product_name") or "", set())
-        if not items:
-            problems.append(f"{where}: no QBO item is mapped to this Atera product: match or create it in "
-                            "atera_qbo_matching")
-            continue
-        if len(items) > 1:
-            problems.append(f"{where}: Atera records of this name map to different QBO items "
-                            f"({', '.join(sorted(items))}): make their mappings agree")
-            continue
-        item_id = next(iter(items))
-        qty = to_decimal(line.get("quantity"), field=f"{where} quantity")
-        rate = to_decimal(line.get("rate"), field=f"{where} rate")
-        if qty is None or rate is None:
-            problems.append(f"{where}: quantity or rate missing")
-            continue
-        discount = to_decimal(line.get("discount_percentage"), field=f"{where} discount")
-        unit, amount = line_amount(qty, rate, discount)
-        stated = to_decimal(line.get("subtotal"), field=f"{where} subtotal")
-        if stated is not None and stated != amount:
-            problems.append(f"{where}: Atera's line subtotal {stated} disagrees with quantity × rate less discount "
-                            f"= {amount}: check the invoice in Atera")
-            continue
-        description = line.get("description") or line.get("product_name") or ""
-        if discount:
-            description = f"{description} ({discount.normalize()}% discount)"
-        detail: dict[str, Any] = {"ItemRef": {"value": item_id}, "Qty": qty, "UnitPrice": unit}
-        taxable = ctx.item_taxable.get(item_id, False)
-        if us:
-            detail["TaxCodeRef"] = {"value": "TAX" if taxable else "NON"}
-        else:
-            code = ctx.item_tax_code.get(item_id) if taxable else ctx.zero_tax_code
-            if not code:
-                problems.append(f"{where}: no QBO tax code for this line (non-US companies need one on every line): "
-                                "set the item's sales tax code in QBO or configure the 0% code")
-                continue
-            detail["TaxCodeRef"] = {"value": code}
-        qbo_lines.append({"DetailType": "SalesItemLineDetail", "Amount": amount,
-                          "Description": description[:4000], "SalesItemLineDetail": detail})
-        total += amount
+        try:
+            qbo_lines.append(_qbo_line(line, ctx, us))
+        except _LineProblem as problem:
+            problems.append(str(problem))
     if not lines:
         problems.append("the invoice has no lines")
+    total = sum((qbo_line["Amount"] for qbo_line in qbo_lines), Decimal(0))
     entity = "Invoice"
     if total < 0:
         # An Atera credit (negative quantities) is a QBO CreditMemo with the same lines, quantities positive.
@@ -123,18 +161,6 @@ def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: Invoice
             qbo_line["Amount"] = -qbo_line["Amount"]
     if problems:
         return Transformed(number, None, problems, total, entity=entity)
-    payload: dict[str, Any] = {
-        "CustomerRef": {"value": qbo_customer},
-        "TxnDate": invoice.get("invoice_date"),
-        "Line": qbo_lines,
-        "PrivateNote": f"Atera invoice {number} ({invoice.get('invoice_uuid') or 'no id'}); exported without tax "
-                       "by atera-qbo-sync",
-    }
-    if ctx.custom_txn_numbers:
-        payload["DocNumber"] = number[:21]
-    if not us:
-        payload["GlobalTaxCalculation"] = "TaxExcluded"
-    if entity == "CreditMemo":
-        payload["PrivateNote"] = payload["PrivateNote"].replace("Atera invoice", "Atera credit invoice", 1)
+    payload = _payload(invoice, qbo_customer, qbo_lines, ctx, us, entity)
     digest = hashlib.sha1(dumps({entity: payload}).encode()).hexdigest()
     return Transformed(number, payload, [], total, digest, entity)
