@@ -121,12 +121,19 @@ def _price_drift(m: Any, a: Rec, q: Rec, base: dict[str, str]) -> list[Finding]:
                            "Atera's price either way.")]
 
 
+def _unknown(frame: Any, known: set[str]) -> Any:
+    return frame[~frame["atera_id"].astype(str).isin(known)].reset_index(drop=True)
+
+
 def unmapped_findings(engine: sa.Engine, sides: list[Side]) -> list[Finding]:
     """Records on either side no mapping names, with the suggestion the matching DAG gives."""
     from ..matching.match import load_catalogs, match_all
 
-    review = match_all(load_catalogs(engine))
     by_entity = {s.entity: s for s in sides}
+    cat = load_catalogs(engine)  # only the Atera records no mapping names need suggestions (all of QBO is the pool)
+    cat.atera_customers = _unknown(cat.atera_customers, by_entity["customer"].known_atera)
+    cat.atera_products = _unknown(cat.atera_products, by_entity["item"].known_atera)
+    review = match_all(cat)
     out: list[Finding] = []
     for r in review.itertuples(index=False):
         entity = "customer" if r.entity == "customer" else "item"
