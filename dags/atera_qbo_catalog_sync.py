@@ -11,6 +11,10 @@ which schedules `atera_qbo_matching`.
 Incremental: Atera customers/contacts by `FromLastModifiedDate`, QBO lists by `Metadata.LastUpdatedTime` (each
 from a watermark less an overlap; deletions/merges from QBO's CDC); a full pull at least daily to see deletions.
 Params: `full_refresh` — re-read everything now.
+
+Once Atera's catalog was handed to QBO (`atera_qbo_matching` with `replace_atera_catalog=true, commit=true`), the
+last task keeps Atera's products following QBO's items: renames, price changes, new and deactivated items; an edit
+made in Atera to a mapped product is reported (and set back), never pushed to QBO. Before that it does nothing.
 Connections: `atera_default`, `quickbooks_default`, `atera_qbo_staging` (see README).
 """
 from __future__ import annotations
@@ -61,7 +65,14 @@ def atera_qbo_catalog_sync() -> None:
                           "qbo": {k: v["rows"] for k, v in qbo.items()}}
         return result
 
-    quality_gate(extract_atera(), extract_qbo())
+    @task
+    def follow_qbo_catalog(gate: dict, run_id: str | None = None) -> dict:
+        """Once Atera's catalog was handed to QBO (replace_atera_catalog), Atera's products follow QBO's items."""
+        from atera_qbo.tasks import follow_qbo_catalog as follow
+
+        return follow(run_id=run_id)
+
+    follow_qbo_catalog(quality_gate(extract_atera(), extract_qbo()))
 
 
 atera_qbo_catalog_sync()

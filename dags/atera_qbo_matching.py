@@ -35,7 +35,8 @@ def _matching(params: dict, run_id: str, *, commit: bool) -> dict:
 
     return match(overrides_path=params.get("overrides_path"), commit=commit,
                  create_unmatched_in_qbo=bool(params.get("create_unmatched_in_qbo")),
-                 import_unmatched_qbo_customers=bool(params.get("import_unmatched_qbo_customers")), run_id=run_id)
+                 import_unmatched_qbo_customers=bool(params.get("import_unmatched_qbo_customers")), run_id=run_id,
+                 replace_atera_catalog=bool(params.get("replace_atera_catalog")))
 
 
 @dag(
@@ -65,6 +66,14 @@ def _matching(params: dict, run_id: str, *, commit: bool) -> dict:
             False, type="boolean", title="Import QBO-only customers into Atera",
             description="QBO customers with no Atera counterpart are created in Atera (with commit). true/false; "
                         "default false. Example: true when Atera starts empty"),
+        "replace_atera_catalog": Param(
+            False, type="boolean", title="Replace Atera's catalog with QBO's",
+            description="The wizard's last step: matched Atera products/expenses take their QBO item's name, price "
+                        "and SKU; QBO items with no Atera counterpart are created in Atera; unmatched Atera products "
+                        "are removed after a full snapshot (catalog_snapshots/ in the review dir; restorable). "
+                        "Previewed in catalog_replacement.csv on every run, applied only with commit=true; from "
+                        "then on each catalog sync keeps Atera following QBO. true/false; default false. "
+                        "Example: true"),
     },
     doc_md=__doc__,
 )

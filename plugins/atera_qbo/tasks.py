@@ -133,7 +133,8 @@ def quality_gate(tables: list[str], *, invoice_window: tuple[str, str] | None = 
 # ----------------------------------------------------------------------------------------------- matching
 @fail_fatal
 def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: bool,
-          import_unmatched_qbo_customers: bool, run_id: str | None = None) -> dict[str, Any]:
+          import_unmatched_qbo_customers: bool, run_id: str | None = None,
+          replace_atera_catalog: bool = False) -> dict[str, Any]:
     from .matching import commit as committing
     from .matching.match import apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.kept import kept_mappings
@@ -175,8 +176,69 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
             if atera is not None:
                 atera.close()
         summary["mapping_changed"] = active_mapping(engine) != before
+    if replace_atera_catalog:
+        summary["catalog_replacement"] = _replace_catalog(engine, rows, out_dir, stamp, commit=commit, run_id=run_id)
     log.info("matching: %s", summary)
     return summary
+
+
+def _replace_catalog(engine: Any, rows: list[Any], out_dir: Path, stamp: str, *, commit: bool,
+                     run_id: str | None) -> dict[str, Any]:
+    """Atera's products replaced by QBO's items: previewed (``catalog_replacement.csv``) on every run that asks,
+    applied only with ``commit``, on the mapping the commit just activated."""
+    from .matching import catalog_replace as cr
+
+    products, items, active, written = cr.load_inputs(engine)
+    mapping = active if commit else {**active, **cr.proposed_mapping(rows)}
+    first = cr.is_following(engine) is None
+    catalog_plan = cr.plan(products, items, mapping, follow=not first, last_written=written)
+    out: dict[str, Any] = {"planned": catalog_plan.counts(),
+                           "preview_csv": str(cr.write_preview(out_dir / "catalog_replacement.csv", catalog_plan))}
+    if commit:
+        atera = _atera()
+        try:
+            done = cr.execute(engine, atera, catalog_plan, plan_id=f"catalog-{stamp}", review_dir=out_dir,
+                              first=first)
+        finally:
+            atera.close()
+        out.update(done=done.done, snapshot_file=done.snapshot_file)
+    return out
+
+
+@fail_fatal
+def follow_qbo_catalog(*, run_id: str | None = None) -> dict[str, Any]:
+    """After a catalog sync: once Atera's catalog was handed to QBO, QBO's renames, price changes and new and
+    deactivated items reach Atera; Atera-side edits of mapped products are reported (not pushed to QBO)."""
+    from .matching import catalog_replace as cr
+
+    engine = _staging()
+    if cr.is_following(engine) is None:
+        return {"following": False, "note": "Atera's catalog is Atera's own (replace_atera_catalog never ran)"}
+    products, items, active, written = cr.load_inputs(engine)
+    catalog_plan = cr.plan(products, items, active, follow=True, last_written=written)
+    stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
+    out_dir = _review_dir()
+    cr.write_preview(out_dir / "catalog_follow.csv", catalog_plan)
+    atera = _atera()
+    try:
+        done = cr.execute(engine, atera, catalog_plan, plan_id=f"follow-{stamp}", review_dir=out_dir, first=False)
+    finally:
+        atera.close()
+    for f in catalog_plan.findings:
+        log.warning("catalog: %s %s %r: %s", f["type"], f["atera_id"], f["atera_name"], f["action"])
+    return {"following": True, "done": done.done, "findings": catalog_plan.counts()}
+
+
+@fail_fatal
+def restore_atera_catalog(*, plan_id: str) -> dict[str, Any]:
+    """Recreate the Atera products/expenses a replacement removed, from their snapshots."""
+    from .matching import catalog_replace as cr
+
+    atera = _atera()
+    try:
+        return {"restored": cr.restore(_staging(), atera, plan_id=plan_id)}
+    finally:
+        atera.close()
 
 
 def active_mapping(engine: Any) -> frozenset[tuple[str, str, str]]:

@@ -131,3 +131,17 @@ class AteraClient:
     def create_customer(self, body: dict[str, Any]) -> int:
         result = self.post("/customers", body, entity=f"Atera customer {body.get('CustomerName')!r}")
         return int(result["ActionID"])
+
+    # -- catalog replacement (Atera's products follow QBO's items) ---------------------------------------------
+    def put(self, path: str, body: dict[str, Any], *, entity: str) -> Any:
+        """An update: PUT sets the same fields again when repeated, so it is retried like a read."""
+        response = self.http.request("PUT", f"/api/v3{path}", json=body, entity=entity, prepare=self._headers)
+        return ApiSession.json(response)
+
+    def delete(self, path: str, *, entity: str) -> None:
+        self.http.request("DELETE", f"/api/v3{path}", entity=entity, prepare=self._headers)
+
+    def create_rate(self, segment: str, body: dict[str, Any]) -> int:
+        """``segment``: ``products`` or ``expenses``; answers the new RateID."""
+        result = self.post(f"/rates/{segment}", body, entity=f"Atera {segment[:-1]} {body.get('Description')!r}")
+        return int(result["ActionID"])

@@ -249,3 +249,28 @@ qbo_connection_events = sa.Table(
     Column("realm_id", Text, nullable=False), Column("event", Text, nullable=False),
     Column("at", TS, nullable=False), *_text("actor", "seed_fingerprint", "detail"),
     sa.Index("ix_qbo_connection_events_realm", "realm_id", "at"))
+
+# ---------------------------------------------------------------------- Atera's catalog following QBO's
+# One row per catalog handed to QBO (the first replace_atera_catalog commit): from then on QBO is the master.
+catalog_master = sa.Table(
+    "catalog_master", metadata, Column("catalog", Text, primary_key=True), Column("master", Text, nullable=False),
+    Column("since", TS, nullable=False), Column("plan_id", Text))
+
+# The steps of a replacement (or of a follow-up after a catalog sync), persisted before each is sent.
+# step_key: "<action>:<atera id>" or "create:qbo:<item id>"; status: pending | done | failed.
+atera_catalog_steps = sa.Table(
+    "atera_catalog_steps", metadata, Column("plan_id", Text, primary_key=True),
+    Column("step_key", Text, primary_key=True), Column("action", Text, nullable=False),
+    *_text("atera_id", "qbo_id", "name", "body_json"), Column("status", Text, nullable=False),
+    Column("error_text", Text), Column("updated_at", TS, nullable=False))
+
+# What was last written to each Atera product (fields_json: Description/Amount/SKU): an Atera-side edit shows.
+atera_catalog_state = sa.Table(
+    "atera_catalog_state", metadata, Column("atera_id", Text, primary_key=True), Column("qbo_id", Text),
+    Column("fields_json", Text, nullable=False), Column("plan_id", Text), Column("written_at", TS, nullable=False))
+
+# Every Atera product/expense a replacement removed, whole (record_json: the API's record), for restore.
+atera_catalog_snapshots = sa.Table(
+    "atera_catalog_snapshots", metadata, Column("plan_id", Text, primary_key=True),
+    _id_part("kind"), _id_part("source_id"), Column("record_json", Text, nullable=False),
+    Column("taken_at", TS, nullable=False), Column("restored_as", Text), Column("restored_at", TS))
