@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-postgres bench reset clean
+.PHONY: setup run test test-postgres test-celery bench reset clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: setup
 # The staging-store tests (and the rest marked postgres) against the local PostgreSQL, in a throw-away database.
 test-postgres: setup
 	bash scripts/with_postgres.sh $(PY) -m pytest -m postgres $(PYTEST_ARGS)
+
+# Airflow distributed: api-server, scheduler, dag-processor, two Celery workers; PostgreSQL + Redis (a few minutes).
+test-celery: setup
+	$(PY) -m pytest -m celery $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/run_all.py
