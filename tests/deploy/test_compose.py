@@ -221,3 +221,38 @@ def test_docker_compose_config_accepts_the_file_with_only_env_example_copied(tmp
         assert result.returncode == 0, result.stderr
         services = yaml.safe_load(result.stdout)["services"]
         assert set(AIRFLOW_SERVICES) | {"atera-twin", "qbo-twin"} <= set(services)
+
+
+def test_init_writes_shared_secrets_once_from_env_or_generated_and_creates_the_staging_schema(tmp_path, monkeypatch):
+    import importlib.util
+    import json
+    import sys
+
+    import sqlalchemy as sa
+
+    spec = importlib.util.spec_from_file_location("compose_init", REPO / "scripts" / "compose_init.py")
+    init = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = init
+    spec.loader.exec_module(init)
+
+    monkeypatch.setenv("ATERA_QBO_SECRETS_DIR", str(tmp_path / "secrets"))
+    monkeypatch.setenv("AIRFLOW_JWT_SECRET", "from-dot-env")
+    monkeypatch.delenv("AIRFLOW_FERNET_KEY", raising=False)
+    assert init.main(["compose_init.py", "secrets"]) == 0
+    first = {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()}
+    assert set(first) == {"fernet.key", "jwt.secret", "api.secret"}
+    assert first["jwt.secret"].strip() == "from-dot-env"
+    from cryptography.fernet import Fernet
+
+    Fernet(first["fernet.key"].strip().encode())  # a valid key
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in (tmp_path / "secrets").iterdir())
+    monkeypatch.setenv("AIRFLOW_JWT_SECRET", "changed-later")
+    init.main(["compose_init.py", "secrets"])
+    assert {p.name: p.read_text() for p in (tmp_path / "secrets").iterdir()} == first, "a secret was overwritten"
+
+    db = tmp_path / "staging.db"
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+    assert init.main(["compose_init.py", "staging"]) == 0
+    assert init.main(["compose_init.py", "staging"]) == 0  # again: nothing to do, no error
+    tables = set(sa.inspect(sa.create_engine(f"sqlite:///{db}")).get_table_names())
+    assert {"stg_atera_invoices", "export_invoices", "oauth_tokens", "map_customers"} <= tables
