@@ -71,7 +71,11 @@ def run(script: str) -> Outcome:
     return Outcome(script, title, time.monotonic() - started, proc.returncode, "".join(lines))
 
 
-def machine() -> dict[str, str]:
+def load_average() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
+
+
+def machine(load_at_start: str) -> dict[str, str]:
     def first(path: str, key: str) -> str:
         try:
             for line in Path(path).read_text().splitlines():
@@ -88,7 +92,6 @@ def machine() -> dict[str, str]:
                                 text=True, timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "unknown"
     return {
         "Date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "CPU": first("/proc/cpuinfo", "model name"),
@@ -97,7 +100,8 @@ def machine() -> dict[str, str]:
         "OS": f"{platform.system()} {platform.release()}",
         "Python": platform.python_version(),
         "Commit": commit,
-        "Load average at the end (1/5/15 min)": load,
+        # other work on the machine slows every figure down: the load says how much there was
+        "Load average at the start / at the end (1/5/15 min)": f"{load_at_start} — {load_average()}",
     }
 
 
@@ -124,10 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="run only the benchmarks whose file name contains one of these")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     args = parser.parse_args(argv)
+    load_at_start = load_average()
     outcomes = [run(script) for script in discover(args.only)]
     if not args.no_docs and not args.only:
         DOCS.parent.mkdir(parents=True, exist_ok=True)
-        DOCS.write_text(render(outcomes, machine()), encoding="utf-8")
+        DOCS.write_text(render(outcomes, machine(load_at_start)), encoding="utf-8")
         print(f"\nwrote {DOCS}")
     failed = [o.script for o in outcomes if o.returncode not in (0, None)]
     if failed:
