@@ -199,12 +199,14 @@ class Cluster:
                 pass
             try:  # whatever is left of the group (task supervisors, pool children): KILL
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
+                proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
                 pass
-            proc.wait(timeout=10)
-        for db in self.databases:
-            psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-        self._flush_queue()
+        try:
+            for db in self.databases:
+                psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        finally:
+            self._flush_queue()
 
     def _flush_queue(self) -> None:
         try:
