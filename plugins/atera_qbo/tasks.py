@@ -140,16 +140,20 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     from .matching.kept import kept_mappings
     from .matching.review import ReviewRow, rows_of
     from .matching.review_csv import read_rows, write_rows
+    from .staging.mappings import OverridesFile
 
     engine = _staging()
     out_dir = _review_dir()
     catalogs = load_catalogs(engine)
     review = match_all(catalogs)
     overrides: list[ReviewRow] = kept_mappings(engine, catalogs)
+    source = None
     if overrides_path:
         explicit = list(read_rows(overrides_file(overrides_path, out_dir)))
         explicit_keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
         overrides = [o for o in overrides if (o.entity, o.atera_id) not in explicit_keys] + explicit
+        source = OverridesFile.of(Path(overrides_path), [(r.entity, r.atera_id or r.qbo_id, r.line)
+                                                         for r in explicit if r.action])
     review = apply_overrides(review, overrides, catalogs)
     review = decisions(review, create_unmatched=create_unmatched_in_qbo,
                        import_unmatched=import_unmatched_qbo_customers)
@@ -170,7 +174,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         atera = _atera() if any(s.action == "import_atera" for s in steps) else None
         try:
             summary["commit"] = committing.execute(engine, review, steps, qbo=qbo, atera=atera,
-                                                   run_id=run_id).as_dict()
+                                                   run_id=run_id, overrides=source).as_dict()
         finally:
             qbo.close()
             if atera is not None:
@@ -308,7 +312,8 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
 
     def prepare() -> None:
         if create_missing_customers and not dry_run:
-            customers["created"], customers["problems"] = create_customers(engine, qbo, start, end, wanted)
+            customers["created"], customers["problems"] = create_customers(engine, qbo, start, end, wanted,
+                                                                        origin=f"export {run_id or 'manual'}")
             for problem in customers["problems"].values():
                 log.warning("create_missing_customers: %s", problem)
 

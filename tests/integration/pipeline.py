@@ -9,8 +9,10 @@ from atera_qbo.export.load import ExportResult, export_invoices
 from atera_qbo.extract import extract_atera_catalog, extract_atera_invoices, extract_qbo_catalog
 from atera_qbo.http import RetryPolicy
 from atera_qbo.matching import commit
+from atera_qbo.matching.kept import kept_mappings
 from atera_qbo.matching.match import apply_overrides, decisions, load_catalogs, match_all
 from atera_qbo.matching.review_csv import read_rows
+from atera_qbo.staging.mappings import OverridesFile
 from scripts.airflow_env import DEMO
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,10 +31,17 @@ def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, im
     extract_qbo_catalog(qbo, engine)
     catalogs = load_catalogs(engine)
     review = match_all(catalogs)
+    decided, source = kept_mappings(engine, catalogs), None  # as the matching task does
     if overrides:
-        review = apply_overrides(review, list(read_rows(overrides)), catalogs)
+        explicit = list(read_rows(overrides))
+        keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
+        decided = [k for k in decided if (k.entity, k.atera_id) not in keys] + explicit
+        source = OverridesFile.of(overrides, [(r.entity, r.atera_id or r.qbo_id, r.line) for r in explicit
+                                              if r.action])
+    review = apply_overrides(review, decided, catalogs)
     review = decisions(review, create_unmatched=True, import_unmatched=import_unmatched)
-    commit.execute(engine, review, commit.build_steps(review, catalogs, engine), qbo=qbo, atera=atera)
+    commit.execute(engine, review, commit.build_steps(review, catalogs, engine), qbo=qbo, atera=atera,
+                   overrides=source)
     extract_qbo_catalog(qbo, engine)  # see what the commit created
 
 

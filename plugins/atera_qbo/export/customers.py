@@ -10,15 +10,17 @@ import sqlalchemy as sa
 from ..matching.normalize import exact_key
 from ..qbo import rules
 from ..qbo.query import quote, select
-from ..staging.db import table, upsert, utcnow
+from ..staging import mappings
+from ..staging.db import table
 
 
 def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_to: date,
-                             numbers: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+                             numbers: list[str], *, origin: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Map the Atera customers of the selected invoices that have no QBO customer yet (export param
     ``create_missing_customers``): to the QBO customer of the same name when there is one, else to a new one
     (idempotent through requestid). Answers (Atera id → QBO id, Atera id → problem); an Atera customer with a
-    problem stays unmapped, so its invoices are blocked with the reason."""
+    problem stays unmapped, so its invoices are blocked with the reason. ``origin`` (e.g. ``export <run id>``) is
+    recorded as the provenance of the customers it creates."""
     problems: dict[str, str] = {}
     inv, mc, ac = table(engine, "stg_atera_invoices"), table(engine, "map_customers"), \
         table(engine, "stg_atera_customers")
@@ -55,17 +57,14 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
                                         f"{existing[0]['Id']}): reactivate it in QBO, or map another in matching")
             continue
         if existing:  # same name already in QBO: use it, never create a twin of it
-            obj, method = existing[0], "exact"
+            obj, how = existing[0], mappings.Provenance(mappings.Method.EXACT)
         else:
             obj = qbo.create("Customer", rules.customer_payload(customer._mapping),
                              request_id=rules.request_id("create-missing", source_id, display),
                              label=f"create QBO customer for {label}")
-            method = "created"
+            how = mappings.Provenance(mappings.Method.CREATED, origin_plan_id=origin)
         created[str(source_id)] = str(obj["Id"])
-        with engine.begin() as conn:
-            upsert(conn, mc, [{"atera_id": str(source_id), "atera_name": name, "qbo_id": str(obj["Id"]),
-                               "qbo_name": obj.get("DisplayName", display),
-                               "status": "matched_exact" if method == "exact" else "matched_override",
-                               "method": method, "active": True, "plan_id": None, "updated_at": utcnow()}],
-                   ["atera_id"])
+        status = "matched_exact" if how.method == mappings.Method.EXACT else "matched_override"
+        mappings.add(engine, "customer", mappings.Mapping(str(source_id), str(obj["Id"]), how, name,
+                                                          obj.get("DisplayName", display), status))
     return created, problems

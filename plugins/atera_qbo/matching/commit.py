@@ -8,6 +8,7 @@ Atera's customer list and reuses a customer of the same name.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -20,7 +21,9 @@ import sqlalchemy as sa
 from ..errors import FatalError, MatchingError, RetriableApiError
 from ..money import dumps
 from ..qbo import rules
+from ..staging import mappings
 from ..staging.db import table, upsert, utcnow
+from ..staging.mappings import OverridesFile
 from .catalogs import Catalogs
 from .names import held_names, name_problem
 from .normalize import exact_key
@@ -142,7 +145,9 @@ def _record_step(engine: sa.Engine, plan_id: str, step: Step) -> None:
 
 
 def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: Any, atera: Any | None,
-            run_id: str | None = None) -> CommitResult:
+            run_id: str | None = None, overrides: OverridesFile | None = None) -> CommitResult:
+    """Run the plan's steps; when all succeeded, activate the new mapping (provenance: ``staging.mappings``;
+    ``overrides`` is the file whose lines decided, to record them)."""
     plan_id = run_id or uuid.uuid4().hex
     plans = table(engine, "match_plans")
     with engine.begin() as conn:
@@ -183,7 +188,7 @@ def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: 
         _finish(engine, plan_id, "failed", result)
         raise FatalError("commit failed; the previous mapping stays in force. Fix the causes and re-run "
                          "(steps already done are replayed, not repeated):\n  " + "\n  ".join(result.failed))
-    _activate(engine, plan_id, review, steps, result)
+    _activate(engine, plan_id, review, steps, result, overrides)
     _finish(engine, plan_id, "done", result)
     return result
 
@@ -214,32 +219,33 @@ def _finish(engine: sa.Engine, plan_id: str, status: str, result: CommitResult, 
 
 
 def _activate(engine: sa.Engine, plan_id: str, review: pd.DataFrame, steps: list[Step],
-              result: CommitResult) -> None:
-    """Replace the active mapping with this plan's, in one transaction."""
-    now = utcnow()
+              result: CommitResult, overrides: OverridesFile | None) -> None:
+    """Replace the active mapping with this plan's, in one transaction, each mapping with its provenance."""
     by_key = {(s.entity, s.atera_id if s.action == "create_qbo" else s.qbo_id): s for s in steps}
-    rows: dict[str, list[dict[str, Any]]] = {"customer": [], "product": []}
+    chosen: dict[str, list[mappings.Mapping]] = {"customer": [], "product": []}
+
+    def decided(entity: str, key: str, method: mappings.Method) -> mappings.Provenance:
+        """``method``, with the overrides line that decided it (if one did) and this plan when it created."""
+        line = overrides.provenance(entity, key) if overrides else None
+        return dataclasses.replace(line or mappings.Provenance(method), method=method,
+                                   origin_plan_id=None if method == mappings.Method.OVERRIDE else plan_id)
+
     for r in rows_of(review):
         if r.decision == Decision.MAP:
-            rows[r.entity].append({"atera_id": r.atera_id, "atera_name": r.atera_name, "qbo_id": r.qbo_id,
-                                   "qbo_name": r.qbo_name, "status": str(r.status),
-                                   "method": "exact" if r.status == MatchStatus.MATCHED_EXACT else "override"})
+            how = (mappings.Provenance(mappings.Method.EXACT) if r.status == MatchStatus.MATCHED_EXACT
+                   else decided(r.entity, r.atera_id, mappings.Method.OVERRIDE))
+            chosen[r.entity].append(mappings.Mapping(r.atera_id, r.qbo_id, how, r.atera_name, r.qbo_name,
+                                                     str(r.status)))
         elif r.decision == Decision.CREATE_QBO:
             step = by_key[(r.entity, r.atera_id)]
-            rows[r.entity].append({"atera_id": r.atera_id, "atera_name": r.atera_name, "qbo_id": step.result_id,
-                                   "qbo_name": step.payload.get("DisplayName") or step.payload.get("Name"),
-                                   "status": "matched_override", "method": "created"})
+            chosen[r.entity].append(mappings.Mapping(
+                r.atera_id, str(step.result_id), decided(r.entity, r.atera_id, mappings.Method.CREATED),
+                r.atera_name, step.payload.get("DisplayName") or step.payload.get("Name"), "matched_override"))
             result.created_in_qbo[r.entity] = result.created_in_qbo.get(r.entity, 0) + 1
         elif r.decision == Decision.IMPORT_ATERA:
             step = by_key[("customer", r.qbo_id)]
-            rows["customer"].append({"atera_id": step.result_id, "atera_name": step.payload["CustomerName"],
-                                     "qbo_id": r.qbo_id, "qbo_name": r.qbo_name, "status": "matched_override",
-                                     "method": "imported"})
+            chosen["customer"].append(mappings.Mapping(
+                str(step.result_id), r.qbo_id, decided("customer", r.qbo_id, mappings.Method.IMPORTED),
+                step.payload["CustomerName"], r.qbo_name, "matched_override"))
             result.imported_to_atera += 1
-    with engine.begin() as conn:
-        for entity, tbl_name in (("customer", "map_customers"), ("product", "map_products")):
-            tbl = table(engine, tbl_name)
-            conn.execute(sa.update(tbl).values(active=False, updated_at=now))
-            entity_rows = [dict(row, active=True, plan_id=plan_id, updated_at=now) for row in rows[entity]]
-            upsert(conn, tbl, entity_rows, ["atera_id"])
-            result.mapped[entity] = len(entity_rows)
+    result.mapped.update(mappings.activate(engine, plan_id, chosen))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..staging.db import table
+from ..staging import mappings
 from .catalogs import Catalogs
 from .review import Action, Entity, ReviewRow
 
@@ -19,11 +19,11 @@ def kept_mappings(engine: sa.Engine, catalogs: Catalogs) -> list[ReviewRow]:
     atera_products = set(catalogs.atera_products["atera_id"].astype(str))
     rows: list[ReviewRow] = []
     with engine.connect() as conn:
-        for entity, name, qbo_ok, atera_ok in ((Entity.CUSTOMER, "map_customers", active_customers, atera_customers),
-                                               (Entity.PRODUCT, "map_products", active_items, atera_products)):
-            tbl = table(engine, name)
-            for r in conn.execute(sa.select(tbl).where(tbl.c.active.is_(True), tbl.c.method != "exact")):
+        for entity, qbo_ok, atera_ok in ((Entity.CUSTOMER, active_customers, atera_customers),
+                                         (Entity.PRODUCT, active_items, atera_products)):
+            for r in mappings.active(conn, entity, decided_only=True):
                 if str(r.qbo_id) in qbo_ok and str(r.atera_id) in atera_ok:
+                    how = mappings.provenance_of(r).describe()
                     rows.append(ReviewRow(entity=entity, atera_id=str(r.atera_id), qbo_id=str(r.qbo_id),
-                                          action=Action.MATCH, note=f"kept from commit {r.plan_id}"))
+                                          action=Action.MATCH, note=f"kept from commit {r.plan_id}: {how}"))
     return rows

@@ -4,6 +4,7 @@
 - ``db.py`` — engines, ``apply_schema`` (= ``alembic upgrade head``), ``Staging`` (owns one engine), upserts.
 - ``migrate.py`` + ``migrations/`` — Alembic, driven from Python (no alembic.ini); version table
   ``atera_qbo_alembic_version``.
+- ``mappings.py`` — the only writer of ``map_customers`` / ``map_products``, with each mapping's provenance.
 
 Changing the schema (a new table, column, index, type):
 

@@ -142,7 +142,7 @@ def _mapping(name: str) -> sa.Table:
     ``exact`` (same name), ``override`` (``override_file``/``override_sha256``/``override_line``: the overrides
     file row that decided it), ``created`` / ``imported`` (``origin_plan_id``: the commit plan whose step
     created the record). ``plan_id`` is the commit that last (re)activated the row; ``decided_at`` is when its
-    provenance was recorded."""
+    provenance was recorded. Only ``staging.mappings`` writes these tables."""
     return sa.Table(
         name, metadata, Column("atera_id", Text, primary_key=True),
         *_text("atera_name", "qbo_id", "qbo_name"), Column("status", Text, nullable=False),
