@@ -149,11 +149,11 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     overrides: list[ReviewRow] = kept_mappings(engine, catalogs)
     source = None
     if overrides_path:
-        explicit = list(read_rows(overrides_file(overrides_path, out_dir)))
+        path = overrides_file(overrides_path, out_dir)
+        explicit = list(read_rows(path))
         explicit_keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
         overrides = [o for o in overrides if (o.entity, o.atera_id) not in explicit_keys] + explicit
-        source = OverridesFile.of(Path(overrides_path), [(r.entity, r.atera_id or r.qbo_id, r.line)
-                                                         for r in explicit if r.action])
+        source = OverridesFile.of(path, [(r.entity, r.atera_id or r.qbo_id, r.line) for r in explicit if r.action])
     review = apply_overrides(review, overrides, catalogs)
     review = decisions(review, create_unmatched=create_unmatched_in_qbo,
                        import_unmatched=import_unmatched_qbo_customers)
