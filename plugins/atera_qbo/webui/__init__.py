@@ -1,0 +1,1 @@
+"""The finance wizard served by the Airflow plugin in plugins/atera_qbo_webui.py."""

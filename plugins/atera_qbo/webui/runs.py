@@ -1,0 +1,95 @@
+"""Triggering the DAGs from the plugin (in the API server's process, as Airflow's own trigger endpoint does)
+and reading a run's outcome: its state, the task's return value, and on failure the task's error message."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MATCHING_DAG = "atera_qbo_matching"
+EXPORT_DAG = "atera_qbo_invoice_export"
+TASK_OF = {MATCHING_DAG: "match_and_commit", EXPORT_DAG: "export"}
+FINISHED = ("success", "failed")
+
+
+class TriggerError(Exception):
+    """The DAG could not be triggered (not parsed yet, paused is fine, import errors...)."""
+
+
+@dataclass
+class RunOutcome:
+    dag_id: str
+    run_id: str
+    state: str
+    result: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+
+def trigger(dag_id: str, conf: dict[str, Any], user: str) -> str:
+    """Create a manual run of ``dag_id`` with ``conf`` (validated against the DAG's params); answers its run id."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import DagNotFound
+    from airflow.utils.types import DagRunTriggeredByType
+
+    try:
+        run = trigger_dag(dag_id, conf=conf, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user)
+    except DagNotFound:
+        raise TriggerError(f"DAG {dag_id} is not known to Airflow yet (has the dag processor parsed dags/?)") from None
+    except (ValueError, Exception) as exc:  # noqa: BLE001 - param validation, import errors: say so
+        raise TriggerError(f"Airflow refused to start {dag_id}: {exc}") from None
+    if run is None:
+        raise TriggerError(f"Airflow did not create a run of {dag_id}")
+    return run.run_id
+
+
+def outcome(dag_id: str, run_id: str) -> RunOutcome | None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        if run is None:
+            return None
+        result = RunOutcome(dag_id, run_id, str(getattr(run.state, "value", run.state) or "queued"))
+        task_id = TASK_OF.get(dag_id)
+        xcom = session.scalars(XComModel.get_many(run_id=run_id, key="return_value", task_ids=task_id,
+                                                  dag_ids=dag_id).limit(1)).first()
+        if xcom is not None:
+            value = XComModel.deserialize_value(xcom)
+            result.result = value if isinstance(value, dict) else None
+        if result.state == "failed":
+            tis = session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id,
+                                                             TaskInstance.run_id == run_id,
+                                                             TaskInstance.state == "failed")).all()
+            for ti in tis:
+                result.errors.extend(task_errors(dag_id, run_id, ti.task_id, ti.try_number) or
+                                     [f"task {ti.task_id} failed (see its log in Airflow)"])
+    return result
+
+
+def task_errors(dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
+    """The exception messages a task attempt logged (Airflow 3 writes JSON lines with ``error_detail``)."""
+    from airflow.configuration import conf
+
+    base = Path(conf.get("logging", "base_log_folder"))
+    path = base / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}" / f"attempt={try_number}.log"
+    if not path.exists():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        for detail in event.get("error_detail") or [] if isinstance(event, dict) else []:
+            if isinstance(detail, dict) and detail.get("exc_value"):
+                found.append(f"{detail.get('exc_type', 'Error')}: {detail['exc_value']}")
+    return found[-1:]  # the outermost (last) error is the one that failed the task

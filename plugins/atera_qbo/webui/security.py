@@ -1,0 +1,84 @@
+"""Who may do what. A plugin's FastAPI app is NOT protected by Airflow: every route here depends on Airflow's
+auth manager (the user from the JWT cookie or bearer token Airflow's login issued) and on a DAG permission:
+
+- reading a step needs read access to the DAG it feeds (``GET`` on ``atera_qbo_matching`` for the wizard,
+  on ``atera_qbo_invoice_export`` for the export page);
+- "Done" and "Export" create a DAG run: the ``POST`` permission on that DAG's runs, as Airflow's own trigger.
+
+Form posts also carry a CSRF token (signed with the API server's secret key, bound to the user) and must come
+from this origin (``Origin``/``Referer``): the login is a cookie, so another site could otherwise post for it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from airflow.api_fastapi.core_api.security import GetUserDep as UserDep  # Airflow's own: JWT cookie or bearer
+from fastapi import HTTPException, Request, status
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+CSRF_MAX_AGE = 12 * 3600
+
+
+def _allowed(user: Any, dag_id: str, method: str, runs: bool) -> bool:
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().is_authorized_dag(
+        method=method, access_entity=DagAccessEntity.RUN if runs else None, details=DagDetails(id=dag_id),
+        user=user)
+
+
+def can_read(dag_id: str) -> Callable[..., Any]:
+    async def dependency(user: UserDep) -> Any:
+        if not _allowed(user, dag_id, "GET", runs=False):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.get_name()} may not read DAG {dag_id}")
+        return user
+    return dependency
+
+
+def can_run(dag_id: str) -> Callable[..., Any]:
+    async def dependency(user: UserDep) -> Any:
+        if not _allowed(user, dag_id, "POST", runs=True):
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"{user.get_name()} may not start runs of {dag_id} (read-only login)")
+        return user
+    return dependency
+
+
+def may_run(user: Any, dag_id: str) -> bool:
+    return _allowed(user, dag_id, "POST", runs=True)
+
+
+def _serializer(request: Request) -> URLSafeTimedSerializer:
+    from airflow.configuration import conf
+
+    secret = conf.get("api", "secret_key", fallback=None) or conf.get("core", "fernet_key", fallback="") or "x"
+    return URLSafeTimedSerializer(secret, salt="atera-qbo-webui-csrf")
+
+
+def csrf_token(request: Request, user: Any) -> str:
+    return _serializer(request).dumps(user.get_name())
+
+
+def check_csrf(request: Request, user: Any, token: str | None) -> None:
+    """Refuse a state-changing request that is not from this origin or lacks this user's token."""
+    expected = f"{request.url.scheme}://{request.url.netloc}"
+    for header in ("origin", "referer"):
+        value = request.headers.get(header)
+        if value and value != "null":
+            parts = urlsplit(value)
+            if f"{parts.scheme}://{parts.netloc}" != expected:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, f"cross-site request refused ({header} {value})")
+    try:
+        name = _serializer(request).loads(token or "", max_age=CSRF_MAX_AGE)
+    except BadSignature:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or expired form token: reload the page") from None
+    if name != user.get_name():
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "form token of another user: reload the page")
+
+
+def login_url(request: Request) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_url_login(next_url=str(request.url))

@@ -1,0 +1,306 @@
+"""The finance wizard's API through a test client, with Airflow's own auth manager (SimpleAuthManager, users from
+the config) and JWTs it issued: no user → 401 (pages redirect to the login), a viewer reads but cannot press Done
+or Export, CSRF and origin are checked, everything a user typed comes back escaped, and the overrides version
+"Done" saves is the same file finance would write editing the review CSV by hand."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from atera_qbo.matching.match import apply_overrides, for_review, load_catalogs, match_all
+from atera_qbo.matching.review_csv import COLUMNS, ReviewRow, read_rows, write_rows
+from atera_qbo.staging.db import table, utcnow
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+USERS = "finance:user,auditor:viewer"
+ORIGIN = "http://testserver"
+
+
+def stage(engine: sa.Engine) -> None:
+    now = utcnow()
+    rows = {
+        "stg_atera_customers": [
+            {"source_id": "1", "name": "Northwind Traders"}, {"source_id": "2", "name": "Acme Inc"},
+            {"source_id": "4", "name": "Brand New LLC"}, {"source_id": "5", "name": "Apex Dental"},
+            {"source_id": "6", "name": "<script>alert(1)</script> Bakery"}],
+        "stg_qbo_customers": [
+            {"source_id": "10", "display_name": "Northwind Traders", "active": True, "is_job": False},
+            {"source_id": "11", "display_name": "ACME, Inc.", "active": True, "is_job": False},
+            {"source_id": "13", "display_name": "Apex Dental Group", "active": True, "is_job": False},
+            {"source_id": "14", "display_name": "Apex Dental Care", "active": True, "is_job": False},
+            {"source_id": "15", "display_name": "Pinecrest Vet", "active": True, "is_job": False},
+            *[{"source_id": str(100 + i), "display_name": f"Zeta Holding {i:03d}", "active": True, "is_job": False}
+              for i in range(60)]],
+        "stg_atera_products": [
+            {"kind": "product", "source_id": "1", "name": "Laptop", "amount": "999.00"},
+            {"kind": "rate", "source_id": "1", "name": "Remote Support", "amount": "125.00"}],
+        "stg_qbo_items": [{"source_id": "20", "name": "LAPTOP", "active": True, "item_type": "NonInventory"},
+                          {"source_id": "21", "name": "Remote Support Hours", "active": True,
+                           "item_type": "Service"}],
+    }
+    with engine.begin() as conn:
+        for name, values in rows.items():
+            conn.execute(table(engine, name).insert(), [{**v, "extracted_at": now} for v in values])
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    """Airflow's metadata DB (the auth manager checks revoked tokens there)."""
+    from airflow.utils import db
+
+    db.resetdb()
+
+
+@pytest.fixture
+def world(airflow_db, engine, tmp_path, monkeypatch):
+    """Staged catalogs, the review CSV a matching run writes, Airflow's auth manager with two users, the app."""
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", USERS)
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-jwt-secret-" + "x" * 64)
+    monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER",
+                       "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager")
+    from airflow.api_fastapi import app as airflow_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from atera_qbo.webui import runs
+    from atera_qbo.webui.app import create_app
+
+    stage(engine)
+    review_dir = tmp_path / "review"
+    cat = load_catalogs(engine)
+    review = for_review(match_all(cat))
+    write_rows(review_dir / "match_review.csv",
+               [ReviewRow(**{k: str(v) for k, v in r.items() if k in COLUMNS}) for r in review.to_dict("records")])
+    airflow_app.purge_cached_app()
+    manager = airflow_app.init_auth_manager()
+    triggered: list = []
+    monkeypatch.setattr(runs, "trigger", lambda dag_id, conf, user: triggered.append((dag_id, conf, user))
+                        or f"manual__{len(triggered)}")
+    monkeypatch.setattr(runs, "outcome", lambda dag_id, run_id: runs.RunOutcome(dag_id, run_id, "queued"))
+    parent = FastAPI()
+    parent.mount("/atera-qbo", create_app(engine=lambda: engine, review_dir=lambda: review_dir,
+                                          today=lambda: date(2026, 10, 31)))
+    client = TestClient(parent, base_url=ORIGIN)
+
+    def login(name: str, role: str) -> None:
+        client.cookies.set("_token", manager.generate_jwt(SimpleAuthManagerUser(username=name, role=role)))
+
+    yield {"client": client, "login": login, "engine": engine, "review_dir": review_dir, "catalogs": cat,
+           "triggered": triggered}
+    airflow_app.purge_cached_app()
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+ROUTES = [("get", "/atera-qbo/"), ("get", "/atera-qbo/step/customers"), ("get", "/atera-qbo/api/search?entity=customer&q=a"),
+          ("get", "/atera-qbo/api/suggestions?step=customers&min_score=0"), ("get", "/atera-qbo/versions"),
+          ("get", "/atera-qbo/export"), ("get", "/atera-qbo/static/app.js"), ("post", "/atera-qbo/summary"),
+          ("post", "/atera-qbo/done"), ("post", "/atera-qbo/export")]
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_every_route_needs_a_login(world, method, path):
+    response = getattr(world["client"], method)(path, headers={"Accept": "application/json"})
+    assert response.status_code == 401
+
+
+def test_a_page_without_login_redirects_to_airflows_login(world):
+    response = world["client"].get("/atera-qbo/step/customers", headers={"Accept": "text/html"},
+                                   follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/auth/login?next=")
+
+
+def test_a_forged_token_is_refused(world):
+    world["client"].cookies.set("_token", "not-a-jwt")
+    assert world["client"].get("/atera-qbo/", headers={"Accept": "application/json"}).status_code == 403
+
+
+def test_viewer_reads_but_cannot_press_done_or_export(world):
+    client = world["client"]
+    world["login"]("auditor", "viewer")
+    page = client.get("/atera-qbo/step/customers")
+    assert page.status_code == 200 and "Apex Dental" in page.text and "(read-only)" in page.text
+    decisions = json.dumps({"customer|4": {"action": "create"}})
+    done = client.post("/atera-qbo/done", data={"decisions": decisions, "csrf": csrf_of(page.text)},
+                       headers={"Origin": ORIGIN, "Accept": "application/json"})
+    assert done.status_code == 403 and "read-only" in done.json()["detail"]
+    export = client.post("/atera-qbo/export", data={"date_from": "2026-10-01", "date_to": "2026-10-31",
+                                                    "numbers": ["1"], "csrf": csrf_of(page.text)},
+                         headers={"Origin": ORIGIN, "Accept": "application/json"})
+    assert export.status_code == 403
+    assert world["triggered"] == []
+    with world["engine"].connect() as conn:
+        assert not sa.inspect(conn).has_table("review_overrides") or \
+            conn.exec_driver_sql("SELECT count(*) FROM review_overrides").scalar() == 0
+
+
+def test_posts_need_this_users_token_and_this_origin(world):
+    client = world["client"]
+    world["login"]("finance", "user")
+    token = csrf_of(client.get("/atera-qbo/").text)
+    body = {"decisions": json.dumps({"customer|4": {"action": "create"}})}
+    cases = [({**body}, {"Origin": ORIGIN}, "form token"),
+             ({**body, "csrf": token}, {"Origin": "https://evil.example"}, "cross-site"),
+             ({**body, "csrf": token + "x"}, {"Origin": ORIGIN}, "form token")]
+    for data, headers, message in cases:
+        response = client.post("/atera-qbo/done", data=data, headers={**headers, "Accept": "application/json"})
+        assert response.status_code == 403 and message in response.json()["detail"]
+    world["login"]("auditor", "viewer")  # a token minted for another user is refused too
+    other = csrf_of(client.get("/atera-qbo/").text)
+    world["login"]("finance", "user")
+    response = client.post("/atera-qbo/done", data={**body, "csrf": other},
+                           headers={"Origin": ORIGIN, "Accept": "application/json"})
+    assert response.status_code == 403 and "another user" in response.json()["detail"]
+    assert world["triggered"] == []
+
+
+def test_names_are_escaped(world):
+    world["login"]("finance", "user")
+    page = world["client"].get("/atera-qbo/step/customers?q=bakery")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Bakery" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert page.headers["x-frame-options"] == "SAMEORIGIN"
+
+
+def test_search_is_server_side_limited_and_binds_the_query(world):
+    world["login"]("auditor", "viewer")
+    client = world["client"]
+    found = client.get("/atera-qbo/api/search", params={"entity": "customer", "q": "zeta"}).json()
+    assert len(found) == 20 and all(f["name"].startswith("Zeta Holding") for f in found)
+    assert client.get("/atera-qbo/api/search", params={"entity": "customer", "q": "dental c"}).json() == \
+        [{"id": "14", "name": "Apex Dental Care"}]
+    # LIKE wildcards and quotes are data, not syntax
+    assert client.get("/atera-qbo/api/search", params={"entity": "customer", "q": "%"}).json() == []
+    assert client.get("/atera-qbo/api/search", params={"entity": "customer", "q": "' OR 1=1 --"}).json() == []
+    assert client.get("/atera-qbo/api/search", params={"entity": "product", "q": "remote"}).json() == \
+        [{"id": "21", "name": "Remote Support Hours"}]
+
+
+def test_bulk_accept_returns_every_suggestion_above_the_score(world):
+    world["login"]("auditor", "viewer")
+    rows = list(read_rows(world["review_dir"] / "match_review.csv"))
+    expected = {f"customer|{r.atera_id}" for r in rows
+                if r.entity == "customer" and r.status == "suggested" and float(r.score) >= 80}
+    got = world["client"].get("/atera-qbo/api/suggestions", params={"step": "customers", "min_score": 80}).json()
+    assert set(got) == expected and expected
+    assert all(v["action"] == "match" and v["qbo_id"] for v in got.values())
+    assert world["client"].get("/atera-qbo/api/suggestions",
+                               params={"step": "customers", "min_score": 101}).status_code == 422
+
+
+def finance_edit(review_csv, edits: dict[tuple[str, str], dict[str, str]]) -> str:
+    """What finance does by hand: open the review CSV, fill in cells, save (Excel's CSV UTF-8)."""
+    with review_csv.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for cell, value in edits.get((row["entity"], row["atera_id"] or "qbo:" + row["qbo_id"]), {}).items():
+            row[cell] = value
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def test_done_saves_an_overrides_version_equal_to_the_csv_path(world, tmp_path):
+    client, engine = world["client"], world["engine"]
+    world["login"]("finance", "user")
+    token = csrf_of(client.get("/atera-qbo/step/customers").text)
+    apex = next(r for r in read_rows(world["review_dir"] / "match_review.csv") if r.atera_id == "5")
+    other = next(c for c in apex.candidates.split(";") if not c.startswith(apex.qbo_id + "|")).split("|")
+    decisions = {
+        "customer|2": {"action": "match", "qbo_id": "11"},  # accept the suggestion
+        "customer|5": {"action": "match", "qbo_id": other[0], "note": "the other practice, checked"},
+        "customer|4": {"action": "create", "note": "new client"},
+        "product|rate:1": {"action": "match", "qbo_id": "21"},  # found by search, not a candidate
+        "customer|qbo:15": {"action": "import"},
+    }
+    summary = client.post("/atera-qbo/summary", data={"decisions": json.dumps(decisions), "csrf": token},
+                          headers={"Origin": ORIGIN})
+    assert summary.status_code == 200
+    assert re.search(r"Create in QBO</th><td>1 customer\(s\), 0 product\(s\)", summary.text)
+    assert re.search(r"Import into Atera</th><td>1 customer", summary.text)
+    assert world["triggered"] == []  # the summary saves nothing
+    done = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
+                       headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/atera-qbo/versions/1?saved=1"
+
+    ((dag_id, conf, user),) = world["triggered"]
+    assert (dag_id, conf["commit"], user) == ("atera_qbo_matching", True, "finance")
+    with engine.connect() as conn:
+        saved = conn.execute(sa.text("SELECT created_by, decisions, csv_text, file_path, dag_run_id "
+                                     "FROM review_overrides")).one()
+    assert (saved.created_by, saved.decisions, saved.dag_run_id) == ("finance", 5, "manual__1")
+    assert saved.file_path == conf["overrides_path"]
+    download = client.get("/atera-qbo/versions/1/overrides.csv")
+    assert download.headers["content-disposition"] == 'attachment; filename="overrides_v1.csv"'
+    assert download.content.decode("utf-8-sig") == saved.csv_text
+
+    by_hand = tmp_path / "by_hand.csv"
+    by_hand.write_bytes(finance_edit(world["review_dir"] / "match_review.csv", {
+        ("customer", "2"): {"action": "match"},
+        ("customer", "5"): {"action": "match", "qbo_id": other[0], "qbo_name": other[1],
+                            "note": "the other practice, checked"},
+        ("customer", "4"): {"action": "create", "note": "new client"},
+        ("product", "rate:1"): {"action": "match", "qbo_id": "21", "qbo_name": "Remote Support Hours"},
+        ("customer", "qbo:15"): {"action": "import"},
+    }).encode("utf-8-sig"))
+    ui_rows = [r.as_list() for r in read_rows(Path(saved.file_path))]
+    assert ui_rows == [r.as_list() for r in read_rows(by_hand)]
+    cat = world["catalogs"]
+    base = match_all(cat)
+    from_ui = apply_overrides(base, list(read_rows(Path(saved.file_path))), cat)
+    from_csv = apply_overrides(base, list(read_rows(by_hand)), cat)
+    assert from_ui.equals(from_csv)
+    decided = {(r.entity, r.atera_id or r.qbo_id): (r.action, r.qbo_id) for r in from_ui.itertuples() if r.action}
+    assert decided[("customer", "5")] == ("match", other[0]) and decided[("customer", "15")] == ("import", "15")
+
+
+def csrf_free(summary_html: str) -> str:
+    """The decisions the summary page carries to Done (as the browser posts them back)."""
+    import html
+
+    return html.unescape(re.search(r'name="decisions" value="([^"]*)"', summary_html.split("done-form")[1]).group(1))
+
+
+def test_done_refuses_unknown_rows_and_records_naming_them(world):
+    client = world["client"]
+    world["login"]("finance", "user")
+    token = csrf_of(client.get("/atera-qbo/").text)
+    bad = {"customer|999": {"action": "create"}, "customer|4": {"action": "import"},
+           "customer|2": {"action": "match", "qbo_id": "77777"}}
+    for key, value in bad.items():
+        response = client.post("/atera-qbo/done", data={"decisions": json.dumps({key: value}), "csrf": token},
+                               headers={"Origin": ORIGIN})
+        assert response.status_code == 400 and "nothing saved" in response.text
+        assert key.split("|")[1] in response.text
+    assert world["triggered"] == []
+
+
+def test_export_triggers_the_export_dag_with_the_selected_numbers(world):
+    client = world["client"]
+    world["login"]("finance", "user")
+    page = client.get("/atera-qbo/export?date_from=2026-10-01&date_to=2026-10-31")
+    assert page.status_code == 200 and "No Atera invoice of this window is staged yet" in page.text
+    response = client.post("/atera-qbo/export", data={"date_from": "2026-10-01", "date_to": "2026-10-31",
+                                                      "numbers": ["1042", "1043"], "csrf": csrf_of(page.text)},
+                           headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/atera-qbo/export/runs/manual__1"
+    assert world["triggered"] == [("atera_qbo_invoice_export", {
+        "invoice_date_from": "2026-10-01", "invoice_date_to": "2026-10-31", "invoice_numbers": ["1042", "1043"],
+        "dry_run": False}, "finance")]
+    bad = client.get("/atera-qbo/export?date_from=2026-11-01&date_to=2026-10-01")
+    assert bad.status_code == 400 and "is after" in bad.text
