@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-postgres test-celery bench reset clean
+.PHONY: setup run test test-postgres test-celery test-browser bench reset clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ test-postgres: setup
 # Airflow distributed: api-server, scheduler, dag-processor, two Celery workers; PostgreSQL + Redis (a few minutes).
 test-celery: setup
 	$(PY) -m pytest -m celery $(PYTEST_ARGS)
+
+# The finance wizard in headless chromium against a real Airflow API server (Debian's chromium: apt-get install
+# chromium; .ci/run installs it). Screenshots land in var/browser-artifacts/.
+test-browser: setup
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/run_all.py
