@@ -35,7 +35,7 @@ class Candidate:
 
 
 @dataclass
-class Decision:
+class Choice:
     action: str
     qbo_id: str = ""
     note: str = ""
@@ -102,27 +102,27 @@ def page_of(rows: list[ReviewRow], *, status: str = "", query: str = "", page: i
     return Page(chosen[(page - 1) * size:page * size], len(chosen), page, pages, counts)
 
 
-def suggestions_above(rows: Iterable[ReviewRow], min_score: float) -> dict[str, Decision]:
+def suggestions_above(rows: Iterable[ReviewRow], min_score: float) -> dict[str, Choice]:
     """``match`` decisions accepting every suggestion scoring at least ``min_score`` (bulk accept)."""
     out = {}
     for r in rows:
         if r.status == "suggested" and r.qbo_id and r.score and float(r.score) >= min_score:
-            out[row_key(r)] = Decision("match", r.qbo_id)
+            out[row_key(r)] = Choice("match", r.qbo_id)
     return out
 
 
-def parse_decisions(raw: Any, rows: list[ReviewRow]) -> dict[str, Decision]:
+def parse_decisions(raw: Any, rows: list[ReviewRow]) -> dict[str, Choice]:
     """The draft posted by the browser (``{key: {action, qbo_id, note}}``), checked against the review: unknown
     keys, actions a row cannot take, and matches without a QBO id are refused naming the record."""
     if not isinstance(raw, dict):
         raise MatchingError("the decisions are not a JSON object: reload the page and decide again")
     by_key = {row_key(r): r for r in rows}
-    out: dict[str, Decision] = {}
+    out: dict[str, Choice] = {}
     problems = []
     for key, value in raw.items():
         row = by_key.get(str(key))
         value = value if isinstance(value, dict) else {}
-        decision = Decision(str(value.get("action") or "").strip().lower(), str(value.get("qbo_id") or "").strip(),
+        decision = Choice(str(value.get("action") or "").strip().lower(), str(value.get("qbo_id") or "").strip(),
                             str(value.get("note") or "").strip())
         if row is None:
             problems.append(f"{key}: not in the latest review (a newer matching run replaced it): reload")
@@ -142,7 +142,7 @@ def parse_decisions(raw: Any, rows: list[ReviewRow]) -> dict[str, Decision]:
     return out
 
 
-def apply_decisions(rows: list[ReviewRow], decided: dict[str, Decision],
+def apply_decisions(rows: list[ReviewRow], decided: dict[str, Choice],
                     names: dict[tuple[str, str], str]) -> list[ReviewRow]:
     """The review with the decisions written in, as finance would edit the CSV: ``names`` gives the QBO name of
     a chosen record that is not the row's own candidate ((entity, qbo_id) → name)."""
