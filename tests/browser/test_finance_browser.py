@@ -139,7 +139,8 @@ def test_finance_does_the_wizard_and_an_export(stack, browser):
     report = page.locator("#report tbody tr")
     assert sorted(report.locator("td:first-child").all_inner_texts()) == sorted(numbers)
     links = report.locator("a").evaluate_all("els => els.map(e => e.href)")
-    assert len(links) == 2 and all(l.startswith("https://app.qbo.intuit.com/app/") for l in links)
+    assert len(links) == 2 and all(re.fullmatch(r"https://app(\.sandbox)?\.qbo\.intuit\.com/app/(invoice|creditmemo)"
+                                                r"\?txnId=\d+", link) for link in links), links
     shot(page, "export_run")
     page.get_by_role("link", name="back to the invoices").click()
     page.wait_for_url(re.compile(r".*/atera-qbo/export$"))

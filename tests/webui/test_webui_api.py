@@ -15,7 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from atera_qbo.matching.match import apply_overrides, for_review, load_catalogs, match_all
-from atera_qbo.matching.review_csv import COLUMNS, ReviewRow, read_rows, write_rows
+from atera_qbo.matching.review import COLUMNS, rows_of
+from atera_qbo.matching.review_csv import read_rows, write_rows
 from atera_qbo.staging.db import table, utcnow
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -78,8 +79,7 @@ def world(airflow_db, engine, tmp_path, monkeypatch):
     review_dir = tmp_path / "review"
     cat = load_catalogs(engine)
     review = for_review(match_all(cat))
-    write_rows(review_dir / "match_review.csv",
-               [ReviewRow(**{k: str(v) for k, v in r.items() if k in COLUMNS}) for r in review.to_dict("records")])
+    write_rows(review_dir / "match_review.csv", list(rows_of(review)))  # as the matching task writes it
     airflow_app.purge_cached_app()
     manager = airflow_app.init_auth_manager()
     triggered: list = []
@@ -103,7 +103,8 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-ROUTES = [("get", "/atera-qbo/"), ("get", "/atera-qbo/step/customers"), ("get", "/atera-qbo/api/search?entity=customer&q=a"),
+ROUTES = [("get", "/atera-qbo/"), ("get", "/atera-qbo/step/customers"),
+          ("get", "/atera-qbo/api/search?entity=customer&q=a"),
           ("get", "/atera-qbo/api/suggestions?step=customers&min_score=0"), ("get", "/atera-qbo/versions"),
           ("get", "/atera-qbo/export"), ("get", "/atera-qbo/static/app.js"), ("post", "/atera-qbo/summary"),
           ("post", "/atera-qbo/done"), ("post", "/atera-qbo/export")]

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..errors import MatchingError
+from ..matching.review import Action
 from . import invoices as inv
 from . import review as rv
 from . import runs, store
@@ -62,12 +63,21 @@ def _default_review_dir() -> Path:
     return review_dir(get)
 
 
+def _default_qbo_app_url() -> str | None:
+    try:
+        from ..hooks import QuickBooksHook
+
+        return QuickBooksHook().settings.app_url
+    except Exception:  # noqa: BLE001 - no QBO connection yet: links to production QBO, as the report's default
+        return None
+
+
 class Context:
     """Where the app finds its data (the tests inject theirs)."""
 
     def __init__(self, engine: Callable[[], sa.Engine], review_dir: Callable[[], Path],
-                 today: Callable[[], date]) -> None:
-        self.engine, self.review_dir, self.today = engine, review_dir, today
+                 today: Callable[[], date], qbo_app_url: Callable[[], str | None] = _default_qbo_app_url) -> None:
+        self.engine, self.review_dir, self.today, self.qbo_app_url = engine, review_dir, today, qbo_app_url
         self._review: rv.Review | None = None
 
     def review(self) -> rv.Review:
@@ -216,10 +226,10 @@ def _overrides(ctx: Context, raw: str) -> tuple[list[Any], dict[str, rv.Choice]]
         raise MatchingError("no review yet: run atera_qbo_matching (it writes match_review.csv) first")
     decided = rv.parse_decisions(data, rows)
     by_key = {rv.row_key(r): r for r in rows}
-    wanted = {(str(by_key[k].entity), c.qbo_id) for k, c in decided.items() if c.action == "match"}
+    wanted = {(str(by_key[k].entity), c.qbo_id) for k, c in decided.items() if c.action == Action.MATCH}
     names = rv.qbo_names(ctx.engine(), wanted)
     missing = [f"{k}: QBO {entity} {c.qbo_id} does not exist in staging (re-run the catalog sync?)"
-               for k, c in decided.items() if c.action == "match"
+               for k, c in decided.items() if c.action == Action.MATCH
                for entity in [str(by_key[k].entity)] if (entity, c.qbo_id) not in names]
     if missing:
         raise MatchingError("decisions refused, nothing saved:\n  " + "\n  ".join(missing))
@@ -261,7 +271,7 @@ async def export_page(request: Request, date_from: str = "", date_to: str = "",
     except ValueError as exc:
         return refused(request, user, "Export", str(exc))
     return render(request, user, "export.html", title="Export invoices", start=start, end=end,
-                  invoices=inv.invoices(ctx.engine(), start, end))
+                  invoices=inv.invoices(ctx.engine(), start, end, app_url=ctx.qbo_app_url()))
 
 
 @exports.post("/export")

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..export.load import QBO_LINKS
+from ..export.report import qbo_link
 from ..staging.db import money_in, table
 
 # What finance does about each ledger status (the reason itself comes from the ledger).
@@ -47,7 +47,10 @@ def parse_window(date_from: str | None, date_to: str | None, today: date) -> tup
         raise ValueError(str(exc)) from None
 
 
-def invoices(engine: sa.Engine, start: date, end: date, *, limit: int = 2000) -> list[InvoiceRow]:
+def invoices(engine: sa.Engine, start: date, end: date, *, app_url: str | None = None,
+             limit: int = 2000) -> list[InvoiceRow]:
+    """The staged invoices of the window with their ledger row; links point at ``app_url`` (the QBO web app of the
+    connection's environment, production by default), as the export report's."""
     inv = table(engine, "stg_atera_invoices")
     led = table(engine, "export_invoices")
     stmt = (sa.select(inv.c.source_id, inv.c.invoice_date, inv.c.customer_name, inv.c.total, inv.c.currency,
@@ -60,7 +63,7 @@ def invoices(engine: sa.Engine, start: date, end: date, *, limit: int = 2000) ->
     with engine.connect() as conn:
         for r in conn.execute(stmt):
             status = r.status or "not exported"
-            link = QBO_LINKS[r.qbo_type].format(id=r.qbo_id) if r.qbo_id and r.qbo_type in QBO_LINKS else ""
+            link = qbo_link(r.qbo_type, r.qbo_id, app_url)
             total = money_in(r.total)
             out.append(InvoiceRow(str(r.source_id), (r.invoice_date or "")[:10], r.customer_name or "",
                                   format(total, "f") if total is not None else "", r.currency or "", status,

@@ -15,13 +15,14 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from ..errors import MatchingError
-from ..matching.review_csv import ReviewRow, read_rows, write_rows
+from ..matching.review import MATCHED, Action, Entity, MatchStatus, ReviewRow
+from ..matching.review_csv import read_rows, write_rows
 
-# What each step of the wizard shows, and the actions it offers.
+# What each step of the wizard shows, and the actions it offers (the matching model's Enums).
 STEPS = {
-    "products": {"entity": "product", "qbo_only": False, "actions": ("match", "create", "skip")},
-    "customers": {"entity": "customer", "qbo_only": False, "actions": ("match", "create", "skip")},
-    "import": {"entity": "customer", "qbo_only": True, "actions": ("import", "skip")},
+    "products": {"entity": Entity.PRODUCT, "qbo_only": False, "actions": (Action.MATCH, Action.CREATE, Action.SKIP)},
+    "customers": {"entity": Entity.CUSTOMER, "qbo_only": False, "actions": (Action.MATCH, Action.CREATE, Action.SKIP)},
+    "import": {"entity": Entity.CUSTOMER, "qbo_only": True, "actions": (Action.IMPORT, Action.SKIP)},
 }
 SEARCH_LIMIT = 20
 PAGE_SIZE = 100
@@ -36,7 +37,8 @@ class Candidate:
 
 @dataclass
 class Choice:
-    action: str
+    """Finance's decision on one row, as the browser posts it."""
+    action: Action
     qbo_id: str = ""
     note: str = ""
 
@@ -77,7 +79,8 @@ class Review:
 
     def step_rows(self, step: str) -> list[ReviewRow]:
         spec = STEPS[step]
-        return [r for r in self.rows() if r.entity == spec["entity"] and (r.status == "qbo_only") == spec["qbo_only"]]
+        return [r for r in self.rows()
+                if r.entity == spec["entity"] and (r.status == MatchStatus.QBO_ONLY) == spec["qbo_only"]]
 
 
 @dataclass
@@ -106,37 +109,43 @@ def suggestions_above(rows: Iterable[ReviewRow], min_score: float) -> dict[str, 
     """``match`` decisions accepting every suggestion scoring at least ``min_score`` (bulk accept)."""
     out = {}
     for r in rows:
-        if r.status == "suggested" and r.qbo_id and r.score and float(r.score) >= min_score:
-            out[row_key(r)] = Choice("match", r.qbo_id)
+        if r.status == MatchStatus.SUGGESTED and r.qbo_id and r.score and float(r.score) >= min_score:
+            out[row_key(r)] = Choice(Action.MATCH, r.qbo_id)
     return out
+
+
+def _problem(key: str, row: ReviewRow | None, choice: Choice) -> str | None:
+    if row is None:
+        return f"{key}: not in the latest review (a newer matching run replaced it): reload the page"
+    allowed = STEPS["import" if row.status == MatchStatus.QBO_ONLY else "customers"]["actions"]
+    if choice.action not in allowed:
+        return (f"{key} ({row.atera_name or row.qbo_name}): action {str(choice.action)!r} is not one of "
+                f"{', '.join(allowed)}")
+    if choice.action == Action.MATCH and not choice.qbo_id:
+        return f"{key} ({row.atera_name}): choose a QBO record to match"
+    return None
 
 
 def parse_decisions(raw: Any, rows: list[ReviewRow]) -> dict[str, Choice]:
     """The draft posted by the browser (``{key: {action, qbo_id, note}}``), checked against the review: unknown
-    keys, actions a row cannot take, and matches without a QBO id are refused naming the record."""
+    rows, actions a row cannot take, and matches without a QBO id are refused, each named."""
     if not isinstance(raw, dict):
         raise MatchingError("the decisions are not a JSON object: reload the page and decide again")
     by_key = {row_key(r): r for r in rows}
     out: dict[str, Choice] = {}
     problems = []
     for key, value in raw.items():
-        row = by_key.get(str(key))
         value = value if isinstance(value, dict) else {}
-        decision = Choice(str(value.get("action") or "").strip().lower(), str(value.get("qbo_id") or "").strip(),
-                            str(value.get("note") or "").strip())
-        if row is None:
-            problems.append(f"{key}: not in the latest review (a newer matching run replaced it): reload")
+        word = str(value.get("action") or "").strip().lower()
+        if not word:
             continue
-        allowed = STEPS["import" if row.status == "qbo_only" else "customers"]["actions"]
-        if not decision.action:
-            continue
-        if decision.action not in allowed:
-            problems.append(f"{key} ({row.atera_name or row.qbo_name}): action {decision.action!r} is not one of "
-                            f"{', '.join(allowed)}")
-        elif decision.action == "match" and not decision.qbo_id:
-            problems.append(f"{key} ({row.atera_name}): choose a QBO record to match")
+        choice = Choice(Action(word) if word in set(Action) else word,  # type: ignore[arg-type]
+                        str(value.get("qbo_id") or "").strip(), str(value.get("note") or "").strip())
+        problem = _problem(str(key), by_key.get(str(key)), choice)
+        if problem:
+            problems.append(problem)
         else:
-            out[str(key)] = decision
+            out[str(key)] = choice
     if problems:
         raise MatchingError("decisions refused, nothing saved:\n  " + "\n  ".join(problems))
     return out
@@ -152,7 +161,7 @@ def apply_decisions(rows: list[ReviewRow], decided: dict[str, Choice],
         decision = decided.get(row_key(row))
         if decision is not None:
             row.action = decision.action
-            if decision.action == "match" and decision.qbo_id != row.qbo_id:
+            if decision.action == Action.MATCH and decision.qbo_id != row.qbo_id:
                 known = {c.qbo_id: c.name for c in candidates(row)}
                 row.qbo_id = decision.qbo_id
                 row.qbo_name = known.get(decision.qbo_id) or names.get((row.entity, decision.qbo_id), "")
@@ -174,15 +183,15 @@ def plan(rows: list[ReviewRow]) -> dict[str, list[ReviewRow]]:
     out: dict[str, list[ReviewRow]] = {"create_customer": [], "create_product": [], "import_customer": [],
                                        "match": [], "skip": [], "undecided": []}
     for r in rows:
-        if r.action == "create":
+        if r.action == Action.CREATE:
             out[f"create_{r.entity}"].append(r)
-        elif r.action == "import":
+        elif r.action == Action.IMPORT:
             out["import_customer"].append(r)
-        elif r.action == "skip":
+        elif r.action == Action.SKIP:
             out["skip"].append(r)
-        elif r.action == "match" or r.status in ("matched_exact", "matched_override"):
+        elif r.action == Action.MATCH or r.status in MATCHED:
             out["match"].append(r)
-        elif r.status != "qbo_only":
+        elif r.status != MatchStatus.QBO_ONLY:
             out["undecided"].append(r)
     return out
 
