@@ -274,3 +274,11 @@ atera_catalog_snapshots = sa.Table(
     "atera_catalog_snapshots", metadata, Column("plan_id", Text, primary_key=True),
     _id_part("kind"), _id_part("source_id"), Column("record_json", Text, nullable=False),
     Column("taken_at", TS, nullable=False), Column("restored_as", Text), Column("restored_at", TS))
+
+# Finance's decisions saved by the wizard's "Done" (the Airflow plugin, ``webui/``): one row per overrides version,
+# the overrides CSV itself, who saved it and when, and the matching run it started.
+review_overrides = sa.Table(
+    "review_overrides", metadata, Column("version", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", TS, nullable=False), Column("created_by", Text, nullable=False),
+    Column("decisions", Integer, nullable=False), Column("csv_text", Text, nullable=False),
+    *_text("file_path", "dag_run_id"))

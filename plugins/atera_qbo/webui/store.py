@@ -1,5 +1,6 @@
-"""Overrides versions saved by the wizard's "Done": the overrides CSV itself, who saved it and when, and the
-matching run it triggered. One row per "Done"; nothing is written before it."""
+"""Overrides versions saved by the wizard's "Done" (table ``review_overrides``, Alembic revision
+0006_review_overrides): the overrides CSV itself, who saved it and when, and the matching run it triggered. One row
+per "Done"; nothing is written before it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,18 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..staging.db import utcnow
-
-_META = sa.MetaData()
-REVIEW_OVERRIDES = sa.Table(
-    "review_overrides", _META,
-    sa.Column("version", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("created_by", sa.Text, nullable=False),
-    sa.Column("decisions", sa.Integer, nullable=False),
-    sa.Column("csv_text", sa.Text, nullable=False),
-    sa.Column("file_path", sa.Text),
-    sa.Column("dag_run_id", sa.Text),
-)
+from ..staging.tables import review_overrides as REVIEW_OVERRIDES
 
 
 @dataclass
@@ -34,12 +24,7 @@ class Version:
     dag_run_id: str | None
 
 
-def ensure_table(engine: sa.Engine) -> None:
-    _META.create_all(engine, tables=[REVIEW_OVERRIDES], checkfirst=True)
-
-
 def save(engine: sa.Engine, *, user: str, decisions: int, csv_text: str, file_path: str | None = None) -> int:
-    ensure_table(engine)
     with engine.begin() as conn:
         result = conn.execute(REVIEW_OVERRIDES.insert().values(
             created_at=utcnow(), created_by=user, decisions=decisions, csv_text=csv_text, file_path=file_path))
@@ -52,14 +37,12 @@ def attach(engine: sa.Engine, version: int, **values: Any) -> None:
 
 
 def get(engine: sa.Engine, version: int) -> Version | None:
-    ensure_table(engine)
     with engine.connect() as conn:
         row = conn.execute(sa.select(REVIEW_OVERRIDES).where(REVIEW_OVERRIDES.c.version == version)).first()
     return Version(**row._mapping) if row else None
 
 
 def latest(engine: sa.Engine, limit: int = 20) -> list[Version]:
-    ensure_table(engine)
     with engine.connect() as conn:
         rows = conn.execute(sa.select(REVIEW_OVERRIDES).order_by(REVIEW_OVERRIDES.c.version.desc()).limit(limit))
         return [Version(**r._mapping) for r in rows]
