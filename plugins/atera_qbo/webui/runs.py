@@ -9,7 +9,7 @@ from typing import Any
 
 MATCHING_DAG = "atera_qbo_matching"
 EXPORT_DAG = "atera_qbo_invoice_export"
-TASK_OF = {MATCHING_DAG: "match_and_commit", EXPORT_DAG: "export"}
+TASK_OF = {MATCHING_DAG: "commit", EXPORT_DAG: "export"}  # the task whose return value is the outcome
 FINISHED = ("success", "failed")
 
 
