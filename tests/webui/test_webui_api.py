@@ -153,6 +153,8 @@ def test_posts_need_this_users_token_and_this_origin(world):
     body = {"decisions": json.dumps({"customer|4": {"action": "create"}})}
     cases = [({**body}, {"Origin": ORIGIN}, "form token"),
              ({**body, "csrf": token}, {"Origin": "https://evil.example"}, "cross-site"),
+             ({**body, "csrf": token}, {"Origin": "null"}, "cross-site"),
+             ({**body, "csrf": token}, {"Referer": "https://evil.example/page"}, "cross-site"),
              ({**body, "csrf": token + "x"}, {"Origin": ORIGIN}, "form token")]
     for data, headers, message in cases:
         response = client.post("/atera-qbo/done", data=data, headers={**headers, "Accept": "application/json"})

@@ -14,7 +14,7 @@ FINISHED = ("success", "failed")
 
 
 class TriggerError(Exception):
-    """The DAG could not be triggered (not parsed yet, paused is fine, import errors...)."""
+    """The DAG could not be triggered (not parsed yet, import errors, params refused...)."""
 
 
 @dataclass
@@ -40,7 +40,7 @@ def trigger(dag_id: str, conf: dict[str, Any], user: str) -> str:
         run = trigger_dag(dag_id, conf=conf, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user)
     except DagNotFound:
         raise TriggerError(f"DAG {dag_id} is not known to Airflow yet (has the dag processor parsed dags/?)") from None
-    except (ValueError, Exception) as exc:  # noqa: BLE001 - param validation, import errors: say so
+    except Exception as exc:  # noqa: BLE001 - param validation, import errors...: say so, naming the DAG
         raise TriggerError(f"Airflow refused to start {dag_id}: {exc}") from None
     if run is None:
         raise TriggerError(f"Airflow did not create a run of {dag_id}")

@@ -10,6 +10,7 @@ from this origin (``Origin``/``Referer``): the login is a cookie, so another sit
 """
 from __future__ import annotations
 
+import secrets
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from fastapi import HTTPException, Request, status
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 CSRF_MAX_AGE = 12 * 3600
+_PROCESS_SECRET = secrets.token_hex(32)  # only when Airflow has no [api] secret_key: tokens valid in this process
 
 
 def _allowed(user: Any, dag_id: str, method: str, runs: bool) -> bool:
@@ -53,7 +55,7 @@ def may_run(user: Any, dag_id: str) -> bool:
 def _serializer(request: Request) -> URLSafeTimedSerializer:
     from airflow.configuration import conf
 
-    secret = conf.get("api", "secret_key", fallback=None) or conf.get("core", "fernet_key", fallback="") or "x"
+    secret = conf.get("api", "secret_key", fallback=None) or _PROCESS_SECRET
     return URLSafeTimedSerializer(secret, salt="atera-qbo-webui-csrf")
 
 
@@ -66,9 +68,9 @@ def check_csrf(request: Request, user: Any, token: str | None) -> None:
     expected = f"{request.url.scheme}://{request.url.netloc}"
     for header in ("origin", "referer"):
         value = request.headers.get(header)
-        if value and value != "null":
+        if value:  # "null" (a sandboxed frame, a data: page) is another origin too
             parts = urlsplit(value)
-            if f"{parts.scheme}://{parts.netloc}" != expected:
+            if value == "null" or f"{parts.scheme}://{parts.netloc}" != expected:
                 raise HTTPException(status.HTTP_403_FORBIDDEN, f"cross-site request refused ({header} {value})")
     try:
         name = _serializer(request).loads(token or "", max_age=CSRF_MAX_AGE)
