@@ -95,6 +95,7 @@ class QboSettings:
     throttle_deadline: float = 1800.0
     error_deadline: float = 600.0
     environment: str = "production"
+    default_sales_tax_code: str | None = None  # non-US: SalesTaxCodeRef of items created in QBO (qbo/taxes.py)
 
     revoke_url_override: str | None = None
 
@@ -141,6 +142,8 @@ class QboSettings:
             error_deadline=float(extra.get("error_deadline", 600.0)),
             revoke_url_override=str(extra["revoke_url"]) if extra.get("revoke_url") else None,
             environment=qbo_environment(extra.get("environment"), conn.host, name),
+            default_sales_tax_code=str(extra["default_sales_tax_code"]).strip()
+            if extra.get("default_sales_tax_code") not in (None, "") else None,
         )
 
 

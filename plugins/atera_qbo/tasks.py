@@ -168,7 +168,8 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         "decisions": {k: int(v) for k, v in review["decision"].value_counts().items()},
     }
     if commit:
-        steps = committing.build_steps(review, catalogs, engine)
+        tax_code = _qbo_settings().default_sales_tax_code
+        steps = committing.build_steps(review, catalogs, engine, sales_tax_code=tax_code)
         before = active_mapping(engine)
         qbo = _qbo()
         atera = _atera() if any(s.action == "import_atera" for s in steps) else None
@@ -331,10 +332,14 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
     return summary
 
 
-def _qbo_app_url() -> str:
+def _qbo_settings() -> Any:
     from .hooks import QuickBooksHook
 
-    return QuickBooksHook().settings.app_url
+    return QuickBooksHook().settings
+
+
+def _qbo_app_url() -> str:
+    return _qbo_settings().app_url
 
 
 # ----------------------------------------------------------------------------------------- reconciliation

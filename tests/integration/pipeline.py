@@ -25,7 +25,8 @@ def atera_client(twin) -> AteraClient:
     return AteraClient(twin.url, DEMO["atera_api_key"], policy=FAST, rate_per_minute=None)
 
 
-def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, import_unmatched: bool = False) -> None:
+def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, import_unmatched: bool = False,
+                   sales_tax_code: str | None = None) -> None:
     """Catalog sync, then matching committed with the demo overrides and create_unmatched_in_qbo."""
     extract_atera_catalog(atera, engine)
     extract_qbo_catalog(qbo, engine)
@@ -40,8 +41,8 @@ def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, im
                                               if r.action])
     review = apply_overrides(review, decided, catalogs)
     review = decisions(review, create_unmatched=True, import_unmatched=import_unmatched)
-    commit.execute(engine, review, commit.build_steps(review, catalogs, engine), qbo=qbo, atera=atera,
-                   overrides=source)
+    steps = commit.build_steps(review, catalogs, engine, sales_tax_code=sales_tax_code)
+    commit.execute(engine, review, steps, qbo=qbo, atera=atera, overrides=source)
     extract_qbo_catalog(qbo, engine)  # see what the commit created
 
 

@@ -33,6 +33,7 @@ from ..money import dumps
 from ..qbo import rules
 from ..qbo.client import BATCH_SIZE, fault_of
 from ..qbo.query import in_list
+from ..qbo.taxes import country_code
 from ..reconcile.store import blocked_by_reconciliation, unusable_targets
 from ..staging.db import money_in, money_out, table, upsert, utcnow
 from .claims import claim
@@ -95,18 +96,13 @@ def build_context(engine: sa.Engine) -> InvoiceContext:
             item_tax_code[str(item_id)] = str(ref)
     ctx = InvoiceContext(customer_map, product_map, item_taxable, item_tax_code)
     if pref is not None:
-        ctx.country = _country_code(pref.country)
+        ctx.country = country_code(pref.country)
         ctx.custom_txn_numbers = bool(pref.custom_txn_numbers)
         ctx.multi_currency = bool(pref.multi_currency)
         ctx.home_currency = pref.home_currency or "USD"
     if ctx.country != "US":
         ctx.zero_tax_code = _zero_tax_code(engine)
     return ctx
-
-
-def _country_code(country: str | None) -> str:
-    value = (country or "US").strip().upper()
-    return {"UNITED STATES": "US", "USA": "US", "UNITED KINGDOM": "GB", "UK": "GB", "CANADA": "CA"}.get(value, value)
 
 
 def _zero_tax_code(engine: sa.Engine) -> str | None:

@@ -86,11 +86,11 @@ def _item_of(line: dict[str, Any], ctx: InvoiceContext, where: str) -> str:
 
 
 def _tax_code(item_id: str, ctx: InvoiceContext, us: bool, where: str) -> str:
-    """US companies: the pseudo codes TAX/NON per the item's Taxable; elsewhere a real code on every line."""
-    taxable = ctx.item_taxable.get(item_id, False)
+    """US companies: the pseudo codes TAX/NON per the item's Taxable. Elsewhere a real code on every line: the
+    item's own sales tax code (non-US items carry no Taxable flag: their code says it), else the 0% code."""
     if us:
-        return "TAX" if taxable else "NON"
-    code = ctx.item_tax_code.get(item_id) if taxable else ctx.zero_tax_code
+        return "TAX" if ctx.item_taxable.get(item_id, False) else "NON"
+    code = ctx.item_tax_code.get(item_id) or ctx.zero_tax_code
     if not code:
         raise _LineProblem(f"{where}: no QBO tax code for this line (non-US companies need one on every line): "
                            "set the item's sales tax code in QBO or configure the 0% code")

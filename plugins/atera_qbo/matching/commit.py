@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from ..errors import FatalError, MatchingError, RetriableApiError
+from ..errors import ConfigError, FatalError, MatchingError, RetriableApiError
 from ..money import dumps
-from ..qbo import rules
+from ..qbo import rules, taxes
 from ..staging import mappings
 from ..staging.db import table, upsert, utcnow
 from ..staging.mappings import OverridesFile
@@ -76,15 +76,18 @@ def income_account(engine: sa.Engine) -> str:
                         "the catalog sync")
 
 
-def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine) -> list[Step]:
+def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *,
+                sales_tax_code: str | None = None) -> list[Step]:
     """The external writes of a commit, validated up front: any row QBO would refuse stops the whole plan (names
-    are checked against every name staged from QBO, inactive records, vendors and employees included)."""
+    are checked against every name staged from QBO, inactive records, vendors and employees included; items for a
+    non-US company need the configured default sales tax code, ``sales_tax_code``, active in QBO)."""
     errors: list[str] = []
     steps: list[Step] = []
     atera_customers = catalogs.atera_customers.set_index(catalogs.atera_customers["atera_id"].astype(str))
     atera_products = catalogs.atera_products.set_index("atera_id", drop=False)
     qbo_customers = catalogs.qbo_customers.set_index(catalogs.qbo_customers["qbo_id"].astype(str))
     income_id: str | None = None
+    tax_code: str | None = None  # "" once resolved for a US company (no code on items)
     planned_names: dict[tuple[str, str], str] = {}
     held = held_names(catalogs)
     for r in rows_of(review[review["decision"].isin([Decision.CREATE_QBO, Decision.IMPORT_ATERA])]):
@@ -109,10 +112,13 @@ def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine) -> 
             else:
                 try:
                     income_id = income_id or income_account(engine)
-                except MatchingError as exc:
-                    errors.append(str(exc))
+                    tax_code = tax_code if tax_code is not None else (
+                        taxes.default_item_tax_code(engine, sales_tax_code) or "")
+                except (MatchingError, ConfigError) as exc:
+                    if str(exc) not in errors:
+                        errors.append(str(exc))
                     continue
-                payload = rules.item_payload(rec, income_id)
+                payload = rules.item_payload(rec, income_id, tax_code or None)
             steps.append(Step(len(steps) + 1, r.entity, "create_qbo", r.atera_id, None, payload,
                               rules.request_id("create", r.entity, r.atera_id, dumps(payload))))
         else:

@@ -85,14 +85,16 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def item_payload(rec: Mapping[str, Any], income_account_id: str) -> dict[str, Any]:
-    """A QBO Item create from a staged Atera product/expense (NonInventory) or contract rate (Service); the price
-    stays a Decimal."""
+def item_payload(rec: Mapping[str, Any], income_account_id: str, sales_tax_code: str | None = None) -> dict[str, Any]:
+    """A QBO Item create from a staged Atera product or expense (NonInventory) or contract rate (Service: labour);
+    the price stays a Decimal. ``sales_tax_code``: non-US companies' default code (``qbo.taxes``)."""
     payload: dict[str, Any] = {
         "Name": clean_name(rec.get("name")),
-        "Type": "NonInventory" if rec.get("kind") == "product" else "Service",
+        "Type": "NonInventory" if rec.get("kind") in ("product", "expense") else "Service",
         "IncomeAccountRef": {"value": income_account_id},
     }
+    if sales_tax_code:
+        payload["SalesTaxCodeRef"] = {"value": sales_tax_code}
     amount = to_decimal(rec.get("amount"), field=f"price of {rec.get('atera_id')}")
     if amount is not None:
         payload["UnitPrice"] = amount
