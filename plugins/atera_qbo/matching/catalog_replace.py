@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
@@ -349,18 +348,19 @@ def _after_write(engine: sa.Engine, atera_id: str, qbo_id: str | None, fields: d
             upsert(conn, products, [{"kind": kind, "source_id": source_id, "category": None, "name": None,
                                      "sku": None, "amount": None, **values, "extracted_at": now}],
                    ["kind", "source_id"])
-            _map_imported(conn, engine, atera_id, qbo_id, fields.get("Description"), plan_id, now)
         elif values:
             conn.execute(products.update().where(products.c.kind == kind, products.c.source_id == source_id)
                          .values(**values))
+    if created:  # after the staging row: a crash in between is adopted by the rerun (step still pending)
+        _map_imported(engine, atera_id, qbo_id, fields.get("Description"), plan_id)
 
 
-def _map_imported(conn: sa.Connection, engine: sa.Engine, atera_id: str, qbo_id: str | None, name: str | None,
-                  plan_id: str, now: datetime) -> None:
-    upsert(conn, table(engine, "map_products"),
-           [{"atera_id": atera_id, "atera_name": name, "qbo_id": qbo_id, "qbo_name": name,
-             "status": "matched_override", "method": "imported", "active": True, "plan_id": plan_id,
-             "origin_plan_id": plan_id, "updated_at": now, "decided_at": now}], ["atera_id"])
+def _map_imported(engine: sa.Engine, atera_id: str, qbo_id: str | None, name: str | None, plan_id: str) -> None:
+    from ..staging import mappings
+
+    provenance = mappings.Provenance(mappings.Method.IMPORTED, origin_plan_id=plan_id)
+    mappings.add(engine, "product", mappings.Mapping(atera_id, str(qbo_id), provenance, atera_name=name,
+                                                     qbo_name=name, status="matched_override"))
 
 
 def _mark_deleted(engine: sa.Engine, kind: str, source_id: str) -> None:
