@@ -86,10 +86,10 @@ class TokenEndpoint:
             except ValueError:
                 error = ""
             hint = {
-                "invalid_grant": "the refresh token was already used or revoked; reconnect the app in Intuit and "
-                                 "put the new refresh token in the quickbooks_default connection (extra.refresh_token)"
-                                 ", then drop the realm's stored token chain (its row in the staging table "
-                                 "oauth_tokens) so the next run seeds the store from the new one",
+                "invalid_grant": "the refresh token was already used or revoked (the app was disconnected in "
+                                 "Intuit): run the atera_qbo_disconnect DAG, authorize the app again in Intuit and "
+                                 "put the new refresh token in the quickbooks_default connection "
+                                 "(extra.refresh_token); see README 'Disconnecting and reconnecting QBO'",
                 "invalid_client": "the client id/secret of the quickbooks_default connection are wrong",
             }.get(error, "check the quickbooks_default connection")
             raise AuthError(f"QBO token refresh refused ({error or response.status_code}): {hint}",
