@@ -30,10 +30,11 @@ def _commit_requested(context) -> bool:
     return bool(context["params"].get("commit"))
 
 
-def _matching(params: dict, run_id: str, *, commit: bool) -> dict:
-    from atera_qbo.tasks import match
+def _matching(params: dict, run_id: str, *, commit: bool, dag_run=None, logical_date=None) -> dict:
+    from atera_qbo.tasks import match, run_day
 
-    return match(overrides_path=params.get("overrides_path"), commit=commit,
+    as_of = run_day(logical_date, getattr(dag_run, "run_after", None)) if commit else None
+    return match(as_of=as_of, overrides_path=params.get("overrides_path"), commit=commit,
                  create_unmatched_in_qbo=bool(params.get("create_unmatched_in_qbo")),
                  import_unmatched_qbo_customers=bool(params.get("import_unmatched_qbo_customers")), run_id=run_id,
                  replace_atera_catalog=bool(params.get("replace_atera_catalog")))
@@ -85,8 +86,8 @@ def atera_qbo_matching() -> None:
 
     @task.run_if(_commit_requested, skip_message="commit=false: a preview writes nothing")
     @task(outlets=[MAPPING_UPDATES], pool="qbo_api", pool_slots=1)
-    def commit(params: dict, run_id: str, outlet_events=None) -> dict:
-        summary = _matching(params, run_id, commit=True)
+    def commit(params: dict, run_id: str, outlet_events=None, dag_run=None, logical_date=None) -> dict:
+        summary = _matching(params, run_id, commit=True, dag_run=dag_run, logical_date=logical_date)
         if summary.get("mapping_changed"):
             outlet_events[MAPPING_UPDATES].add(MAPPING, extra={"run_id": run_id})
         return summary

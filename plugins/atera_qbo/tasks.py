@@ -134,7 +134,7 @@ def quality_gate(tables: list[str], *, invoice_window: tuple[str, str] | None = 
 @fail_fatal
 def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: bool,
           import_unmatched_qbo_customers: bool, run_id: str | None = None,
-          replace_atera_catalog: bool = False) -> dict[str, Any]:
+          replace_atera_catalog: bool = False, as_of: date | None = None) -> dict[str, Any]:
     from .matching import commit as committing
     from .matching.match import apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.kept import kept_mappings
@@ -168,6 +168,12 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         "decisions": {k: int(v) for k, v in review["decision"].value_counts().items()},
     }
     if commit:
+        from .config import data_docs_keep_runs
+        from .quality.mapping_gate import check as gate_mapping
+
+        summary["mapping_gate"] = gate_mapping(review, catalogs, engine, as_of=as_of or date.today(),
+                                               docs_dir=out_dir / "data_docs",
+                                               keep_runs=data_docs_keep_runs(_variable))["rows"]
         tax_code = _qbo_settings().default_sales_tax_code
         steps = committing.build_steps(review, catalogs, engine, sales_tax_code=tax_code)
         before = active_mapping(engine)

@@ -151,7 +151,8 @@ def prune_docs(docs_dir: Path, keep: int | None = None) -> int:
 
     keep = DOCS_KEEP_RUNS if keep is None else keep
     removed = 0
-    for name in SPECS:
+    suites = [p.name for p in (docs_dir / "validations").iterdir()] if (docs_dir / "validations").is_dir() else []
+    for name in suites:  # every suite's pages: the staging tables' and the proposed mapping's
         runs_dir = docs_dir / "validations" / name / RUN_NAME
         if not runs_dir.is_dir():
             continue

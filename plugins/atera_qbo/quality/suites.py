@@ -136,6 +136,13 @@ def stg_qbo_preferences() -> Expectations:
     return [*key("source_id"), *currency("home_currency")]
 
 
+def proposed_mapping() -> Expectations:
+    """The commit's gate (not a staging table): see ``mapping_gate``."""
+    from .mapping_gate import suite
+
+    return suite()
+
+
 BUILDERS: dict[str, Callable[[], Expectations]] = {
-    name: globals()[name] for name in SPECS
+    name: globals()[name] for name in (*SPECS, "proposed_mapping")
 }

@@ -1,0 +1,130 @@
+"""The gate on the proposed mapping, run before a commit ("Done") writes anything: a Great Expectations suite over
+one frame with a row per decision of the review (and per product the recent invoices use).
+
+What must hold (each a computed column checked through GX, so Data Docs shows it beside the staging gates):
+
+- ``qbo_target_ok`` — a ``match`` points at a QBO record that is staged, not deleted and active;
+- ``one_atera_per_qbo_customer`` — a QBO customer is taken by at most one Atera customer (products may share an
+  item by decision: several expenses → one item);
+- ``planned_name_ok`` — a planned create carries a name QBO accepts and nobody in QBO holds (inactive records,
+  vendors and employees included);
+- ``recent_product_decided`` — every product an invoice of the last ``RECENT_DAYS`` days uses is mapped or planned
+  (matched, to be created now, or with no candidate at all, which the export creates); a suggested, conflicting or
+  skipped one would leave those invoices blocked.
+
+A failure raises ``DataQualityError`` naming the rows (``gate_id``), and the commit writes nothing.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from ..errors import DataQualityError
+from ..matching.catalogs import Catalogs
+from ..matching.names import held_names, name_problem
+from ..matching.review import Decision, Entity, MatchStatus
+from ..qbo import rules
+from ..staging.db import table
+from .frames import Prepared
+
+TABLE = "proposed_mapping"
+RECENT_DAYS = 90
+CHECKS = {
+    "qbo_target_ok": "a match points at a staged, active QBO record",
+    "one_atera_per_qbo_customer": "each QBO customer is taken by at most one Atera customer",
+    "planned_name_ok": "a planned create has a name QBO accepts and nobody in QBO holds",
+    "recent_product_decided": f"every product invoiced in the last {RECENT_DAYS} days is mapped or planned",
+}
+
+
+def _targets(catalogs: Catalogs) -> dict[str, set[str]]:
+    """Active QBO ids per entity (what a match may point at)."""
+    return {Entity.CUSTOMER: set(catalogs.qbo_customers.loc[catalogs.qbo_customers["active"], "qbo_id"].astype(str)),
+            Entity.PRODUCT: set(catalogs.qbo_items.loc[catalogs.qbo_items["active"], "qbo_id"].astype(str))}
+
+
+def _recent_products(engine: sa.Engine, as_of: date) -> dict[str, int]:
+    """Atera product name → how many invoices of the last RECENT_DAYS days use it."""
+    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+    since = (as_of - timedelta(days=RECENT_DAYS)).isoformat()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(lines.c.product_name, sa.func.count(sa.distinct(lines.c.invoice_source_id)))
+            .join(inv, inv.c.source_id == lines.c.invoice_source_id)
+            .where(inv.c.invoice_date >= since, inv.c.deleted_at.is_(None), lines.c.product_name.is_not(None))
+            .group_by(lines.c.product_name)).all()
+    return {str(name): int(n) for name, n in rows}
+
+
+def prepare(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_of: date) -> Prepared:
+    """The frame the suite validates: one row per decided review row and per recently invoiced product."""
+    frame = review[["entity", "atera_id", "atera_name", "qbo_id", "qbo_name", "status", "decision"]].copy()
+    frame["qbo_id"] = frame["qbo_id"].fillna("").astype(str)
+    is_map = frame["decision"] == Decision.MAP
+    targets = _targets(catalogs)
+    frame["qbo_target_ok"] = [not m or q in targets[Entity(e)] for m, e, q in
+                              zip(is_map, frame["entity"], frame["qbo_id"])]
+    customer_maps = is_map & (frame["entity"] == Entity.CUSTOMER) & (frame["qbo_id"] != "")
+    taken = frame.loc[customer_maps, "qbo_id"].value_counts()
+    frame["one_atera_per_qbo_customer"] = ~(customer_maps & frame["qbo_id"].map(taken).fillna(0).gt(1))
+    frame["planned_name_ok"] = _planned_names_ok(frame, catalogs)
+    frame["recent_product_decided"] = _recent_decided(frame, engine, as_of)
+    frame["gate_id"] = (frame["entity"].astype(str) + " " + frame["atera_id"].where(frame["atera_id"] != "",
+                                                                                    "qbo:" + frame["qbo_id"])
+                        + " '" + frame["atera_name"].where(frame["atera_name"] != "", frame["qbo_name"]) + "'")
+    relevant = (frame["decision"] != Decision.NONE) | ~frame["recent_product_decided"]
+    out = frame.loc[relevant, ["gate_id", "entity", "decision", "qbo_id", *CHECKS]].reset_index(drop=True)
+    out["decision"] = out["decision"].astype(str)
+    return Prepared(TABLE, out, {"undecided rows not invoiced recently": int((~relevant).sum())})
+
+
+def _planned_names_ok(frame: pd.DataFrame, catalogs: Catalogs) -> list[bool]:
+    held = held_names(catalogs)
+    ok = []
+    for decision, entity, name in zip(frame["decision"], frame["entity"], frame["atera_name"]):
+        if decision != Decision.CREATE_QBO:
+            ok.append(True)
+            continue
+        clean = rules.clean_name(name)
+        ok.append(bool(clean) and not rules.name_problems(clean, str(entity))
+                  and name_problem(Entity(entity), clean, held) is None)
+    return ok
+
+
+def _recent_decided(frame: pd.DataFrame, engine: sa.Engine, as_of: date) -> pd.Series:
+    used = _recent_products(engine, as_of)
+    products = frame["entity"] == Entity.PRODUCT
+    is_used = products & frame["atera_name"].isin(list(used))
+    decided = frame["decision"].isin([Decision.MAP, Decision.CREATE_QBO]) | (
+        (frame["status"] == MatchStatus.UNMATCHED) & (frame["decision"] == Decision.NONE))
+    return ~is_used | decided
+
+
+def suite() -> list[Any]:
+    from .suites import is_true
+
+    return [e for column, words in CHECKS.items() for e in is_true(column, words)]
+
+
+def check(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_of: date,
+          docs_dir: Path | None = None, keep_runs: int | None = None) -> dict[str, Any]:
+    """Validate the proposed mapping; raises ``DataQualityError`` naming the rows when it must not be committed."""
+    from .gates import MAX_EXAMPLES, validate
+
+    summary = validate({TABLE: prepare(review, catalogs, engine, as_of=as_of)}, docs_dir=docs_dir, fail=False,
+                       keep_runs=keep_runs)[TABLE]
+    if summary["success"]:
+        return summary
+    lines = ["commit refused, nothing written: the proposed mapping fails its quality gate:"]
+    for f in summary["failed"]:
+        more = " …" if f["unexpected_count"] > MAX_EXAMPLES else ""
+        lines.append(f"  - {f['expectation']}: fails for {f['unexpected_count']} row(s): "
+                     f"{', '.join(f['examples'])}{more}")
+    lines.append("Decide those rows in the overrides file (action=match with an active qbo_id, create, or skip "
+                 "only what no recent invoice uses) and run the matching again"
+                 + (f"; details in the Data Docs: {Path(docs_dir) / 'index.html'}" if docs_dir else "."))
+    raise DataQualityError("\n".join(lines), {TABLE: summary})
