@@ -27,9 +27,10 @@ default_args = {"owner": "data-engineering", "retries": 0}
     max_active_runs=1,
     default_args=default_args,
     tags=["atera", "quickbooks", "disconnect"],
-    params={"confirm": Param("", type="string", description="Type the realm id of the company to disconnect (the realm_id of the "
-                                       "quickbooks_default connection) to confirm. Default: empty (refused). "
-                                       "Example: 9341453050298751")},
+    params={"confirm": Param(
+        "", type="string",
+        description="Type the realm id of the company to disconnect (the realm_id of the quickbooks_default "
+                    "connection) to confirm. Default: empty (refused). Example: 9341453050298751")},
     doc_md=__doc__,
 )
 def atera_qbo_disconnect() -> None:

@@ -1,13 +1,14 @@
 """
-### Atera → QBO invoice export (one tracked batch per run)
+### Atera → QBO invoice export (one tracked batch per task attempt)
 
 Reads the Atera invoices of a date window into staging, gates them with Great Expectations (totals consistent,
 lines belong to invoices, currency codes valid), then exports each one to QBO exactly once, WITHOUT tax
 (QBO is the master for taxes and adds them): the ledger (`export_invoices`) skips what is already exported, a
 DocNumber lookup recovers invoices QBO already has, and every `/batch` of ≤ 30 carries a content-derived
 `requestid`. Invoices that cannot be exported (no mapped customer or item, ...) are `blocked` with the reason and
-the run fails, naming them. Each run writes `exports/export_<batch>.csv` to the review dir: every invoice it
-touched, its status, QBO id, a link to the invoice in QBO, and the reason when it was not exported.
+the run fails, naming them. Each attempt writes `exports/export_<batch>.csv` to the review dir: every invoice
+it touched, its date, customer, currency, status, QBO id, a link to it in QBO, pre-tax total, and the reason when
+it was not exported.
 
 Params: `invoice_date_from`, `invoice_date_to` (yyyy-mm-dd, Atera account timezone; default: the 90 days up to
 the run's date — its logical date, or for a manual run the day it was triggered), `invoice_numbers` (only these;

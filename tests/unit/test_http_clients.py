@@ -146,3 +146,26 @@ def test_rate_limited_error_carries_retry_after(scripted):
     with pytest.raises(RateLimitedError) as info:
         ApiSession(s.server.url, policy=RetryPolicy(throttle_deadline=0)).request("GET", "/x", entity="t")
     assert info.value.retry_after == 7.0
+
+
+def test_auth_failures_say_what_they_mean_and_what_to_do(scripted):
+    from atera_qbo.qbo.client import QboClient
+
+    s = scripted([(401, None)])  # Atera answers a bad or revoked key with an empty 401
+    with pytest.raises(AuthError, match="HTTP 401.*bad or revoked.*atera_default"):
+        AteraClient(s.server.url, "revoked", policy=FAST, rate_per_minute=None).get("/customers", entity="Atera")
+    assert len(s.seen) == 1  # never retried
+
+    class Tokens:  # a token store whose refresh works: QBO still refuses the fresh token
+        refreshed = 0
+
+        def access_token(self, *, stale_version=None, force_refresh=False):
+            self.refreshed += stale_version is not None
+            return f"token-{self.refreshed}", self.refreshed
+
+    fault = {"Fault": {"Error": [{"Message": "AuthenticationFailed", "code": "3200"}], "type": "AUTHENTICATION"}}
+    q = scripted([(401, fault)])
+    tokens = Tokens()
+    with pytest.raises(AuthError, match="refused again with a freshly refreshed token.*company 123.*reconnect"):
+        QboClient(q.server.url, "123", tokens, policy=FAST, rate_per_minute=None).preferences()
+    assert tokens.refreshed == 1 and len(q.seen) == 2  # one refresh, one retry, then the clear failure

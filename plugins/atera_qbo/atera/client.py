@@ -22,8 +22,17 @@ PAGE_SIZE = 50  # Atera's maximum itemsInPage
 MAX_PAGES = 100_000
 
 
+AUTH_HINTS = {
+    401: "Atera refused the API key (bad or revoked): put a valid key (Atera: Admin → API) in the password of the "
+         "atera_default connection",
+    403: "the Atera API key may not do this: use a key of an Atera admin in the atera_default connection",
+}
+
+
 def _describe(response: requests.Response) -> tuple[str, str | None]:
-    """Atera errors: ProblemDetails {title, detail} on 400s, empty bodies on 401/404."""
+    """Atera errors: ProblemDetails {title, detail} on 400s, empty bodies on 401/404 (a 401/403 says what to do)."""
+    if response.status_code in AUTH_HINTS:
+        return AUTH_HINTS[response.status_code], None
     try:
         body = response.json()
     except ValueError:

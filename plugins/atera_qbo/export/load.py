@@ -1,8 +1,8 @@
 """Exactly-once invoice export through the ledger.
 
-Per Atera invoice, ever, one ``export_invoices`` row. A run (one ``export_batches`` row) selects staged invoices,
-skips what the ledger says is exported, and then, slice by slice (so sending starts at once and the preparation
-fits in the waits for QBO's batch budget): transforms, recovers invoices QBO already has (DocNumber lookup: the
+Per Atera invoice, ever, one ``export_invoices`` row. A run (one ``export_batches`` row per task attempt) selects
+staged invoices, skips what the ledger says is exported, and then, slice by slice (so sending starts at once and
+the preparation fits in the waits for QBO's batch budget): transforms, recovers invoices QBO already has (DocNumber lookup: the
 safe complement to requestid replay), marks each chunk ``pending`` with its request ids BEFORE sending it, sends
 ``/batch`` of ≤ 30 with a requestid derived from those ids (a retried or re-run batch is replayed by QBO, not
 repeated), and records every item's outcome. Invoices that cannot be exported are ``blocked`` with the reason.

@@ -127,8 +127,14 @@ class QboClient:
                 raise
             log.info("%s: access token refused (401); refreshing once", entity)
             self.tokens.access_token(stale_version=self._version)  # refreshes unless another worker just did
-            response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
-                                         safe_to_retry=True, budgets=budgets, **kwargs)
+            try:
+                response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
+                                             safe_to_retry=True, budgets=budgets, **kwargs)
+            except AuthError as again:
+                raise AuthError(f"{again} — refused again with a freshly refreshed token: this app may no longer "
+                                f"access QBO company {self.realm_id} (disconnected in Intuit, or the wrong "
+                                "extra.realm_id); reconnect (README 'Disconnecting and reconnecting QBO')",
+                                status=again.status, vendor_code=again.vendor_code, entity=again.entity) from again
         return ApiSession.json(response)
 
     # -- reads -------------------------------------------------------------------------------------------------
