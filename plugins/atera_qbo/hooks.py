@@ -21,11 +21,11 @@ def conn_info(conn_id: str, *, required: bool = True) -> ConnInfo | None:
 
     try:
         conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
+    except AirflowNotFoundException as exc:
         if not required:
             return None
         raise ConfigError(f"Airflow connection {conn_id!r} is not defined: see README 'Pointing it at real "
-                          "Atera and QBO accounts'") from None
+                          "Atera and QBO accounts'") from exc
     return ConnInfo(conn_type=conn.conn_type or "", host=conn.host, login=conn.login, password=conn.password,
                     schema=conn.schema, port=conn.port, extra=parse_extra(conn.extra))
 

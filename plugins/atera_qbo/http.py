@@ -261,7 +261,7 @@ class ApiSession:
             response = self.session.request(method, url, timeout=self.policy.timeout, **call_kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetriableApiError(f"{entity}: {type(exc).__name__} talking to {self.base_url}",
-                                    entity=entity) from None
+                                    entity=entity) from exc
         finally:
             for budget, token in reversed(held):
                 budget.release(token)

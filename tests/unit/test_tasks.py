@@ -50,3 +50,12 @@ def test_fatal_errors_keep_their_cause():
     with pytest.raises(FatalError) as bad_date:
         export_window("31/10/2026", None, date(2026, 11, 26))
     assert isinstance(bad_date.value.__cause__, ValueError)
+
+
+def test_no_raise_in_the_package_drops_its_cause():
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "plugins" / "atera_qbo"
+    dropped = [f"{p.relative_to(package)}:{n}" for p in package.rglob("*.py")
+               for n, line in enumerate(p.read_text().splitlines(), 1) if line.rstrip().endswith("from None")]
+    assert dropped == [], f"raise ... from None hides the cause: {dropped}"

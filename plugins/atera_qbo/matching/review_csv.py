@@ -45,10 +45,10 @@ def read_rows(path: Path) -> Iterator[ReviewRow]:
     """Rows of an overrides file; errors name the file and line and say what to fix."""
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV as overrides_path") from None
+    except FileNotFoundError as exc:
+        raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV as overrides_path") from exc
     except UnicodeDecodeError as exc:
-        raise MatchingError(f"overrides file {path} is not UTF-8 (byte {exc.start}): save it as CSV UTF-8") from None
+        raise MatchingError(f"overrides file {path} is not UTF-8 (byte {exc.start}): save it as CSV UTF-8") from exc
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:

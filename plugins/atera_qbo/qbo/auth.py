@@ -62,7 +62,7 @@ class TokenEndpoint:
             response = requests.post(url, headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
                                      timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise RetriableApiError(f"QBO token {what}: {type(exc).__name__}", entity="QBO OAuth") from None
+            raise RetriableApiError(f"QBO token {what}: {type(exc).__name__}", entity="QBO OAuth") from exc
         if response.status_code >= 500 or response.status_code == 429:
             raise RetriableApiError(f"QBO token {what}: HTTP {response.status_code}", status=response.status_code,
                                     entity="QBO OAuth")

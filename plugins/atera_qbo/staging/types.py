@@ -64,8 +64,8 @@ def to_amount(value: Any) -> Decimal | None:
     elif isinstance(value, (int, str)):
         try:
             amount = Decimal(value)
-        except InvalidOperation:
-            raise ValueError(f"{value!r} is not an amount") from None
+        except InvalidOperation as exc:
+            raise ValueError(f"{value!r} is not an amount") from exc
     else:
         raise TypeError(f"money must be a Decimal, not {type(value).__name__} {value!r}")
     if not amount.is_finite():
