@@ -12,7 +12,8 @@ it was not exported.
 
 Params: `invoice_date_from`, `invoice_date_to` (yyyy-mm-dd, Atera account timezone; default: the 90 days up to
 the run's date — its logical date, or for a manual run the day it was triggered), `invoice_numbers` (only these;
-an unknown one fails the run naming it), `create_missing_customers`, `dry_run` (transform and check, write nothing
+an unknown one fails the run naming it), `create_missing_customers`, `create_missing_items` (default true: as
+Atera does, never for a product with a QBO candidate), `dry_run` (transform and check, write nothing
 to QBO). A window with no invoice is not an error: the run says so in its log and result (`note`).
 
 Errors: QBO unreachable (5xx, connection, throttling beyond the client's own retries) fails the attempt as
@@ -60,6 +61,13 @@ EXPORT_RETRIES = {"retries": 3, "retry_delay": timedelta(minutes=5), "retry_expo
             description="Atera customers of these invoices that have no QBO customer are mapped to the QBO "
                         "customer of the same name, or created in QBO. true/false; default false (their invoices "
                         "are blocked, naming them). Example: true"),
+        "create_missing_items": Param(
+            True, type="boolean", title="Create missing items",
+            description="As Atera's own export does: an invoice line whose Atera product, expense or rate has no "
+                        "QBO item gets one, created with Atera's name, price and type (Service for rates, "
+                        "NonInventory for products and expenses) and mapped. Never for a product matching finds a "
+                        "QBO candidate for (its invoices are blocked, naming the candidate). true/false; default "
+                        "true. Example: false to only export what finance already mapped"),
         "dry_run": Param(
             False, type="boolean", title="Dry run",
             description="Select, transform and check everything, write nothing to QBO or the ledger (the batch "
@@ -83,6 +91,7 @@ def atera_qbo_invoice_export() -> None:
                    logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)),
                    numbers=params.get("invoice_numbers") or [], dry_run=bool(params.get("dry_run")),
                    create_missing_customers=bool(params.get("create_missing_customers")), run_id=run_id,
+                   create_missing_items=bool(params.get("create_missing_items", True)),
                    try_number=getattr(ti, "try_number", None))
 
     @task

@@ -302,13 +302,14 @@ def extract_invoices(*, date_from: str | None, date_to: str | None, logical_date
 @fail_fatal
 def export(*, date_from: str | None, date_to: str | None, logical_date: date, numbers: list[Any] | None,
            dry_run: bool, create_missing_customers: bool, run_id: str | None,
-           try_number: int | None = None) -> dict[str, Any]:
+           try_number: int | None = None, create_missing_items: bool = True) -> dict[str, Any]:
     """One batch per task attempt. Its report is written however the attempt ends; a retriable error goes up
     (Airflow retries: the next attempt replays what was pending), a fatal one fails the task."""
     import uuid
 
     from .export.customers import create_missing_customers as create_customers
     from .export.load import export_invoices, raise_for_problems
+    from .export.missing import create_missing_items as create_items
 
     start, end = export_window(date_from, date_to, logical_date)
     wanted = [str(n) for n in numbers or []]
@@ -316,13 +317,26 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
     batch_id = uuid.uuid4().hex[:16]
     report = _review_dir() / "exports" / f"export_{batch_id}.csv"
     customers: dict[str, dict[str, str]] = {"created": {}, "problems": {}}
+    items: dict[str, dict[str, str]] = {"created": {}, "problems": {}}
 
-    def prepare() -> None:
-        if create_missing_customers and not dry_run:
+    def prepare() -> dict[str, str]:
+        """Create what is missing (never what has a QBO candidate); answers why the rest stays unmapped."""
+        if dry_run or not (create_missing_customers or create_missing_items):
+            return {}
+        origin = f"export {run_id or 'manual'}"
+        if create_missing_items:
+            items["created"], items["problems"] = create_items(
+                engine, qbo, start, end, wanted, origin=origin,
+                sales_tax_code=_qbo_settings().default_sales_tax_code)
+        if create_missing_customers:
             customers["created"], customers["problems"] = create_customers(engine, qbo, start, end, wanted,
-                                                                        origin=f"export {run_id or 'manual'}")
-            for problem in customers["problems"].values():
-                log.warning("create_missing_customers: %s", problem)
+                                                                        origin=origin)
+        for what, problems in (("create_missing_items", items["problems"]),
+                               ("create_missing_customers", customers["problems"])):
+            for problem in problems.values():
+                log.warning("%s: %s", what, problem)
+        return {**{f"product:{k}": v for k, v in items["problems"].items()},
+                **{f"customer:{k}": v for k, v in customers["problems"].items()}}
 
     qbo = _qbo()
     try:
@@ -332,7 +346,8 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
     finally:
         qbo.close()
     summary = {**result.as_dict(), "report_csv": str(report), "customers_mapped": customers["created"],
-               "customer_problems": customers["problems"]}
+               "customer_problems": customers["problems"], "items_mapped": items["created"],
+               "item_problems": items["problems"]}
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
     raise_for_problems(result)
     return summary

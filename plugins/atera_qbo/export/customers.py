@@ -15,10 +15,11 @@ from ..staging.db import table
 
 
 def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_to: date,
-                             numbers: list[str], *, origin: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+                             numbers: list[str], *, origin: str | None = None,
+                             review: Any = None) -> tuple[dict[str, str], dict[str, str]]:
     """Map the Atera customers of the selected invoices that have no QBO customer yet (export param
     ``create_missing_customers``): to the QBO customer of the same name when there is one, else to a new one
-    (idempotent through requestid). Answers (Atera id → QBO id, Atera id → problem); an Atera customer with a
+    (idempotent through requestid) — never when matching finds a candidate for it (``missing.candidate_reasons``). Answers (Atera id → QBO id, Atera id → problem); an Atera customer with a
     problem stays unmapped, so its invoices are blocked with the reason. ``origin`` (e.g. ``export <run id>``) is
     recorded as the provenance of the customers it creates."""
     problems: dict[str, str] = {}
@@ -34,6 +35,15 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
                                          ac.c.zip_code, ac.c.country, ac.c.phone).where(
             ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
     created: dict[str, str] = {}
+    if missing:  # a customer matching finds a candidate for is never created: that is how duplicates are born
+        from ..matching.catalogs import load_catalogs
+        from ..matching.match import match_all
+        from ..matching.review import Entity
+        from .missing import candidate_reasons
+
+        review = match_all(load_catalogs(engine)) if review is None else review
+        problems.update(candidate_reasons(review, Entity.CUSTOMER, [str(c.source_id) for c in missing]))
+        missing = [c for c in missing if str(c.source_id) not in problems]
     names = table(engine, "stg_qbo_names")
     with engine.connect() as conn:
         taken = {exact_key(n): e for e, n in conn.execute(sa.select(names.c.entity, names.c.display_name))}

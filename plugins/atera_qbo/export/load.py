@@ -322,7 +322,7 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
                     prepare: Callable[[], Any] | None = None, report_path: Path | None = None,
                     app_url: str | None = None) -> ExportResult:
     """One export run = one ``export_batches`` row. ``prepare`` runs inside the batch once the selection is
-    checked (creating missing customers); ``report_path`` gets the run's report however the run ends, with QBO
+    checked (creating missing customers and items; it may answer ``unmapped_reasons`` for the transform); ``report_path`` gets the run's report however the run ends, with QBO
     links to ``app_url`` (production QBO by default). Retriable errors go up after the batch is closed."""
     ledger = Ledger(engine, batch_id)
     numbers = [str(n) for n in numbers or []]
@@ -332,9 +332,9 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
     try:
         selected = select_invoices(engine, date_from=date_from, date_to=date_to, numbers=numbers)
         check_requested(engine, numbers, [inv["source_id"] for inv, _ in selected], date_from, date_to)
-        if prepare is not None:
-            prepare()
+        reasons = prepare() if prepare is not None else None
         candidates, states, ctx = _plan(engine, ledger, result, selected, context, date_from, date_to)
+        ctx.unmapped_reasons.update(reasons or {})
         unusable = unusable_targets(engine)  # QBO records reconciliation found deleted/merged or inactive
         for start in range(0, len(candidates), SLICE):  # prepared slice by slice: the sending starts at once
             todo = _transform(ledger, result, candidates[start:start + SLICE], ctx, unusable)

@@ -33,6 +33,9 @@ class InvoiceContext:
     home_currency: str = "USD"
     multi_currency: bool = False
     zero_tax_code: str | None = None  # non-US: the 0% TaxCode id for non-taxable lines
+    # Why a record has no mapping, when the export knows better than "not mapped" (export/missing.py):
+    # "customer:<Atera id>" / "product:<Atera product name>" → the reason and its fix (e.g. the QBO candidate).
+    unmapped_reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,8 +68,9 @@ def _customer_problems(invoice: dict[str, Any], ctx: InvoiceContext) -> tuple[st
         problems.append(f"customer {invoice.get('customer_name')!r} is not an Atera customer in staging: re-run "
                         "the catalog sync")
     elif qbo_customer is None:
-        problems.append(f"Atera customer {customer_id} {invoice.get('customer_name')!r} has no QBO customer: match "
-                        "it in atera_qbo_matching (or run the export with create_missing_customers=true)")
+        problems.append(ctx.unmapped_reasons.get(f"customer:{customer_id}") or (
+            f"Atera customer {customer_id} {invoice.get('customer_name')!r} has no QBO customer: match it in "
+            "atera_qbo_matching (or run the export with create_missing_customers=true)"))
     currency = invoice.get("currency") or ctx.home_currency
     if currency != ctx.home_currency and not ctx.multi_currency:
         problems.append(f"currency {currency} differs from QBO's home currency {ctx.home_currency} and QBO "
@@ -77,8 +81,10 @@ def _customer_problems(invoice: dict[str, Any], ctx: InvoiceContext) -> tuple[st
 def _item_of(line: dict[str, Any], ctx: InvoiceContext, where: str) -> str:
     items = ctx.product_map.get(line.get("product_name") or "", set())
     if not items:
-        raise _LineProblem(f"{where}: no QBO item is mapped to this Atera product: match or create it in "
-                           "atera_qbo_matching")
+        reason = ctx.unmapped_reasons.get(f"product:{line.get('product_name') or ''}")
+        raise _LineProblem(f"{where}: {reason}" if reason else (
+            f"{where}: no QBO item is mapped to this Atera product: match or create it in atera_qbo_matching "
+            "(or export with create_missing_items=true)"))
     if len(items) > 1:
         raise _LineProblem(f"{where}: Atera records of this name map to different QBO items "
                            f"({', '.join(sorted(items))}): make their mappings agree")
