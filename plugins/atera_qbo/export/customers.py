@@ -35,15 +35,7 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
                                          ac.c.zip_code, ac.c.country, ac.c.phone).where(
             ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
     created: dict[str, str] = {}
-    if missing:  # a customer matching finds a candidate for is never created: that is how duplicates are born
-        from ..matching.catalogs import load_catalogs
-        from ..matching.match import match_all
-        from ..matching.review import Entity
-        from .missing import candidate_reasons
-
-        review = match_all(load_catalogs(engine)) if review is None else review
-        problems.update(candidate_reasons(review, Entity.CUSTOMER, [str(c.source_id) for c in missing]))
-        missing = [c for c in missing if str(c.source_id) not in problems]
+    missing = _without_candidates(engine, missing, review, problems)
     names = table(engine, "stg_qbo_names")
     with engine.connect() as conn:
         taken = {exact_key(n): e for e, n in conn.execute(sa.select(names.c.entity, names.c.display_name))}
@@ -78,3 +70,18 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
         mappings.add(engine, "customer", mappings.Mapping(str(source_id), str(obj["Id"]), how, name,
                                                           obj.get("DisplayName", display), status))
     return created, problems
+
+
+def _without_candidates(engine: sa.Engine, missing: list[Any], review: Any, problems: dict[str, str]) -> list[Any]:
+    """A customer matching finds a QBO candidate for is never created (that is how duplicates are born): it goes
+    to ``problems`` with the candidate named; answers the rest."""
+    if not missing:
+        return missing
+    from ..matching.catalogs import load_catalogs
+    from ..matching.match import match_all
+    from ..matching.review import Entity
+    from .missing import candidate_reasons
+
+    review = match_all(load_catalogs(engine)) if review is None else review
+    problems.update(candidate_reasons(review, Entity.CUSTOMER, [str(c.source_id) for c in missing]))
+    return [c for c in missing if str(c.source_id) not in problems]
