@@ -1,8 +1,8 @@
 """Invoice export at QBO's ceiling: the project's export task side by side with two plain loaders, each on its own
 identical copy of the QBO company, with QBO's real limits time-scaled (500 requests/min, 40 ``/batch``/min, 10 in
-flight; ``--scale 20`` makes a minute last 3 s).
+flight; ``--scale 5`` makes a minute last 12 s).
 
-    .venv/bin/python benchmarks/bench_export.py [--invoices 24000] [--scale 20]
+    .venv/bin/python benchmarks/bench_export.py [--invoices 24000] [--scale 5] [--per-invoice-sample 3000]
 
 The ceiling is what QBO's batch limit allows: 40 batches × 30 invoices per minute (×scale). For each loader,
 ``ratio = documents in QBO ÷ (ceiling × wall time)``; for the project the wall time is the whole export task
@@ -10,7 +10,8 @@ The ceiling is what QBO's batch limit allows: 40 batches × 30 invoices per minu
 payloads are built before the clock starts). Peers:
 
 - one request per invoice (``POST /invoice``, what a python-quickbooks ``save()`` loop does), waiting a QBO minute
-  after a 429 as Intuit advises;
+  after a 429 as Intuit advises. Its rate is QBO's 500 requests/min whatever the count, so it loads the first
+  ``--per-invoice-sample`` invoices only (the whole 24,000 would take 48 QBO minutes);
 - sequential ``/batch`` of 30, spaced to 40 per minute, waiting a QBO minute after a 429.
 
 Set-up (not timed): the demo world is synced and matched against the twins, its Atera invoices are staged, and
@@ -210,7 +211,7 @@ def run_sequential_batches(twin: Any, payloads: list[tuple[str, dict]], scale: f
     return {"wall": time.monotonic() - started, "failed": failed}
 
 
-def bench(count: int, scale: float) -> float:
+def bench(count: int, scale: float, sample: int) -> float:
     work = Path(tempfile.mkdtemp(prefix="bench-export-"))
     engine, state = stage_company(work, count)
     ctx = build_context(engine)
@@ -222,7 +223,7 @@ def bench(count: int, scale: float) -> float:
     ceiling = 40 * 30 / 60 * scale  # invoices per second
     loaders = [("project export task (whole task)", lambda twin: run_project(twin, engine, scale, work)),
                ("sequential /batch of 30", lambda twin: run_sequential_batches(twin, payloads, scale)),
-               ("one request per invoice", lambda twin: run_one_per_invoice(twin, payloads, scale))]
+               ("one request per invoice", lambda twin: run_one_per_invoice(twin, payloads[:sample], scale))]
     print(f"{count:,} invoices, QBO limits time-scaled x{scale:g}: ceiling {ceiling:.0f} invoices/s "
           f"(40 /batch of 30 per {60 / scale:g}-s minute)", flush=True)
     ratios = {}
@@ -251,9 +252,10 @@ def bench(count: int, scale: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=24_000)
-    parser.add_argument("--scale", type=float, default=20)
+    parser.add_argument("--scale", type=float, default=5)
+    parser.add_argument("--per-invoice-sample", type=int, default=3000)
     args = parser.parse_args()
-    ratio = bench(args.invoices, args.scale)
+    ratio = bench(args.invoices, args.scale, args.per_invoice_sample)
     print(f"project whole-task ratio {ratio:.3f} (target ≥ 0.95)")
     return 0
 
