@@ -109,3 +109,26 @@ def test_qbo_budgets_in_redis_hold_every_worker_to_one_window_and_one_in_flight_
     assert len(starts) == 16 and most[0] <= 2
     assert all(b - a >= 0.5 for a, b in zip(starts, starts[5:])), "more than 5 requests in one window"
     assert starts[4] - starts[0] < 0.5  # the first five went at once: the whole allowance is used
+
+
+def test_qbo_hook_keeps_each_limit_of_the_connection_in_redis(client, monkeypatch, tmp_path):
+    import json
+
+    from atera_qbo import hooks
+    from atera_qbo.pacing import RedisWindowBudget
+
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_REDIS", json.dumps({"conn_type": "redis", "host": "127.0.0.1",
+                                                                   "port": 6379, "schema": "15"}))
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps({"conn_type": "sqlite",
+                                                                     "host": str(tmp_path / "staging.db")}))
+    monkeypatch.setenv("AIRFLOW_CONN_QUICKBOOKS_DEFAULT", json.dumps({
+        "conn_type": "http", "host": "http://127.0.0.1:9", "login": "id", "password": "secret",
+        "extra": {"realm_id": "4620816365", "refresh_token": "rt", "batch_per_minute": 30, "max_in_flight": 4,
+                  "throttle_deadline": 900}}))
+    qbo = hooks.QuickBooksHook().get_conn()
+    budgets = {b.name: b for b in qbo.budgets.for_path("/batch")}
+    assert all(isinstance(b, RedisWindowBudget) for b in budgets.values())
+    assert {n: (b.limit, b.window) for n, b in budgets.items()} == {
+        "batch": (30, 60.0), "requests": (500, 60.0), "in_flight": (4, 0.0)}
+    assert all("4620816365" in b.key for b in budgets.values())
+    assert qbo.http.policy.throttle_deadline == 900
