@@ -123,9 +123,10 @@ def _zero_tax_code(engine: sa.Engine) -> str | None:
     return None
 
 
-def select_invoices(engine: sa.Engine, *, date_from: date | None, date_to: date | None,
-                    numbers: Iterable[str] | None) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+def select_numbers(engine: sa.Engine, *, date_from: date | None, date_to: date | None,
+                   numbers: Iterable[str] | None) -> list[str]:
+    """The staged (not deleted) invoices of a window, or of the given numbers, in export order: date, number."""
+    inv = table(engine, "stg_atera_invoices")
     cond = [inv.c.deleted_at.is_(None)]
     if date_from:
         cond.append(inv.c.invoice_date >= date_from.isoformat())
@@ -135,14 +136,29 @@ def select_invoices(engine: sa.Engine, *, date_from: date | None, date_to: date 
     if numbers:
         cond.append(inv.c.source_id.in_(numbers))
     with engine.connect() as conn:
-        invoices = [dict(r._mapping) for r in conn.execute(sa.select(inv).where(*cond))]
-        all_lines: dict[str, list[dict[str, Any]]] = {}
-        for r in conn.execute(sa.select(lines).where(lines.c.invoice_source_id.in_(
-                sa.select(inv.c.source_id).where(*cond)))):
-            all_lines.setdefault(r.invoice_source_id, []).append(dict(r._mapping))
-    invoices.sort(key=lambda r: (r["invoice_date"] or "", int(r["source_id"]) if r["source_id"].isdigit() else 0,
-                                 r["source_id"]))
-    return [(i, all_lines.get(i["source_id"], [])) for i in invoices]
+        rows = conn.execute(sa.select(inv.c.source_id, inv.c.invoice_date).where(*cond)).all()
+    rows.sort(key=lambda r: (r.invoice_date or "", int(r.source_id) if r.source_id.isdigit() else 0, r.source_id))
+    return [r.source_id for r in rows]
+
+
+def load_invoices(engine: sa.Engine, numbers: list[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """These staged invoices with their lines, in the order given."""
+    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+    invoices: dict[str, dict[str, Any]] = {}
+    all_lines: dict[str, list[dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(numbers), 500):
+            part = numbers[start:start + 500]
+            invoices.update((r.source_id, dict(r._mapping)) for r in conn.execute(
+                sa.select(inv).where(inv.c.source_id.in_(part))))
+            for r in conn.execute(sa.select(lines).where(lines.c.invoice_source_id.in_(part))):
+                all_lines.setdefault(r.invoice_source_id, []).append(dict(r._mapping))
+    return [(invoices[n], all_lines.get(n, [])) for n in numbers if n in invoices]
+
+
+def select_invoices(engine: sa.Engine, *, date_from: date | None, date_to: date | None,
+                    numbers: Iterable[str] | None) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    return load_invoices(engine, select_numbers(engine, date_from=date_from, date_to=date_to, numbers=numbers))
 
 
 def check_requested(engine: sa.Engine, numbers: list[str], selected: list[str], date_from: date | None,
@@ -330,14 +346,14 @@ def export_invoices(engine: sa.Engine, qbo: Any, *, batch_id: str, run_id: str |
                 try_number)
     result = ExportResult(batch_id, dry_run=dry_run)
     try:
-        selected = select_invoices(engine, date_from=date_from, date_to=date_to, numbers=numbers)
-        check_requested(engine, numbers, [inv["source_id"] for inv, _ in selected], date_from, date_to)
+        selected = select_numbers(engine, date_from=date_from, date_to=date_to, numbers=numbers)
+        check_requested(engine, numbers, selected, date_from, date_to)
         reasons = prepare() if prepare is not None else None
         candidates, states, ctx = _plan(engine, ledger, result, selected, context, date_from, date_to)
         ctx.unmapped_reasons.update(reasons or {})
         unusable = unusable_targets(engine)  # QBO records reconciliation found deleted/merged or inactive
         for start in range(0, len(candidates), SLICE):  # prepared slice by slice: the sending starts at once
-            todo = _transform(ledger, result, candidates[start:start + SLICE], ctx, unusable)
+            todo = _transform(ledger, result, load_invoices(engine, candidates[start:start + SLICE]), ctx, unusable)
             if todo and ctx.custom_txn_numbers:
                 todo = _recover(qbo, ledger, result, todo)
             if not dry_run:
@@ -377,18 +393,16 @@ def _finish(engine: sa.Engine, ledger: Ledger, result: ExportResult, report_path
             dumps({k: v for k, v in result.as_dict().items() if k != "exported_ids"}))
 
 
-def _plan(engine: sa.Engine, ledger: Ledger, result: ExportResult,
-          selected: list[tuple[dict[str, Any], list[dict[str, Any]]]], context: InvoiceContext | None,
-          date_from: date | None, date_to: date | None
-          ) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], dict[str, Any], InvoiceContext]:
+def _plan(engine: sa.Engine, ledger: Ledger, result: ExportResult, selected: list[str],
+          context: InvoiceContext | None, date_from: date | None, date_to: date | None
+          ) -> tuple[list[str], dict[str, Any], InvoiceContext]:
     """Skip what the ledger says is exported; answers the rest (the run's plan), the ledger rows, the context."""
     result.selected = len(selected)
-    states = ledger.states([inv["source_id"] for inv, _ in selected])
+    states = ledger.states(selected)
     ctx = context or build_context(engine)
-    candidates = [(inv, lines) for inv, lines in selected
-                  if getattr(states.get(inv["source_id"]), "status", None) != "exported"]
+    candidates = [n for n in selected if getattr(states.get(n), "status", None) != "exported"]
     result.already_exported += len(selected) - len(candidates)
-    result.planned = [inv["source_id"] for inv, _ in candidates]
+    result.planned = list(candidates)
     if not selected:
         result.note = (f"no Atera invoice dated {date_from or '…'}..{date_to or '…'} is staged: nothing to export "
                        "(check the window, and that extract_invoices staged any)")
