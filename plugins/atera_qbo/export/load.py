@@ -433,6 +433,11 @@ def _recover(qbo: Any, ledger: Ledger, result: ExportResult, todo: list[Transfor
     """Invoices QBO already has (by DocNumber) are recorded as exported instead of being sent again; a DocNumber
     taken by another customer's document blocks the invoice. Answers what is still to send."""
     existing = _recover_existing(qbo, todo)
+    if existing:  # a concurrent run may be sending these: wait for its claim, then believe its ledger
+        with claim(ledger.engine, sorted(existing)):
+            exported = {n for n, st in ledger.states(sorted(existing)).items() if st.status == "exported"}
+        result.already_exported += len(exported)
+        todo = [t for t in todo if t.number not in exported]
     rest = []
     for t in todo:
         inv = existing.get(t.number)
