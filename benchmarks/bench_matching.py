@@ -148,14 +148,15 @@ def part_dag(staging: str | None = None) -> None:
     reuse = db.exists()
     engine = make_engine(f"sqlite:///{db}")
     started = time.perf_counter()
+    apply_schema(engine)  # creates, or upgrades a kept file to this revision
     if not reuse:
-        apply_schema(engine)
         _stage_large(engine)
     staged = time.perf_counter() - started
     from atera_qbo import tasks
 
     tasks._staging = lambda: engine  # the task's own code, on this staging DB and review dir (no Airflow here)
     tasks._review_dir = lambda: home / "review"
+    tasks._setting = lambda name: None
 
     started, cpu = time.perf_counter(), time.process_time()
     summary = tasks.match(overrides_path=None, commit=False, create_unmatched_in_qbo=False,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -61,6 +60,13 @@ def _variable(name: str) -> str | None:
         return Variable.get(name, default=None)
     except Exception:  # noqa: BLE001 - no metadata DB / variable backend: fall back to defaults
         return None
+
+
+def _setting(name: str) -> str | None:
+    """An Airflow Variable, else the environment variable of the same name upper-cased, else None."""
+    import os
+
+    return _variable(name) or os.environ.get(name.upper())
 
 
 def _review_dir() -> Path:
@@ -136,10 +142,10 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
           import_unmatched_qbo_customers: bool, run_id: str | None = None,
           replace_atera_catalog: bool = False, as_of: date | None = None) -> dict[str, Any]:
     from .matching import commit as committing
-    from .matching.match import apply_overrides, decisions, for_review, load_catalogs, match_all
+    from .matching.match import after_commit, apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.kept import kept_mappings
     from .matching.review import ReviewRow, rows_of
-    from .matching.review_csv import read_rows, write_rows
+    from .matching.review_csv import KEEP_RUNS, read_rows, write_review
     from .staging.mappings import OverridesFile
 
     engine = _staging()
@@ -159,9 +165,9 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
                        import_unmatched=import_unmatched_qbo_customers)
 
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
+    keep = int(_setting("atera_qbo_review_keep") or KEEP_RUNS)
     rows = list(rows_of(for_review(review)))
-    latest = write_rows(out_dir / "match_review.csv", rows)
-    shutil.copyfile(latest, out_dir / f"match_review_{stamp}.csv")
+    latest = write_review(out_dir, stamp, rows, keep)
     summary: dict[str, Any] = {
         "review_csv": str(latest),
         "status_counts": {f"{e}:{s}": int(n) for (e, s), n in review.groupby(["entity", "status"]).size().items()},
@@ -187,6 +193,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
             if atera is not None:
                 atera.close()
         summary["mapping_changed"] = active_mapping(engine) != before
+        write_review(out_dir, stamp, list(rows_of(for_review(after_commit(review, steps)))), keep)
     if replace_atera_catalog:
         summary["catalog_replacement"] = _replace_catalog(engine, rows, out_dir, stamp, commit=commit, run_id=run_id)
     log.info("matching: %s", summary)

@@ -26,7 +26,8 @@ def test_read_names_missing_columns(tmp_path: Path):
 
 
 def test_read_rejects_non_utf8(tmp_path: Path):
+    # Windows-1252 is read since issue 14 (Excel's "CSV (Comma delimited)"): a byte undefined there too is refused
     path = tmp_path / "latin1.csv"
-    path.write_bytes("entity,atera_id,qbo_id,action\ncustomer,1,2,match Café\n".encode("latin-1"))
+    path.write_bytes("entity,atera_id,qbo_id,action\ncustomer,1,2,match Café\x81\n".encode("latin-1"))
     with pytest.raises(MatchingError, match="UTF-8"):
         list(read_rows(path))

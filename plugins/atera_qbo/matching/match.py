@@ -84,3 +84,29 @@ def decisions(review: pd.DataFrame, *, create_unmatched: bool, import_unmatched:
         [Decision.NONE, Decision.MAP, Decision.CREATE_QBO, Decision.IMPORT_ATERA], default=Decision.NONE,
     ).astype(object) if len(review) else []
     return review
+
+
+def after_commit(review: pd.DataFrame, steps: list) -> pd.DataFrame:
+    """The review as a successful commit left it: a created row carries its new QBO id, an imported row its new
+    Atera id, both ``matched_override`` — what the review file of a committing run shows."""
+    review = review.copy()
+    created = {(s.entity, s.atera_id): (s.result_id, s.payload.get("DisplayName") or s.payload.get("Name"))
+               for s in steps if s.action == Decision.CREATE_QBO and s.result_id}
+    imported = {s.qbo_id: (s.result_id, s.payload.get("CustomerName")) for s in steps
+                if s.action == Decision.IMPORT_ATERA and s.result_id}
+    is_create = (review["decision"] == Decision.CREATE_QBO).to_numpy()
+    keys = list(zip(review["entity"].astype(str), review["atera_id"].astype(str)))
+    for column, picks, where, index in (("qbo_id", created, is_create, 0), ("qbo_name", created, is_create, 1)):
+        values = [picks.get(k, (None, None))[index] for k in keys]
+        has = where & np.array([v is not None for v in values])
+        review.loc[has, column] = np.array(values, dtype=object)[has]
+    is_import = (review["decision"] == Decision.IMPORT_ATERA).to_numpy()
+    ids = [imported.get(q, (None, None)) for q in review["qbo_id"].astype(str)]
+    has_import = is_import & np.array([i[0] is not None for i in ids])
+    review.loc[has_import, "atera_id"] = np.array([i[0] for i in ids], dtype=object)[has_import]
+    review.loc[has_import, "atera_name"] = np.array([i[1] for i in ids], dtype=object)[has_import]
+    done = (is_create & (review["qbo_id"] != "").to_numpy()) | has_import
+    review.loc[done, ["status", "score"]] = [MatchStatus.MATCHED_OVERRIDE, ""]
+    verb = np.where(is_create, "created in QBO by this commit", "imported into Atera by this commit")[done]
+    review.loc[done, "note"] = np.where(review.loc[done, "note"] != "", review.loc[done, "note"] + "; " + verb, verb)
+    return review

@@ -19,6 +19,11 @@ from .catalogs import Catalogs
 from .review import Action, Entity, MatchStatus, ReviewRow
 
 ACTION_WORDS = "match, create, skip, import"
+QBO_SIDE = "qbo"  # decisions on QBO-only customers (import, skip), keyed by their QBO id
+
+
+def _qbo_side(row: ReviewRow) -> bool:
+    return row.action == Action.IMPORT or (row.action == Action.SKIP and not row.atera_id)
 
 
 @dataclass
@@ -48,12 +53,12 @@ def _problem(row: ReviewRow, atera_ids: dict[Entity, set[str]], qbo: dict[Entity
         return "entity must be customer or product"
     if not isinstance(row.action, Action):
         return f"action {row.action!r} is not one of {ACTION_WORDS}"
-    if row.action == Action.IMPORT:
+    if row.action == Action.IMPORT or (row.action == Action.SKIP and not row.atera_id and row.qbo_id):
         if row.entity != Entity.CUSTOMER or not row.qbo_id:
-            return "import needs entity=customer and a qbo_id"
+            return f"{row.action} of a QBO-only row needs entity=customer and a qbo_id"
         if row.qbo_id not in qbo[Entity.CUSTOMER].known:
             return f"QBO customer {row.qbo_id} does not exist (re-run the catalog sync?)"
-        if row.qbo_id not in qbo[Entity.CUSTOMER].active:
+        if row.action == Action.IMPORT and row.qbo_id not in qbo[Entity.CUSTOMER].active:
             return f"QBO customer {row.qbo_id} is inactive: reactivate it in QBO first"
         return None
     if row.atera_id not in atera_ids[row.entity]:
@@ -82,7 +87,7 @@ def _checked(overrides: Iterable[ReviewRow], review: pd.DataFrame, cat: Catalogs
         if problem:
             errors.append(f"{_where(row)}: {problem}")
             continue
-        key = ("import", row.qbo_id) if row.action == Action.IMPORT else (str(row.entity), row.atera_id)
+        key = (QBO_SIDE, row.qbo_id) if _qbo_side(row) else (str(row.entity), row.atera_id)
         if key in decided:
             errors.append(f"{_where(row)}: contradicts line {decided[key].line} for the same record")
             continue
@@ -103,7 +108,7 @@ def _checked(overrides: Iterable[ReviewRow], review: pd.DataFrame, cat: Catalogs
 
 def _import_problems(decided: dict[tuple[str, str], ReviewRow], review: pd.DataFrame) -> list[str]:
     """An import of a QBO customer that an Atera customer already matches (and no line moves) is refused."""
-    imports = [r for (kind, _), r in decided.items() if kind == "import"]
+    imports = [r for (kind, _), r in decided.items() if kind == QBO_SIDE and r.action == Action.IMPORT]
     if not imports:
         return []
     customers = review[(review["entity"] == Entity.CUSTOMER)
@@ -136,24 +141,35 @@ def apply_overrides(review: pd.DataFrame, overrides: list[ReviewRow], cat: Catal
     """Apply finance's decisions to a copy of ``review`` (see the module docstring)."""
     qbo = {Entity.CUSTOMER: _Ref.of(cat.qbo_customers), Entity.PRODUCT: _Ref.of(cat.qbo_items)}
     decided = _checked(overrides, review, cat, qbo)
-    rows = [r for (kind, _), r in decided.items() if kind != "import"]
-    imports = [r for (kind, _), r in decided.items() if kind == "import"]
+    rows = [r for (kind, _), r in decided.items() if kind != QBO_SIDE]
+    qbo_side = [r for (kind, _), r in decided.items() if kind == QBO_SIDE]
     review = review.reset_index(drop=True).copy()
     if rows:
         d = _frame(rows)
         d["pos"] = _positions(review, d)
         _apply_matches(review, d[d["action"] == Action.MATCH], qbo)
-        for action in (Action.CREATE, Action.SKIP):
-            part = d[d["action"] == action]
-            review.loc[part["pos"].to_numpy(), "action"] = action
-            noted = part[part["note"] != ""]
-            review.loc[noted["pos"].to_numpy(), "note"] = noted["note"].to_numpy()
-        skipped = d.loc[d["action"] == Action.SKIP, "pos"].to_numpy()
-        review.loc[skipped, ["qbo_id", "qbo_name"]] = ""
+        _apply_create_skip(review, d[d["action"].isin([Action.CREATE, Action.SKIP])])
         review = _release_taken(review, d)
-    if imports:
-        review = _apply_imports(review, _frame(imports), qbo[Entity.CUSTOMER])
+    if qbo_side:
+        review = _apply_qbo_side(review, _frame(qbo_side), qbo[Entity.CUSTOMER])
     return review
+
+
+def _apply_create_skip(review: pd.DataFrame, d: pd.DataFrame) -> None:
+    """``create`` and ``skip`` on Atera rows. Status and action never contradict: a row matching had matched or
+    suggested becomes ``unmatched`` (the note says what was found), and loses its QBO record."""
+    if d.empty:
+        return
+    pos = d["pos"].to_numpy()
+    found = review.loc[pos, "status"].isin([MatchStatus.MATCHED_EXACT, MatchStatus.MATCHED_OVERRIDE,
+                                            MatchStatus.SUGGESTED]).to_numpy()
+    was = ("decided " + d["action"] + "; matching had found " + review.loc[pos, "status"].to_numpy()
+           + " QBO " + review.loc[pos, "qbo_id"].to_numpy() + " '" + review.loc[pos, "qbo_name"].to_numpy() + "'")
+    notes = d["note"].where(d["note"] != "", np.where(found, was, review.loc[pos, "note"].to_numpy()))
+    review.loc[pos, "action"] = d["action"].to_numpy()
+    review.loc[pos, "note"] = notes.to_numpy()
+    review.loc[pos[found], ["status", "score"]] = [MatchStatus.UNMATCHED, ""]
+    review.loc[pos[found | (d["action"] == Action.SKIP).to_numpy()], ["qbo_id", "qbo_name"]] = ""
 
 
 def _apply_matches(review: pd.DataFrame, d: pd.DataFrame, qbo: dict[Entity, _Ref]) -> None:
@@ -191,18 +207,19 @@ def _release_taken(review: pd.DataFrame, d: pd.DataFrame) -> pd.DataFrame:
     return review[~gone].reset_index(drop=True)
 
 
-def _apply_imports(review: pd.DataFrame, d: pd.DataFrame, qbo: _Ref) -> pd.DataFrame:
-    """``import`` on a ``qbo_only`` row; a QBO customer held back because it resembles an Atera customer gets its
-    own row, whose note names that counterpart."""
+def _apply_qbo_side(review: pd.DataFrame, d: pd.DataFrame, qbo: _Ref) -> pd.DataFrame:
+    """``import`` or ``skip`` on a ``qbo_only`` row; a QBO customer held back because it resembles an Atera
+    customer gets its own row for an import, whose note names that counterpart."""
     from . import review as rv
 
     only = review["status"] == MatchStatus.QBO_ONLY
     at = pd.Series(review.index[only], index=review.loc[only, "qbo_id"])
     listed = d[d["qbo_id"].isin(at.index)]
     pos = at.reindex(listed["qbo_id"]).to_numpy()
-    review.loc[pos, "action"] = Action.IMPORT
-    review.loc[pos, "note"] = listed["note"].where(listed["note"] != "", "import into Atera (override)").to_numpy()
-    held = d[~d["qbo_id"].isin(at.index)]
+    default = np.where(listed["action"] == Action.IMPORT, "import into Atera (override)", "")
+    review.loc[pos, "action"] = listed["action"].to_numpy()
+    review.loc[pos, "note"] = listed["note"].where(listed["note"] != "", default).to_numpy()
+    held = d[~d["qbo_id"].isin(at.index) & (d["action"] == Action.IMPORT)]
     if held.empty:
         return review
     resembles = _counterparts(review)

@@ -1,24 +1,33 @@
-"""The review / override CSV (DESIGN.md B): one format, both directions.
+"""The review / override file (DESIGN.md B): one format, both directions, as CSV and as ``.xlsx``.
 
 Written as UTF-8 with BOM (Excel opens it right); any cell starting with ``= + - @``, tab or CR is written with a
-leading ``'`` (no formula injection when finance opens it) and read back without it.
+leading ``'`` (no formula injection when finance opens it) and read back without it. Read back as Excel really
+writes it: UTF-8 with or without BOM, Windows-1252 ("CSV (Comma delimited)"), UTF-16 ("Unicode Text"); ``,``,
+``;`` (European locales) or tab, told from the header line; CRLF or LF; trailing empty rows; any column order; and
+``.xlsx`` (the ``match_review.xlsx`` written here, accepted back as is).
 """
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..errors import MatchingError
 from .review import COLUMNS, Action, Entity, MatchStatus, ReviewRow
 
-__all__ = ["ACTIONS", "COLUMNS", "ENTITIES", "STATUSES", "ReviewRow", "read_rows", "write_rows"]
+__all__ = ["ACTIONS", "COLUMNS", "ENTITIES", "STATUSES", "ReviewRow", "prune", "read_rows", "write_review",
+           "write_rows", "write_xlsx"]
 
 ENTITIES = tuple(Entity)
 ACTIONS = tuple(Action)
 STATUSES = tuple(s for s in MatchStatus if s)
+REQUIRED = ("entity", "atera_id", "qbo_id", "action")
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 _RISKY = ("=", "+", "-", "@", "\t", "\r")
+CANDIDATE_COLUMNS = [f"candidate{i}_{part}" for i in (1, 2, 3) for part in ("id", "name", "score")]
+XLSX_COLUMNS = [c for c in COLUMNS if c != "candidates"] + CANDIDATE_COLUMNS
 
 
 def _protect(cell: str) -> str:
@@ -41,24 +50,153 @@ def write_rows(path: Path, rows: Iterable[ReviewRow]) -> Path:
     return path
 
 
-def read_rows(path: Path) -> Iterator[ReviewRow]:
-    """Rows of an overrides file; errors name the file and line and say what to fix."""
+def _decode(path: Path) -> tuple[str, str]:
+    """The file's text and the encoding it was read with."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV as overrides_path") from exc
+        raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV or .xlsx as overrides_path "
+                            "(a path on the worker)") from exc
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16"), "UTF-16"
+    try:
+        return raw.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "Windows-1252"
     except UnicodeDecodeError as exc:
-        raise MatchingError(f"overrides file {path} is not UTF-8 (byte {exc.start}): save it as CSV UTF-8") from exc
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise MatchingError(f"overrides file {path} is neither UTF-8 nor Windows-1252 (byte {exc.start}, line "
+                            f"{line}): save it from Excel as 'CSV UTF-8'") from exc
+
+
+def _delimiter(header: str) -> str:
+    """The separator that splits the header line into the most known column names (ties: comma)."""
+    def known(sep: str) -> int:
+        return len({c.strip().strip('"').lower() for c in header.split(sep)} & set(COLUMNS))
+    return max(DELIMITERS, key=lambda sep: (known(sep), sep == ","))
+
+
+def _csv_lines(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
+    text, encoding = _decode(path)
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    sep = _delimiter(header)
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    lines = [(reader.line_num, cells) for cells in reader]
+    return lines, f"{encoding}, {DELIMITERS[sep]}-separated"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel turned an id into a number
+    return str(value)
+
+
+def _xlsx_lines(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except FileNotFoundError as exc:
+        raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV or .xlsx as overrides_path "
+                            "(a path on the worker)") from exc
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
+        raise MatchingError(f"overrides file {path} is not a readable .xlsx workbook ({exc}): save it from Excel "
+                            "as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8'") from exc
+    sheet = book["review"] if "review" in book.sheetnames else book.worksheets[0]
+    lines = [(number, [_cell(v) for v in values])
+             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
+    book.close()
+    return lines, f"sheet {sheet.title!r}"
+
+
+def read_rows(path: Path) -> Iterator[ReviewRow]:
+    """Rows of an overrides file (CSV or .xlsx); errors name the file, the line and the real cause."""
+    path = Path(path)
+    lines, how = _xlsx_lines(path) if path.suffix.lower() in (".xlsx", ".xlsm") else _csv_lines(path)
+    if not lines:
         return
-    header = [h.strip().lower() for h in header]
-    missing = [c for c in ("entity", "atera_id", "qbo_id", "action") if c not in header]
+    header = [h.strip().lower() for h in lines[0][1]]
+    missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise MatchingError(f"{path}: header lacks column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
-    for number, cells in enumerate(reader, start=2):
+        found = ", ".join(h for h in header if h) or "nothing"
+        raise MatchingError(f"{path}: the header (line 1, read as {how}) lacks column(s) {', '.join(missing)}; it "
+                            f"has {found}. Expected {','.join(COLUMNS)} (any order)")
+    for number, cells in lines[1:]:
         if not any(c.strip() for c in cells):
             continue
         values = {name: _unprotect(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
+        if not values.get("candidates") and values.get("candidate1_id"):
+            values["candidates"] = _joined_candidates(values)
         yield ReviewRow(**{c: values.get(c, "") for c in COLUMNS}, line=number)
+
+
+def _joined_candidates(values: dict[str, str]) -> str:
+    return ";".join(f"{values[f'candidate{i}_id']}|{values.get(f'candidate{i}_name', '')}|"
+                    f"{values.get(f'candidate{i}_score', '')}" for i in (1, 2, 3) if values.get(f"candidate{i}_id"))
+
+
+def _split_candidates(candidates: str) -> list[str]:
+    cells: list[str] = []
+    for cand in (candidates.split(";") if candidates else [])[:3]:
+        qbo_id, _, rest = cand.partition("|")
+        name, _, score = rest.rpartition("|")
+        cells += [qbo_id, name, score]
+    return cells + [""] * (len(CANDIDATE_COLUMNS) - len(cells))
+
+
+def write_xlsx(path: Path, rows: Iterable[ReviewRow]) -> Path:
+    """The review as a workbook: frozen header, ``action`` as a dropdown, each candidate in its own columns (id,
+    name, score); every cell is text (no formulas). Accepted back as is by ``read_rows``."""
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "review"
+    sheet.append(XLSX_COLUMNS)
+    count = 0
+    for row in rows:
+        cells = dict(zip(COLUMNS, row.as_list()))
+        values = [cells[c] for c in XLSX_COLUMNS if c in cells] + _split_candidates(cells["candidates"])
+        sheet.append(values)
+        count += 1
+        for cell in sheet[count + 1]:
+            cell.data_type = "s"  # text, even "=…": never a formula
+    action = DataValidation(type="list", formula1='"' + ",".join(a for a in Action if a) + '"', allow_blank=True,
+                            showErrorMessage=True, errorTitle="action",
+                            error="match, create, skip or import (or leave it empty)")
+    column = sheet.cell(row=1, column=XLSX_COLUMNS.index("action") + 1).column_letter
+    action.add(f"{column}2:{column}{max(count + 1, 2)}")
+    sheet.add_data_validation(action)
+    sheet.freeze_panes = "A2"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    book.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def prune(directory: Path, pattern: str, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` files matching ``pattern`` (per-run review files); returns the deleted."""
+    files = sorted(directory.glob(pattern), key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    gone = files[max(keep, 0):]
+    for old in gone:
+        old.unlink(missing_ok=True)
+    return gone
+
+
+KEEP_RUNS = 48  # per-run review files kept (two days of an hourly schedule); the setting atera_qbo_review_keep
+
+
+def write_review(out_dir: Path, stamp: str, rows: list[ReviewRow], keep: int = KEEP_RUNS) -> Path:
+    """The review of one run: ``match_review.csv`` and ``match_review.xlsx`` (the latest, both valid overrides
+    files), a per-run copy of the CSV, older per-run copies pruned to the last ``keep``."""
+    latest = write_rows(out_dir / "match_review.csv", rows)
+    write_xlsx(out_dir / "match_review.xlsx", rows)
+    shutil.copyfile(latest, out_dir / f"match_review_{stamp}.csv")
+    prune(out_dir, "match_review_*.csv", keep)
+    return latest
