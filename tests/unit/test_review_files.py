@@ -127,3 +127,17 @@ def test_per_run_review_files_are_pruned_to_the_last_n(tmp_path: Path):
     assert sorted(p.name for p in gone) == [f"match_review_run{i}.csv" for i in range(4)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["match_review.csv", "match_review_run4.csv",
                                                          "match_review_run5.csv"]
+
+
+def test_a_large_review_workbook_holds_what_needs_a_decision(tmp_path: Path, monkeypatch):
+    from atera_qbo.matching import review_csv
+    from atera_qbo.matching.review_csv import write_review
+
+    monkeypatch.setattr(review_csv, "XLSX_ALL_ROWS", 2)
+    rows = review_rows() + [ReviewRow(entity="customer", atera_id="1", atera_name="Northwind", qbo_id="10",
+                                      qbo_name="Northwind", status=MatchStatus.MATCHED_EXACT, score="100")]
+    write_review(tmp_path, "run1", rows)
+    assert len(list(read_rows(tmp_path / "match_review.csv"))) == 4  # the CSV has every row
+    in_book = [(r.atera_id, r.status) for r in read_rows(tmp_path / "match_review.xlsx")]
+    assert ("1", MatchStatus.MATCHED_EXACT) not in in_book and len(in_book) == 3  # the override row stays
+    assert (tmp_path / "match_review_run1.csv").exists()
