@@ -49,7 +49,7 @@ def test_status_and_action_never_contradict():
     northwind, apex, laptop = by[("customer", "1")], by[("customer", "5")], by[("product", "product:1")]
     assert (northwind.status, northwind.action, northwind.qbo_id) == (MatchStatus.UNMATCHED, Action.SKIP, "")
     assert "matching had found matched_exact QBO 10 'northwind traders'" in northwind.note
-    assert (apex.status, apex.action, apex.qbo_id) == (MatchStatus.UNMATCHED, Action.CREATE, "")
+    assert apex.action == Action.CREATE and apex.status == MatchStatus.SUGGESTED  # only a skip unmatches
     assert laptop.note == "not sold any more" and laptop.status == MatchStatus.UNMATCHED
     plan = decisions(review, create_unmatched=False, import_unmatched=False)
     decided = {(r.entity, r.atera_id): r.decision for r in plan.itertuples(index=False) if r.atera_id}

@@ -156,13 +156,15 @@ def apply_overrides(review: pd.DataFrame, overrides: list[ReviewRow], cat: Catal
 
 
 def _apply_create_skip(review: pd.DataFrame, d: pd.DataFrame) -> None:
-    """``create`` and ``skip`` on Atera rows. Status and action never contradict: a row matching had matched or
-    suggested becomes ``unmatched`` (the note says what was found), and loses its QBO record."""
+    """``create`` and ``skip`` on Atera rows. Status and action never contradict: a skipped row matching had
+    matched or suggested becomes ``unmatched`` (the note says what was found), and loses its QBO record."""
     if d.empty:
         return
     pos = d["pos"].to_numpy()
+    # a create on a row matching already matched stays matched: the record exists (made by an earlier commit of
+    # the same overrides file), so the commit maps it instead of creating it twice
     found = review.loc[pos, "status"].isin([MatchStatus.MATCHED_EXACT, MatchStatus.MATCHED_OVERRIDE,
-                                            MatchStatus.SUGGESTED]).to_numpy()
+                                            MatchStatus.SUGGESTED]).to_numpy() & (d["action"] == Action.SKIP).to_numpy()
     was = ("decided " + d["action"] + "; matching had found " + review.loc[pos, "status"].to_numpy()
            + " QBO " + review.loc[pos, "qbo_id"].to_numpy() + " '" + review.loc[pos, "qbo_name"].to_numpy() + "'")
     notes = d["note"].where(d["note"] != "", np.where(found, was, review.loc[pos, "note"].to_numpy()))
