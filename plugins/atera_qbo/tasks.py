@@ -183,21 +183,27 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         tax_code = _qbo_settings().default_sales_tax_code
         steps = committing.build_steps(review, catalogs, engine, sales_tax_code=tax_code)
         before = active_mapping(engine)
-        qbo = _qbo()
-        atera = _atera() if any(s.action == "import_atera" for s in steps) else None
-        try:
-            summary["commit"] = committing.execute(engine, review, steps, qbo=qbo, atera=atera,
-                                                   run_id=run_id, overrides=source).as_dict()
-        finally:
-            qbo.close()
-            if atera is not None:
-                atera.close()
-        summary["mapping_changed"] = active_mapping(engine) != before
+        result = _execute_plan(engine, review, steps, run_id=run_id, overrides=source)
+        summary.update(commit=result.as_dict(), mapping_changed=active_mapping(engine) != before)
         write_review(out_dir, stamp, list(rows_of(for_review(after_commit(review, steps)))), keep)
     if replace_atera_catalog:
         summary["catalog_replacement"] = _replace_catalog(engine, rows, out_dir, stamp, commit=commit, run_id=run_id)
     log.info("matching: %s", summary)
     return summary
+
+
+def _execute_plan(engine: Any, review: Any, steps: list[Any], *, run_id: str | None, overrides: Any) -> Any:
+    """The commit's steps, with the QBO client (and the Atera one when customers are imported), closed after."""
+    from .matching import commit as committing
+
+    qbo = _qbo()
+    atera = _atera() if any(s.action == "import_atera" for s in steps) else None
+    try:
+        return committing.execute(engine, review, steps, qbo=qbo, atera=atera, run_id=run_id, overrides=overrides)
+    finally:
+        qbo.close()
+        if atera is not None:
+            atera.close()
 
 
 def _replace_catalog(engine: Any, rows: list[Any], out_dir: Path, stamp: str, *, commit: bool,

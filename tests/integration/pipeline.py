@@ -1,6 +1,7 @@
 """The sync's steps called directly (no Airflow): what the DAG tasks do, for integration tests."""
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +24,18 @@ WINDOW = (date(2026, 8, 1), date(2026, 10, 31))
 
 def atera_client(twin) -> AteraClient:
     return AteraClient(twin.url, DEMO["atera_api_key"], policy=FAST, rate_per_minute=None)
+
+
+def task_connections(monkeypatch, atera_twin, qbo_twin, engine, refresh_token: str) -> None:
+    """The Airflow Connections the tasks read (as AIRFLOW_CONN_* variables): both twins and ``engine``'s SQLite
+    file as staging; ``refresh_token`` a fresh grant from the QBO twin."""
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_DEFAULT", json.dumps(
+        {"conn_type": "http", "host": atera_twin.url, "password": DEMO["atera_api_key"]}))
+    monkeypatch.setenv("AIRFLOW_CONN_QUICKBOOKS_DEFAULT", json.dumps(
+        {"conn_type": "http", "host": qbo_twin.url, "login": DEMO["client_id"], "password": DEMO["client_secret"],
+         "extra": {"realm_id": DEMO["realm_id"], "refresh_token": refresh_token, "oauth_base_url": qbo_twin.url}}))
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps(
+        {"conn_type": "sqlite", "host": engine.url.database}))
 
 
 def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, import_unmatched: bool = False,

@@ -3,7 +3,6 @@ from both twins, on SQLite and PostgreSQL; and through the matching task, where 
 mappings untouched."""
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pytest
@@ -17,9 +16,8 @@ from atera_qbo.matching.review import Decision, Entity
 from atera_qbo.matching.review_csv import read_rows
 from atera_qbo.quality import mapping_gate
 from atera_qbo.staging.db import table
-from scripts.airflow_env import DEMO
 
-from .pipeline import OVERRIDES, WINDOW, atera_client
+from .pipeline import OVERRIDES, WINDOW, atera_client, task_connections
 from .test_extract_qbo import client as qbo_client, fresh_grant
 
 AS_OF = WINDOW[1]
@@ -88,14 +86,7 @@ def test_the_matching_task_refuses_the_commit_and_writes_nothing(atera_twin, qbo
 
     atera = atera_client(atera_twin)
     extract_atera_invoices(atera, engine, *WINDOW)
-    monkeypatch.setenv("AIRFLOW_CONN_ATERA_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": atera_twin.url, "password": DEMO["atera_api_key"]}))
-    monkeypatch.setenv("AIRFLOW_CONN_QUICKBOOKS_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": qbo_twin.url, "login": DEMO["client_id"], "password": DEMO["client_secret"],
-         "extra": {"realm_id": DEMO["realm_id"], "refresh_token": fresh_grant(qbo_twin),
-                   "oauth_base_url": qbo_twin.url}}))
-    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps(
-        {"conn_type": "sqlite", "host": engine.url.database}))
+    task_connections(monkeypatch, atera_twin, qbo_twin, engine, fresh_grant(qbo_twin))
     from atera_qbo.tasks import extract_atera_catalog as atera_task, extract_qbo_catalog as qbo_task
 
     atera_task(full_refresh=True)

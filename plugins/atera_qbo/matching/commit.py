@@ -46,14 +46,20 @@ class Step:
     status: str = "pending"
     result_id: str | None = None
     error: str | None = None
+    written: bool = False  # this run wrote it (not a replay of an earlier attempt's write, not a reused record)
 
 
 @dataclass
 class CommitResult:
+    """What a commit really wrote: ``created_in_qbo``/``imported_to_atera`` count only this run's writes;
+    ``already_done`` counts the steps an earlier attempt of the same plan had done (QBO replayed them by their
+    request ids), ``reused_in_atera`` the imports that found the customer already in Atera."""
     plan_id: str
     mapped: dict[str, int] = field(default_factory=dict)
     created_in_qbo: dict[str, int] = field(default_factory=dict)
     imported_to_atera: int = 0
+    already_done: dict[str, int] = field(default_factory=dict)
+    reused_in_atera: int = 0
     failed: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +148,14 @@ def _save_steps(engine: sa.Engine, plan_id: str, steps: list[Step]) -> None:
         upsert(conn, tbl, rows, ["plan_id", "step_no"])
 
 
+def _done_before(engine: sa.Engine, plan_id: str) -> set[tuple[int, str]]:
+    """(step_no, request_id) of the steps an earlier attempt of this plan recorded done."""
+    tbl = table(engine, "match_plan_steps")
+    with engine.connect() as conn:
+        return {(int(n), str(rid)) for n, rid in conn.execute(
+            sa.select(tbl.c.step_no, tbl.c.request_id).where(tbl.c.plan_id == plan_id, tbl.c.status == "done"))}
+
+
 def _record_step(engine: sa.Engine, plan_id: str, step: Step) -> None:
     tbl = table(engine, "match_plan_steps")
     with engine.begin() as conn:
@@ -156,6 +170,7 @@ def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: 
     ``overrides`` is the file whose lines decided, to record them)."""
     plan_id = run_id or uuid.uuid4().hex
     plans = table(engine, "match_plans")
+    earlier = _done_before(engine, plan_id)
     with engine.begin() as conn:
         upsert(conn, plans, [{"plan_id": plan_id, "created_at": utcnow(), "finished_at": None,
                               "status": "running", "summary_json": None}], ["plan_id"])
@@ -171,13 +186,16 @@ def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: 
                                      label=f"create QBO {entity} for Atera {step.entity} {step.atera_id}")
                 step.result_id = str(created["Id"])
                 step.qbo_id = step.result_id
+                step.written = (step.step_no, step.request_id) not in earlier  # else QBO replayed it
             else:
                 if atera is None:
                     raise MatchingError("importing QBO customers into Atera needs the Atera connection")
                 if atera_names is None:
                     atera_names = {exact_key(c.get("CustomerName")): str(c["CustomerID"]) for c in atera.customers()}
                 key = exact_key(step.payload["CustomerName"])
-                step.result_id = atera_names.get(key) or str(atera.create_customer(step.payload))
+                step.result_id = atera_names.get(key)
+                if step.result_id is None:
+                    step.result_id, step.written = str(atera.create_customer(step.payload)), True
                 atera_names[key] = step.result_id
                 step.atera_id = step.result_id
             step.status, step.error = "done", None
@@ -224,10 +242,16 @@ def _finish(engine: sa.Engine, plan_id: str, status: str, result: CommitResult, 
                      .values(status=status, finished_at=utcnow(), summary_json=json.dumps(summary)))
 
 
+def step_key(step: Step) -> tuple[str, str, str | None]:
+    """(action, entity, the id the step started from): an Atera id for a create, a QBO id for an import (the two
+    may be equal strings: Atera customer 25 and QBO customer 25 are different records)."""
+    return step.action, str(step.entity), step.atera_id if step.action == "create_qbo" else step.qbo_id
+
+
 def _activate(engine: sa.Engine, plan_id: str, review: pd.DataFrame, steps: list[Step],
               result: CommitResult, overrides: OverridesFile | None) -> None:
     """Replace the active mapping with this plan's, in one transaction, each mapping with its provenance."""
-    by_key = {(s.entity, s.atera_id if s.action == "create_qbo" else s.qbo_id): s for s in steps}
+    by_key = {step_key(s): s for s in steps}
     chosen: dict[str, list[mappings.Mapping]] = {"customer": [], "product": []}
 
     def decided(entity: str, key: str, method: mappings.Method) -> mappings.Provenance:
@@ -243,15 +267,26 @@ def _activate(engine: sa.Engine, plan_id: str, review: pd.DataFrame, steps: list
             chosen[r.entity].append(mappings.Mapping(r.atera_id, r.qbo_id, how, r.atera_name, r.qbo_name,
                                                      str(r.status)))
         elif r.decision == Decision.CREATE_QBO:
-            step = by_key[(r.entity, r.atera_id)]
+            step = by_key[("create_qbo", r.entity, r.atera_id)]
             chosen[r.entity].append(mappings.Mapping(
                 r.atera_id, str(step.result_id), decided(r.entity, r.atera_id, mappings.Method.CREATED),
                 r.atera_name, step.payload.get("DisplayName") or step.payload.get("Name"), "matched_override"))
-            result.created_in_qbo[r.entity] = result.created_in_qbo.get(r.entity, 0) + 1
+            _count(result, step)
         elif r.decision == Decision.IMPORT_ATERA:
-            step = by_key[("customer", r.qbo_id)]
+            step = by_key[("import_atera", "customer", r.qbo_id)]
             chosen["customer"].append(mappings.Mapping(
                 str(step.result_id), r.qbo_id, decided("customer", r.qbo_id, mappings.Method.IMPORTED),
                 step.payload["CustomerName"], r.qbo_name, "matched_override"))
-            result.imported_to_atera += 1
+            _count(result, step)
     result.mapped.update(mappings.activate(engine, plan_id, chosen))
+
+
+def _count(result: CommitResult, step: Step) -> None:
+    """Count ``step`` as written by this run, or as done before (replayed / reused)."""
+    if step.action == "create_qbo":
+        tally = result.created_in_qbo if step.written else result.already_done
+        tally[str(step.entity)] = tally.get(str(step.entity), 0) + 1
+    elif step.written:
+        result.imported_to_atera += 1
+    else:
+        result.reused_in_atera += 1
