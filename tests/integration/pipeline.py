@@ -62,3 +62,4 @@ def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, im
 def export(atera, qbo, engine, batch_id: str, **kwargs) -> ExportResult:
     extract_atera_invoices(atera, engine, *WINDOW)
     return export_invoices(engine, qbo, batch_id=batch_id, date_from=WINDOW[0], date_to=WINDOW[1], **kwargs)
+

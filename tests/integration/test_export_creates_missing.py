@@ -3,7 +3,6 @@ a record matching finds a QBO candidate for: those invoices are blocked with the
 export task against both twins (SQLite; the creators themselves on PostgreSQL too)."""
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -16,9 +15,8 @@ from atera_qbo.matching import commit
 from atera_qbo.matching.match import decisions, load_catalogs, match_all
 from atera_qbo.qbo import rules
 from atera_qbo.staging.db import table
-from scripts.airflow_env import DEMO
 
-from .pipeline import WINDOW, atera_client
+from .pipeline import WINDOW, atera_client, task_connections
 from .test_extract_qbo import client as qbo_client, fresh_grant
 
 MISSING = {"Same-day Courier": ("expense:7", Decimal("45.00")), "Dark Web Monitoring": ("product:10", Decimal("99.00")),
@@ -83,17 +81,6 @@ def test_a_crash_between_create_and_map_leaves_one_item(twins, engine):
     assert len(_items_named(qbo, "Conference Room Kit")) == 1
 
 
-def _connections(monkeypatch, atera_twin, qbo_twin, engine) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_ATERA_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": atera_twin.url, "password": DEMO["atera_api_key"]}))
-    monkeypatch.setenv("AIRFLOW_CONN_QUICKBOOKS_DEFAULT", json.dumps(
-        {"conn_type": "http", "host": qbo_twin.url, "login": DEMO["client_id"], "password": DEMO["client_secret"],
-         "extra": {"realm_id": DEMO["realm_id"], "refresh_token": fresh_grant(qbo_twin),
-                   "oauth_base_url": qbo_twin.url}}))
-    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps({"conn_type": "sqlite",
-                                                                     "host": engine.url.database}))
-
-
 @pytest.mark.parametrize("create_items", [True, False])
 def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins, engine, monkeypatch,
                                                                           create_items):
@@ -110,7 +97,7 @@ def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins
     qbo.create("Item", {"Name": "Dark Web Monitoring Svc", "Type": "Service", "UnitPrice": Decimal("99.00"),
                         "IncomeAccountRef": {"value": account["Id"]}})
     _matched_without_creates(atera, qbo, engine)
-    _connections(monkeypatch, atera_twin, qbo_twin, engine)
+    task_connections(monkeypatch, atera_twin, qbo_twin, engine, fresh_grant(qbo_twin))
 
     with pytest.raises(AirflowFailException) as failed:  # some invoices stay blocked: the run says which, why
         export(date_from=str(WINDOW[0]), date_to=str(WINDOW[1]), logical_date=WINDOW[1], numbers=[],
