@@ -32,6 +32,7 @@ WINDOWS = {"early": ("2026-08-01", "2026-09-30"), "late": ("2026-09-01", "2026-1
 # requests and 40 batches per minute, 10 in flight), held in Redis for every worker together.
 TWIN_LIMITS = {"per_minute": 500, "batch_per_minute": 40, "concurrent": 10, "time_scale": 1}
 MINUTE = 60.0
+EXPORT_LATENCY_MS = 700  # per QBO request while the two exports run (see run_the_flow)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +174,7 @@ def redis_budget_calls() -> int:
     return sum(stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("eval", "evalsha"))
 
 
-def run_the_flow(cl: Cluster) -> dict[str, str]:
+def run_the_flow(cl: Cluster, qbo_url: str) -> dict[str, str]:
     """Catalog sync → matching (commit) → the two exports, let go at the same moment; answers the export run ids."""
     cl.wait(lambda: all(cl._get(f"/api/v2/dags/{d}") for d in (CATALOG, MATCHING, EXPORT)),
             "the dag-processor to parse the DAGs", 240)
@@ -192,9 +193,15 @@ def run_the_flow(cl: Cluster) -> dict[str, str]:
                for name, (lo, hi) in WINDOWS.items()}
     cl.wait(lambda: all(export_state(cl, run_id) == "scheduled" for run_id in exports.values()),
             "both export tasks to wait for the qbo_api pool", 300)
-    cl.call("PATCH", "/api/v2/pools/qbo_api", json={"name": "qbo_api", "slots": 10, "include_deferred": False})
-    for run_id in exports.values():
-        finished(cl, EXPORT, run_id, 300)
+    # On a quiet machine one export takes about 2 s, less than the gap between the two workers picking their task
+    # up: QBO answering slower (as it does under load) keeps both exports in flight long enough to overlap.
+    requests.put(f"{qbo_url}/_sandbox/faults", json={"latency_ms": EXPORT_LATENCY_MS}, timeout=10).raise_for_status()
+    try:
+        cl.call("PATCH", "/api/v2/pools/qbo_api", json={"name": "qbo_api", "slots": 10, "include_deferred": False})
+        for run_id in exports.values():
+            finished(cl, EXPORT, run_id, 300)
+    finally:
+        requests.put(f"{qbo_url}/_sandbox/faults", json={}, timeout=10).raise_for_status()
     return exports
 
 
@@ -225,7 +232,7 @@ def assert_budgets_held(qbo_log: list[dict], atera_log: list[dict], budget_calls
 def test_two_workers_export_overlapping_windows_at_once_each_invoice_lands_once(cluster):
     cl, atera, qbo, realm = cluster
     began, budget_calls = time.monotonic(), redis_budget_calls()
-    exports = run_the_flow(cl)
+    exports = run_the_flow(cl, qbo.url)
     elapsed = time.monotonic() - began
     qbo_log = requests.get(f"{qbo.url}/_sandbox/requests", timeout=30).json()  # before this test's own reads
     atera_log = requests.get(f"{atera.url}/_sandbox/requests", timeout=30).json()
