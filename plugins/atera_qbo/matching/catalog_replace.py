@@ -37,6 +37,8 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from ..errors import FatalError
+from ..money import to_decimal
+from ..qbo.rules import text_or_none
 from ..staging.db import table, upsert, utcnow
 
 log = logging.getLogger(__name__)
@@ -78,35 +80,24 @@ class CatalogPlan:
 
 
 # ------------------------------------------------------------------------------------------------ planning
-def _money(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _text(value: Any) -> str | None:
-    text = None if value is None else str(value).strip()
-    return text or None
-
-
 def usable_item(item: dict[str, Any]) -> bool:
     """An item Atera may show: active, not deleted, named, and of a kind that is billed."""
-    return bool(item.get("active")) and item.get("deleted_at") is None and _text(item.get("name")) is not None \
+    return bool(item.get("active")) and item.get("deleted_at") is None and text_or_none(item.get("name")) is not None \
         and (item.get("item_type") or "NonInventory") in USABLE_ITEM_TYPES
 
 
 def desired_fields(item: dict[str, Any]) -> dict[str, Any]:
     """What Atera should show for a QBO item: its name, price (when QBO has one) and SKU."""
-    fields: dict[str, Any] = {"Description": _text(item.get("name")), "SKU": _text(item.get("sku"))}
-    price = _money(item.get("unit_price"))
+    fields: dict[str, Any] = {"Description": text_or_none(item.get("name")), "SKU": text_or_none(item.get("sku"))}
+    price = to_decimal(item.get("unit_price"))
     if price is not None:
         fields["Amount"] = price
     return fields
 
 
 def _current(product: dict[str, Any]) -> dict[str, Any]:
-    return {"Description": _text(product.get("name")), "SKU": _text(product.get("sku")),
-            "Amount": _money(product.get("amount"))}
+    return {"Description": text_or_none(product.get("name")), "SKU": text_or_none(product.get("sku")),
+            "Amount": to_decimal(product.get("amount"))}
 
 
 def _diff(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, Any]:
@@ -141,16 +132,16 @@ def plan(products: Iterable[dict[str, Any]], items: Iterable[dict[str, Any]], ma
             continue
         steps.extend(_steps_for(p, atera_id, by_id.get(str(qbo_id)) if qbo_id else None, qbo_id, follow,
                                 last_written.get(atera_id), findings))
-    for item_id, item in sorted(by_id.items(), key=lambda kv: (_text(kv[1].get("name")) or "").lower()):
+    for item_id, item in sorted(by_id.items(), key=lambda kv: (text_or_none(kv[1].get("name")) or "").lower()):
         if item_id not in targets and usable_item(item):
-            steps.append(CatalogStep("create", None, item_id, _text(item["name"]) or "", desired_fields(item),
+            steps.append(CatalogStep("create", None, item_id, text_or_none(item["name"]) or "", desired_fields(item),
                                      "QBO item with no Atera counterpart"))
     return CatalogPlan(steps, findings)
 
 
 def _steps_for(p: dict[str, Any], atera_id: str, item: dict[str, Any] | None, qbo_id: str | None, follow: bool,
                written: dict[str, Any] | None, findings: list[dict[str, str]]) -> list[CatalogStep]:
-    name = _text(p.get("name")) or ""
+    name = text_or_none(p.get("name")) or ""
     if qbo_id is None:
         if follow:
             findings.append(_finding("atera_only", p, None, "Created in Atera after the catalog was handed to QBO: "
@@ -161,7 +152,7 @@ def _steps_for(p: dict[str, Any], atera_id: str, item: dict[str, Any] | None, qb
         return [CatalogStep("archive", atera_id, qbo_id, name, {"Archived": True},
                             reason="its QBO item is inactive, deleted or unnamed")]
     current = _current(p)
-    if written is not None and _diff(current, {k: _money(v) if k == "Amount" else v for k, v in written.items()}):
+    if written is not None and _diff(current, {k: to_decimal(v) if k == "Amount" else v for k, v in written.items()}):
         findings.append(_finding("atera_changed", p, qbo_id, "Changed in Atera although QBO is the master: make "
                                  "the change in QBO; Atera is set back to QBO's values."))
     changes = _diff(current, desired_fields(item))
@@ -327,7 +318,7 @@ def _create(engine: sa.Engine, atera: Any, step: CatalogStep, plan_id: str) -> N
 
 def _find_product(atera: Any, fields: dict[str, Any]) -> int | None:
     for rec in atera.products():
-        if _text(rec.get("Description")) == fields.get("Description") and _text(rec.get("SKU")) == fields.get("SKU"):
+        if text_or_none(rec.get("Description")) == fields.get("Description") and text_or_none(rec.get("SKU")) == fields.get("SKU"):
             return int(rec["RateID"])
     return None
 

@@ -68,15 +68,15 @@ def customer_payload(rec: Mapping[str, Any]) -> dict[str, Any]:
     ``zip_code``, ``country``, ``phone``; missing keys are left out)."""
     name = clean_name(rec.get("name"))
     payload: dict[str, Any] = {"DisplayName": name, "CompanyName": name[:COMPANY_NAME_MAX]}
-    addr = {key: _text(rec.get(src)) for key, src in _ADDRESS_FIELDS if _text(rec.get(src))}
+    addr = {key: text_or_none(rec.get(src)) for key, src in _ADDRESS_FIELDS if text_or_none(rec.get(src))}
     if addr:
         payload["BillAddr"] = addr
-    if _text(rec.get("phone")):
-        payload["PrimaryPhone"] = {"FreeFormNumber": _text(rec["phone"])[:PHONE_MAX]}
+    if text_or_none(rec.get("phone")):
+        payload["PrimaryPhone"] = {"FreeFormNumber": text_or_none(rec["phone"])[:PHONE_MAX]}
     return payload
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     """A staged text value, or None when it is missing: None, blank, or a DataFrame's NaN (a customer without
     an address must not send ``"Line1": NaN``)."""
     if value is None or (isinstance(value, float) and value != value):
