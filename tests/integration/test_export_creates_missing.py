@@ -96,6 +96,9 @@ def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins
     account = next(a for a in qbo.query_all("Account") if a["AccountType"] == "Income")
     qbo.create("Item", {"Name": "Dark Web Monitoring Svc", "Type": "Service", "UnitPrice": Decimal("99.00"),
                         "IncomeAccountRef": {"value": account["Id"]}})
+    # A QBO customer close to Atera-only "Harbor View Realty", with other contacts: a candidate nothing confirms.
+    qbo.create("Customer", {"DisplayName": "Harbor View Realty Group",
+                            "PrimaryEmailAddr": {"Address": "office@hvrgroup.example.net"}})
     _matched_without_creates(atera, qbo, engine)
     task_connections(monkeypatch, atera_twin, qbo_twin, engine, fresh_grant(qbo_twin))
 
@@ -103,9 +106,13 @@ def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins
         export(date_from=str(WINDOW[0]), date_to=str(WINDOW[1]), logical_date=WINDOW[1], numbers=[],
                dry_run=False, create_missing_customers=True, run_id="missing-test", create_missing_items=create_items)
     message = str(failed.value)
-    assert "'Acme Inc'" in message and "ACME, Inc." in message  # a customer with a candidate: not created
+    # a customer with a candidate: not created, its invoices blocked naming the candidate
+    assert "'Harbor View Realty'" in message and "Harbor View Realty Group" in message
     assert _items_named(qbo, "Dark Web Monitoring") == []
-    assert [c for c in qbo.query_all("Customer") if c["DisplayName"] == "Acme Inc"] == []
+    names = [c["DisplayName"] for c in qbo.query_all("Customer", "Active IN (true, false)")]
+    assert "Harbor View Realty" not in names
+    # "Acme Inc" is QBO's "ACME, Inc." (same domain and phone): exported to it, never created beside it
+    assert "Acme Inc" not in names and "'Acme Inc'" not in message
     assert len(_items_named(qbo, "Conference Room Kit")) == (1 if create_items else 0)
     ledger = table(engine, "export_invoices")
     with engine.connect() as conn:

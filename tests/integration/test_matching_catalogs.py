@@ -1,6 +1,7 @@
 """Issue 9 as a careful finance user would check it: hand-built catalogs posted through both twins' APIs (empty
 seeds), extracted into staging (SQLite and PostgreSQL), matched — conflicts on either side, CompanyName, SKU, a
-name and a SKU that disagree, inactive names, vendors and employees holding a name — and committed."""
+name and a SKU that disagree, inactive names, vendors and employees holding a name, customers told apart by
+their domain and phone — and committed."""
 from __future__ import annotations
 
 import pytest
@@ -21,6 +22,24 @@ from .test_extract_qbo import client as qbo_client
 
 ATERA_CUSTOMERS = ["litware inc", "LITWARE  INC", "Fabrikam Inc", "Contoso Ltd", "Old Mill Bakery", "Globex",
                    "Hank Scorpio", "Apex Dental", "Northwind Traders"]
+# Names written differently on each side, told apart (or not) by the contacts both sides keep: Atera's Domain and
+# Phone; QBO's WebAddr, PrimaryEmailAddr and PrimaryPhone. (Atera name, Domain, Phone), then the QBO side.
+ATERA_CONTACTS = [("Blue Heron Bistro", "blueheron.example.com", "(555) 301-4000"),  # domain and phone agree
+                  ("Summit Dental", None, "555-777-1000"),  # the phone alone, written another way
+                  ("Harbor Realty", "gmail.com", None),  # a public mail domain identifies nobody
+                  ("Cedar Clinic", "cedarclinic.example.com", "(555) 410-2000"),  # domain and phone disagree
+                  ("Lake Dental North", "lakedental.example.com", None),  # one domain, two Atera customers
+                  ("Lake Dental South", "lakedental.example.com", None),
+                  ("Quantum Ventures", None, "(555) 999-1234")]  # same phone, unrelated name
+QBO_CONTACTS = [("Blue Heron Bistro, LLC", {"WebAddr": {"URI": "https://www.BlueHeron.example.com/"},
+                                            "PrimaryPhone": {"FreeFormNumber": "555.301.4000"}}),
+                ("Summit Dental Care", {"PrimaryPhone": {"FreeFormNumber": "+1 (555) 777-1000"},
+                                        "PrimaryEmailAddr": {"Address": "summit.dental@gmail.com"}}),
+                ("Harbor Realty Inc", {"PrimaryEmailAddr": {"Address": "harborrealty@gmail.com"}}),
+                ("Cedar Clinic PC", {"WebAddr": {"URI": "cedarclinic.example.com"}}),
+                ("Cedar Clinic Annex", {"PrimaryPhone": {"FreeFormNumber": "(555) 410-2000"}}),
+                ("Lake Dental North Inc", {"PrimaryEmailAddr": {"Address": "billing@lakedental.example.com"}}),
+                ("Old Town Garage", {"PrimaryPhone": {"FreeFormNumber": "555 999 1234"}})]
 ATERA_PRODUCTS = [("Widget Pro", "W-1"), ("Laptop 14", "L-14"), ("Retired Widget", None), ("Cable", None)]
 ATERA_EXPENSES = [("Parking", None), ("Tolls", None)]
 
@@ -47,6 +66,8 @@ def twins(tmp_path_factory):
 def _post_atera(atera) -> None:
     for name in ATERA_CUSTOMERS:
         atera.create_customer({"CustomerName": name})
+    for name, domain, phone in ATERA_CONTACTS:
+        atera.create_customer({"CustomerName": name, "Domain": domain, "Phone": phone})
     for kind, rows in (("products", ATERA_PRODUCTS), ("expenses", ATERA_EXPENSES)):
         for name, sku in rows:
             atera.post(f"/rates/{kind}", {"Description": name, "Amount": 10, "SKU": sku, "Category": "Fees"},
@@ -75,6 +96,8 @@ def _post_qbo(twin) -> None:
     qbo.create("Customer", {"DisplayName": "Apex Dental Group"})
     qbo.create("Customer", {"DisplayName": "Pinecrest Veterinary"})
     qbo.create("Customer", {"DisplayName": "northwind traders"})
+    for name, contacts in QBO_CONTACTS:
+        qbo.create("Customer", {"DisplayName": name, **contacts})
     qbo.create("Vendor", {"DisplayName": "GLOBEX"})
     qbo.create("Employee", {"DisplayName": "Hank Scorpio", "GivenName": "Hank", "FamilyName": "Scorpio"})
     item("Widget Professional", "W-1")
@@ -119,7 +142,8 @@ def test_hand_built_catalogs_match_one_to_one(twins, engine):
     assert rows["Northwind Traders"].status == MatchStatus.MATCHED_EXACT
     assert rows["Apex Dental"].status == MatchStatus.SUGGESTED and rows["Apex Dental"].qbo_name == "Apex Dental Group"
     offered = set(review.loc[review["status"] == MatchStatus.QBO_ONLY, "qbo_name"])
-    assert offered == {"Pinecrest Veterinary"}  # not Contoso HQ (matched), Litware (conflict), Apex (suggested)
+    # not Contoso HQ (matched), Litware (conflict), Apex (suggested), nor any candidate of the contact cases
+    assert offered == {"Pinecrest Veterinary", "Old Town Garage"}
     assert rows["Widget Pro"].status == MatchStatus.MATCHED_EXACT and rows["Widget Pro"].qbo_name == \
         "Widget Professional" and "SKU" in rows["Widget Pro"].note
     laptop = rows["Laptop 14"]  # the name says "Laptop 14", the SKU says "Notebook 14"
@@ -128,6 +152,27 @@ def test_hand_built_catalogs_match_one_to_one(twins, engine):
     plan = decisions(review, create_unmatched=True, import_unmatched=True)
     mapped = plan.loc[plan["decision"] == Decision.MAP, "qbo_id"]
     assert not mapped.duplicated().any()
+
+
+def test_contacts_identify_customers_whose_names_are_written_differently(twins, engine):
+    *_, cat = staged(twins, engine)
+    rows = by_name(match_all(cat))
+    for atera_name, qbo_name, said in (("Blue Heron Bistro", "Blue Heron Bistro, LLC",
+                                        "domain blueheron.example.com and phone"),
+                                       ("Summit Dental", "Summit Dental Care", "phone number")):
+        row = rows[atera_name]
+        assert (row.status, row.qbo_name) == (MatchStatus.MATCHED_EXACT, qbo_name)
+        assert f"matched on the shared {said}" in row.note and "the names differ" in row.note
+    # what contacts cannot confirm stays a suggestion for finance (or unmatched), never a match
+    for name, best in (("Harbor Realty", "Harbor Realty Inc"), ("Lake Dental North", "Lake Dental North Inc")):
+        assert (rows[name].status, rows[name].qbo_name) == (MatchStatus.SUGGESTED, best)
+    assert rows["Cedar Clinic"].status == MatchStatus.SUGGESTED
+    assert sorted(ids(rows["Cedar Clinic"].candidates)) == ["Cedar Clinic Annex", "Cedar Clinic PC"]
+    assert rows["Quantum Ventures"].status == MatchStatus.UNMATCHED and rows["Quantum Ventures"].qbo_id == ""
+    plan = decisions(match_all(cat), create_unmatched=True, import_unmatched=True)
+    planned = dict(zip(plan["atera_name"], plan["decision"]))
+    assert planned["Blue Heron Bistro"] == planned["Summit Dental"] == Decision.MAP
+    assert planned["Harbor Realty"] == planned["Cedar Clinic"] == Decision.NONE  # waits for finance
 
 
 def test_creates_qbo_would_refuse_are_stopped_before_any_request(twins, engine):

@@ -262,3 +262,22 @@ def test_a_null_key_stops_the_sqlite_migration_naming_the_table(tmp_path):
     apply_schema(engine)
     assert_at_head(engine)
     engine.dispose()
+
+
+def test_qbo_customer_contacts_are_filled_from_the_records_already_staged(blank_engine):
+    """Revision 0007 adds ``phone``/``web_addr`` and fills them from each row's ``raw_json``: matching by contacts
+    works on the next run without a full catalog sync."""
+    migrate.upgrade(blank_engine, "0006_review_overrides")
+    record = ('{"Id": "7", "PrimaryPhone": {"FreeFormNumber": "(555) 301-4000"}, '
+              '"WebAddr": {"URI": "https://a.example"}}')
+    rows = [{"source_id": "7", "display_name": "Acme", "raw_json": record, "extracted_at": T0},
+            {"source_id": "8", "display_name": "Bare", "raw_json": '{"Id": "8"}', "extracted_at": T0},
+            {"source_id": "9", "display_name": "No raw", "raw_json": None, "extracted_at": T0}]
+    with blank_engine.begin() as conn:
+        conn.execute(sa.table("stg_qbo_customers", *(sa.column(c) for c in rows[0])).insert(), rows)
+    apply_schema(blank_engine)
+    assert_at_head(blank_engine)
+    qc = table(blank_engine, "stg_qbo_customers")
+    with blank_engine.connect() as conn:
+        got = {r.source_id: (r.phone, r.web_addr) for r in conn.execute(sa.select(qc))}
+    assert got == {"7": ("(555) 301-4000", "https://a.example"), "8": (None, None), "9": (None, None)}

@@ -40,6 +40,8 @@ def qbo_customer_row(rec: dict[str, Any]) -> dict[str, Any]:
         "is_job": bool(rec.get("Job")), "active": bool(rec.get("Active", True)),
         "currency": _ref(rec.get("CurrencyRef")),
         "email": (rec.get("PrimaryEmailAddr") or {}).get("Address"),
+        "phone": (rec.get("PrimaryPhone") or {}).get("FreeFormNumber"),
+        "web_addr": (rec.get("WebAddr") or {}).get("URI"),
         "balance": money(rec.get("Balance"), flags, "balance"), "sync_token": text(rec.get("SyncToken")),
         "last_updated": (rec.get("MetaData") or {}).get("LastUpdatedTime"),
         "quality_flags": flags_text(flags), "raw_json": dumps(rec),

@@ -17,8 +17,8 @@ def _no_names() -> pd.DataFrame:
 
 @dataclass
 class Catalogs:
-    atera_customers: pd.DataFrame  # atera_id, name, + address fields
-    qbo_customers: pd.DataFrame  # qbo_id, name (DisplayName), active, is_job[, company_name]
+    atera_customers: pd.DataFrame  # atera_id, name, + address fields, phone, domain
+    qbo_customers: pd.DataFrame  # qbo_id, name (DisplayName), active, is_job[, company_name, email, phone, web_addr]
     atera_products: pd.DataFrame  # atera_id (kind:id), kind, source_id, name, amount, sku
     qbo_items: pd.DataFrame  # qbo_id, name, active, item_type[, sku]
     # Every name QBO holds, inactive records and item categories included — what a create must not reuse.
@@ -37,7 +37,7 @@ def load_catalogs(engine: sa.Engine) -> Catalogs:
             .where(ac.c.deleted_at.is_(None)).order_by(ac.c.source_id), conn)
         qbo_customers = pd.read_sql(
             sa.select(qc.c.source_id.label("qbo_id"), qc.c.display_name.label("name"), qc.c.active, qc.c.is_job,
-                      qc.c.company_name)
+                      qc.c.company_name, qc.c.email, qc.c.phone, qc.c.web_addr)
             .where(qc.c.deleted_at.is_(None)), conn)
         atera_products = pd.read_sql(
             sa.select(ap.c.kind, ap.c.source_id, ap.c.name, ap.c.amount, ap.c.sku, ap.c.category)

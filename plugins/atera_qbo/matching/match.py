@@ -1,5 +1,5 @@
-"""The review table: exact matches (``exact``), scored suggestions for the rest (``suggest``), QBO-only customers;
-then finance's decisions (``overrides``) and what the commit will do with each row (``decisions``).
+"""The review table: exact matches (``exact``; ``contacts`` for customers whose names are written differently),
+scored suggestions for the rest (``suggest``), QBO-only customers; then finance's decisions (``overrides``) and what the commit will do with each row (``decisions``).
 
 Inputs are staged catalogs (``catalogs``); the output is one review row per Atera record (plus ``qbo_only`` rows
 for QBO customers with no Atera twin), with the columns of ``review.ReviewRow``.
@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import review as rv
 from .catalogs import Catalogs, load_catalogs
+from .contacts import contact_matches
 from .exact import exact_customers, exact_products
 from .normalize import exact_key
 from .overrides import apply_overrides
@@ -26,9 +27,8 @@ def _taken(rows: pd.DataFrame) -> set[str]:
 
 
 def _listed(rows: pd.DataFrame) -> pd.Series:
-    """QBO ids named as candidates by suggested or conflict rows."""
-    open_rows = rows.loc[rows["status"].isin([MatchStatus.SUGGESTED, MatchStatus.CONFLICT]), "candidates"]
-    cands = open_rows[open_rows != ""].str.split(";").explode()
+    """QBO ids named as candidates by any row (suggested, conflict, or matched by contacts among candidates)."""
+    cands = rows.loc[rows["candidates"] != "", "candidates"].str.split(";").explode()
     return cands.str.split("|").str[0]
 
 
@@ -36,9 +36,10 @@ def match_all(cat: Catalogs) -> pd.DataFrame:
     """The review table: exact matches, suggestions for the rest, and qbo_only customers."""
     customers = exact_customers(cat.atera_customers, cat.qbo_customers)
     suggest(customers, cat.qbo_customers, _taken(customers))
+    contact_matches(customers, cat.atera_customers, cat.qbo_customers, _taken(customers))
     products = exact_products(cat.atera_products, cat.qbo_items)
     suggest(products, cat.qbo_items, _taken(products))
-    # A QBO customer that is matched, or is a candidate of a suggestion or a conflict, is not offered for import:
+    # A QBO customer that is matched, or is a candidate of any row, is not offered for import:
     # importing it would create in Atera the near-duplicate the suggestion is about (finance can still import it
     # explicitly; its row then names the Atera customer it resembles).
     q = cat.qbo_customers

@@ -88,7 +88,8 @@ stg_atera_invoice_lines = sa.Table(
 stg_qbo_customers = sa.Table(
     "stg_qbo_customers", metadata, _key(),
     *_text("display_name", "company_name", "fully_qualified_name", "parent_id"),
-    Column("is_job", Boolean), Column("active", Boolean), *_text("currency", "email"), Column("balance", Money),
+    Column("is_job", Boolean), Column("active", Boolean), *_text("currency", "email", "phone", "web_addr"),
+    Column("balance", Money),
     *_text("sync_token", "last_updated"),
     *_tail(),
     sa.Index("ix_stg_qbo_customers_name", "display_name"))
