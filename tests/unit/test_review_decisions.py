@@ -47,7 +47,7 @@ def test_skip_and_create_on_matched_rows_keep_notes_and_decide_right():
     review = apply_overrides(match_all(cat), lines, cat)
     by = {(r.entity, r.atera_id): r for r in review.itertuples(index=False) if r.atera_id}
     northwind, apex, laptop = by[("customer", "1")], by[("customer", "5")], by[("product", "product:1")]
-    assert (northwind.action, northwind.qbo_id) == (Action.SKIP, "")
+    assert (northwind.action, northwind.qbo_id, northwind.status) == (Action.SKIP, "", MatchStatus.UNMATCHED)
     assert "matching had found matched_exact QBO 10 'northwind traders'" in northwind.note
     assert apex.action == Action.CREATE and apex.status == MatchStatus.SUGGESTED  # only a skip unmatches
     assert laptop.note == "not sold any more"

@@ -170,7 +170,9 @@ def _apply_create_skip(review: pd.DataFrame, d: pd.DataFrame) -> None:
     notes = d["note"].where(d["note"] != "", np.where(found, was, review.loc[pos, "note"].to_numpy()))
     review.loc[pos, "action"] = d["action"].to_numpy()
     review.loc[pos, "note"] = notes.to_numpy()
-    review.loc[pos[found | (d["action"] == Action.SKIP).to_numpy()], ["qbo_id", "qbo_name"]] = ""
+    skipped = pos[found | (d["action"] == Action.SKIP).to_numpy()]
+    review.loc[skipped, ["qbo_id", "qbo_name", "score"]] = ""
+    review.loc[pos[found], "status"] = MatchStatus.UNMATCHED.value
 
 
 def _apply_matches(review: pd.DataFrame, d: pd.DataFrame, qbo: dict[Entity, _Ref]) -> None:

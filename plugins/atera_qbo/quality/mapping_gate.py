@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from ..errors import DataQualityError
 from ..matching.catalogs import Catalogs
 from ..matching.names import held_names, name_problem
-from ..matching.review import Decision, Entity, MatchStatus
+from ..matching.review import Action, Decision, Entity, MatchStatus
 from ..qbo import rules
 from ..staging.db import table
 from .frames import Prepared
@@ -62,7 +62,7 @@ def _recent_products(engine: sa.Engine, as_of: date) -> dict[str, int]:
 
 def prepare(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_of: date) -> Prepared:
     """The frame the suite validates: one row per decided review row and per recently invoiced product."""
-    frame = review[["entity", "atera_id", "atera_name", "qbo_id", "qbo_name", "status", "decision"]].copy()
+    frame = review[["entity", "atera_id", "atera_name", "qbo_id", "qbo_name", "status", "action", "decision"]].copy()
     frame["qbo_id"] = frame["qbo_id"].fillna("").astype(str)
     is_map = frame["decision"] == Decision.MAP
     targets = _targets(catalogs)
@@ -99,8 +99,10 @@ def _recent_decided(frame: pd.DataFrame, engine: sa.Engine, as_of: date) -> pd.S
     used = _recent_products(engine, as_of)
     products = frame["entity"] == Entity.PRODUCT
     is_used = products & frame["atera_name"].isin(list(used))
+    # an unmatched product nobody decided on has no candidate: the export creates it; a skipped one it must not
     decided = frame["decision"].isin([Decision.MAP, Decision.CREATE_QBO]) | (
-        (frame["status"] == MatchStatus.UNMATCHED) & (frame["decision"] == Decision.NONE))
+        (frame["status"] == MatchStatus.UNMATCHED) & (frame["decision"] == Decision.NONE)
+        & (frame["action"] != Action.SKIP))
     return ~is_used | decided
 
 
