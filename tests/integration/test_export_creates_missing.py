@@ -81,6 +81,29 @@ def test_a_crash_between_create_and_map_leaves_one_item(twins, engine):
     assert len(_items_named(qbo, "Conference Room Kit")) == 1
 
 
+def test_customers_without_a_mapping_go_to_what_matching_identifies_not_to_a_new_record(twins, engine):
+    """No matching commit at all: the export's create_missing_customers maps "Acme Inc" to QBO's "ACME, Inc."
+    (matched by contacts), creates only the customers QBO has nothing for, and blocks none."""
+    from atera_qbo.export.customers import create_missing_customers
+
+    atera_twin, qbo_twin = twins
+    atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
+    extract_atera_catalog(atera, engine)
+    extract_qbo_catalog(qbo, engine)
+    extract_atera_invoices(atera, engine, *WINDOW)
+    before = {c["DisplayName"]: c["Id"] for c in qbo.query_all("Customer", "Active IN (true, false)")}
+    mapped, problems = create_missing_customers(engine, qbo, *WINDOW, [], origin="export test")
+    after = {c["DisplayName"]: c["Id"] for c in qbo.query_all("Customer", "Active IN (true, false)")}
+    assert problems == {}
+    assert set(after) - set(before) == {"Greenfield Architects", "Harbor View Realty"}
+    ac = table(engine, "stg_atera_customers")
+    with engine.connect() as conn:
+        ids = dict(conn.execute(sa.select(ac.c.name, ac.c.source_id)).all())
+    for atera_name, qbo_name in (("Acme Inc", "ACME, Inc."), ("Riverside Medical Center", "Riverside Medical Ctr"),
+                                 ("Apex Dental", "Apex Dental Group")):
+        assert mapped[ids[atera_name]] == before[qbo_name], atera_name
+
+
 @pytest.mark.parametrize("create_items", [True, False])
 def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins, engine, monkeypatch,
                                                                           create_items):

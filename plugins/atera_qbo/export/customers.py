@@ -18,7 +18,8 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
                              numbers: list[str], *, origin: str | None = None,
                              review: Any = None) -> tuple[dict[str, str], dict[str, str]]:
     """Map the Atera customers of the selected invoices that have no QBO customer yet (export param
-    ``create_missing_customers``): to the QBO customer of the same name when there is one, else to a new one
+    ``create_missing_customers``): to the QBO customer matching matched it to exactly (name, CompanyName or contacts),
+    or of the same name, when there is one, else to a new one
     (idempotent through requestid) — never when matching finds a candidate for it (``missing.candidate_reasons``). Answers (Atera id → QBO id, Atera id → problem); an Atera customer with a
     problem stays unmapped, so its invoices are blocked with the reason. ``origin`` (e.g. ``export <run id>``) is
     recorded as the provenance of the customers it creates."""
@@ -35,7 +36,7 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
                                          ac.c.zip_code, ac.c.country, ac.c.phone).where(
             ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
     created: dict[str, str] = {}
-    missing = _without_candidates(engine, missing, review, problems)
+    missing, exact = _without_candidates(engine, missing, review, problems)
     names = table(engine, "stg_qbo_names")
     with engine.connect() as conn:
         taken = {exact_key(n): e for e, n in conn.execute(sa.select(names.c.entity, names.c.display_name))}
@@ -43,6 +44,12 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
         source_id, name = customer.source_id, customer.name
         display = rules.clean_name(name)
         label = f"Atera customer {source_id} {display!r}"
+        if str(source_id) in exact:  # matching identified its QBO customer (CompanyName, contacts): map it
+            qbo_id, qbo_name = exact[str(source_id)]
+            created[str(source_id)] = qbo_id
+            mappings.add(engine, "customer", mappings.Mapping(str(source_id), qbo_id, mappings.Provenance(
+                mappings.Method.EXACT), name, qbo_name, "matched_exact"))
+            continue
         refused = rules.name_problems(display, "customer")
         if refused:
             problems[str(source_id)] = f"{label}: QBO cannot take this name: it {' and '.join(refused)}"
@@ -72,16 +79,18 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
     return created, problems
 
 
-def _without_candidates(engine: sa.Engine, missing: list[Any], review: Any, problems: dict[str, str]) -> list[Any]:
+def _without_candidates(engine: sa.Engine, missing: list[Any], review: Any,
+                        problems: dict[str, str]) -> tuple[list[Any], dict[str, tuple[str, str]]]:
     """A customer matching finds a QBO candidate for is never created (that is how duplicates are born): it goes
-    to ``problems`` with the candidate named; answers the rest."""
+    to ``problems`` with the candidate named. Answers the rest, and the QBO customer matching matched each one to
+    exactly (Atera id → (QBO id, name))."""
     if not missing:
-        return missing
+        return missing, {}
     from ..matching.catalogs import load_catalogs
     from ..matching.match import match_all
     from ..matching.review import Entity
-    from .missing import candidate_reasons
+    from .missing import candidate_reasons, exact_matches
 
     review = match_all(load_catalogs(engine)) if review is None else review
     problems.update(candidate_reasons(review, Entity.CUSTOMER, [str(c.source_id) for c in missing]))
-    return [c for c in missing if str(c.source_id) not in problems]
+    return [c for c in missing if str(c.source_id) not in problems], exact_matches(review, Entity.CUSTOMER)

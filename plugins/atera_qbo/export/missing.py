@@ -75,7 +75,7 @@ def create_missing_items(engine: sa.Engine, qbo: Any, date_from: date, date_to: 
     refused = candidate_reasons(review, Entity.PRODUCT, [m["atera_id"] for m in missing])
     done: dict[str, str] = {}
     problems: dict[str, str] = {}
-    exact = _exact_items(review)
+    exact = exact_matches(review, Entity.PRODUCT)
     for rec in missing:
         name = rec["name"]
         if rec["atera_id"] in refused:
@@ -101,8 +101,10 @@ def create_missing_items(engine: sa.Engine, qbo: Any, date_from: date, date_to: 
     return done, problems
 
 
-def _exact_items(review: pd.DataFrame) -> dict[str, tuple[str, str]]:
-    rows = review[(review["entity"] == Entity.PRODUCT) & (review["status"] == MatchStatus.MATCHED_EXACT)]
+def exact_matches(review: pd.DataFrame, entity: Entity) -> dict[str, tuple[str, str]]:
+    """Atera id → (QBO id, name) of what matching matched exactly (name, CompanyName, SKU or contacts): such a
+    record is mapped, never created again beside its QBO counterpart."""
+    rows = review[(review["entity"] == entity) & (review["status"] == MatchStatus.MATCHED_EXACT)]
     return {str(a): (str(q), str(n)) for a, q, n in zip(rows["atera_id"], rows["qbo_id"], rows["qbo_name"])}
 
 
