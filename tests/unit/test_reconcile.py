@@ -92,6 +92,17 @@ def test_export_reads_what_reconciliation_found_unusable(engine):
     assert store.blocked_by_reconciliation({"CustomerRef": {"value": "13"}, "Line": []}, unusable) == []
 
 
+def test_the_html_shows_the_most_severe_rows_of_a_long_type_and_points_at_its_csv():
+    many = [Finding("unmapped", "info", "customer", atera_id=f"{i:05d}", atera_name=f"C{i}") for i in range(30)]
+    many.append(Finding("unmapped", "warning", "customer", atera_id="99999", atera_name="Urgent"))
+    page = report.render_html(many, run_id="r", window=("a", "b"), types=["unmapped"], now=datetime(2026, 11, 27),
+                              new_keys={many[29].key}, resolved=0, csv_prefix="", max_rows=5)
+    assert page.count("<tr class='finding'") == 5
+    assert page.index("Urgent") < page.index(">C29<") < page.index(">C0<")  # severe, then new, then the rest
+    assert ">C5<" not in page and "Showing the first 5 of 31" in page and "href='unmapped.csv'" in page
+    assert "id='count-info'><b>30</b>" in page  # the counts are of every finding
+
+
 def test_report_files(tmp_path):
     risky = Finding("name_changed", "info", "customer", atera_id="4", atera_name="=HYPERLINK(\"x\")",
                     qbo_id="9", qbo_link=qbo_link("customer", "9"), detail="renamed <b>")

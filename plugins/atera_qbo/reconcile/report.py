@@ -1,5 +1,10 @@
 """The run's outputs: one CSV per finding type (Excel-safe, like the review CSV) and one self-contained HTML
-report (inline CSS, no external resource), plus ``reconciliation_latest.html`` beside the run folders."""
+report (inline CSS, no external resource), plus ``reconciliation_latest.html`` beside the run folders.
+
+The HTML is a morning report a person reads in a browser: each type's table shows at most ``HTML_ROWS_PER_TYPE``
+findings — the most severe and the new ones first — and says how many more its CSV holds (the counts at the top
+are always of all findings). A first run on a large catalog finds tens of thousands of ``unmapped`` records; an HTML
+of all of them would be tens of megabytes that no browser opens comfortably."""
 from __future__ import annotations
 
 import csv
@@ -14,6 +19,7 @@ from ..matching.review_csv import _protect
 from .findings import COLUMNS, FINDING_TYPES, SEVERITIES, Finding
 
 LATEST = "reconciliation_latest.html"
+HTML_ROWS_PER_TYPE = 1000
 CSS = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#1f2933}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 4px} p.meta{color:#616e7c;margin:0 0 16px}
@@ -68,7 +74,7 @@ def _cell(f: Finding, column: str, new_keys: set[str], now: datetime) -> str:
 
 
 def render_html(findings: list[Finding], *, run_id: str, window: tuple[str, str], types: list[str], now: datetime,
-                new_keys: set[str], resolved: int, csv_prefix: str) -> str:
+                new_keys: set[str], resolved: int, csv_prefix: str, max_rows: int = HTML_ROWS_PER_TYPE) -> str:
     c = counts(findings)
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Atera ↔ QBO reconciliation "
              f"{html.escape(run_id)}</title><style>{CSS}</style></head><body>",
@@ -91,11 +97,16 @@ def render_html(findings: list[Finding], *, run_id: str, window: tuple[str, str]
             continue
         parts.append(f"<table data-type='{ftype}'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS) + "</tr>")
         order = {s: i for i, s in enumerate(SEVERITIES)}
-        for f in sorted(rows, key=lambda f: (order[f.severity], f.key not in new_keys, f.atera_id, f.qbo_id)):
+        ranked = sorted(rows, key=lambda f: (order[f.severity], f.key not in new_keys, f.atera_id, f.qbo_id))
+        for f in ranked[:max_rows]:
             cells = "".join(f"<td class='sev {f.severity}'>{_cell(f, col, new_keys, now)}</td>" if col == "severity"
                             else f"<td>{_cell(f, col, new_keys, now)}</td>" for col in COLUMNS)
             parts.append(f"<tr class='finding' data-severity='{f.severity}'>{cells}</tr>")
         parts.append("</table>")
+        if len(ranked) > max_rows:
+            parts.append(f"<p class='what more' data-type='{ftype}' data-hidden='{len(ranked) - max_rows}'>Showing "
+                         f"the first {max_rows:,} of {len(ranked):,} (most severe and new first): all of them are in "
+                         f"<a href='{html.escape(csv_prefix + ftype)}.csv'>{ftype}.csv</a>.</p>")
     parts.append("</body></html>")
     return "".join(parts)
 
