@@ -242,6 +242,7 @@ def test_done_saves_an_overrides_version_equal_to_the_csv_path(world, tmp_path):
 
     ((dag_id, conf, user),) = world["triggered"]
     assert (dag_id, conf["commit"], user) == ("atera_qbo_matching", True, "finance")
+    assert conf["replace_atera_catalog"] is False  # the box was not ticked
     with engine.connect() as conn:
         saved = conn.execute(sa.text("SELECT created_by, decisions, csv_text, file_path, dag_run_id "
                                      "FROM review_overrides")).one()
@@ -269,6 +270,22 @@ def test_done_saves_an_overrides_version_equal_to_the_csv_path(world, tmp_path):
     assert from_ui.equals(from_csv)
     decided = {(r.entity, r.atera_id or r.qbo_id): (r.action, r.qbo_id) for r in from_ui.itertuples() if r.action}
     assert decided[("customer", "5")] == ("match", other[0]) and decided[("customer", "15")] == ("import", "15")
+
+
+def test_done_with_the_box_ticked_hands_the_product_catalog_to_qbo(world):
+    client = world["client"]
+    world["login"]("finance", "user")
+    token = csrf_of(client.get("/atera-qbo/step/customers").text)
+    decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
+    summary = client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
+                          headers={"Origin": ORIGIN})
+    assert 'name="replace_atera_catalog"' in summary.text and "restorable" in summary.text
+    done = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token,
+                                                "replace_atera_catalog": "1"},
+                       headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert done.status_code == 303
+    ((dag_id, conf, _),) = world["triggered"]
+    assert dag_id == "atera_qbo_matching" and conf["commit"] is True and conf["replace_atera_catalog"] is True
 
 
 def csrf_free(summary_html: str) -> str:

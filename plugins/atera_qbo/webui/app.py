@@ -194,8 +194,9 @@ async def summary(request: Request, decisions: str = Form("{}"), csrf: str = For
 
 @wizard.post("/done")
 async def done(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
-               user: Any = RUN_MATCHING) -> Response:
-    """Save the overrides version (file + row, in one go), then start the committing matching run."""
+               replace_atera_catalog: str = Form(""), user: Any = RUN_MATCHING) -> Response:
+    """Save the overrides version (file + row, in one go), then start the committing matching run — with
+    ``replace_atera_catalog`` when the box was ticked (Atera's products then follow QBO's items)."""
     check_csrf(request, user, csrf)
     ctx = _ctx(request)
     try:
@@ -208,7 +209,8 @@ async def done(request: Request, decisions: str = Form("{}"), csrf: str = Form("
     version = store.save(ctx.engine(), user=user.get_name(), decisions=len(decided), csv_text=text,
                          file_path=str(path))
     try:
-        run_id = runs.trigger(runs.MATCHING_DAG, {"overrides_path": str(path), "commit": True}, user.get_name())
+        conf = {"overrides_path": str(path), "commit": True, "replace_atera_catalog": replace_atera_catalog == "1"}
+        run_id = runs.trigger(runs.MATCHING_DAG, conf, user.get_name())
     except runs.TriggerError as exc:
         return refused(request, user, "Done", f"overrides version {version} saved, but {exc}", 503)
     store.attach(ctx.engine(), version, dag_run_id=run_id)
