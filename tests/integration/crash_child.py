@@ -1,11 +1,13 @@
 """An export run that SIGKILLs itself at a chosen point (run by test_export_crash.py as a separate process).
 
     python -m tests.integration.crash_child '{"staging_url": ..., "qbo_url": ..., "run_id": ..., "batch_id": ...,
-                                               "kill": "headers" | "answer" | "between", "at": N}'
+                                               "kill": "headers" | "answer" | "between" | "item_created", "at": N}'
 
 - ``headers``: during the N-th ``/batch`` request, once its headers are on the wire and before its body;
 - ``answer``: the N-th ``/batch`` was sent whole and QBO's answer is waiting in the socket, unread;
-- ``between``: right after the N-th chunk's outcome was recorded in the ledger.
+- ``between``: right after the N-th chunk's outcome was recorded in the ledger;
+- ``item_created``: the process only runs the export's ``create_missing_items`` and dies after the N-th item was
+  created in QBO, before its mapping is written.
 Without ``kill`` the run ends normally (exit 0).
 """
 from __future__ import annotations
@@ -41,6 +43,16 @@ def arm(kill: str, at: int) -> None:
         seen["n"] += 1
         return seen["n"] == at
 
+    if kill == "item_created":
+        from atera_qbo.export import missing
+
+        def die_before_mapping(*args, **kwargs):  # type: ignore[no-untyped-def]
+            if due():
+                die()
+            return map_item(*args, **kwargs)
+
+        map_item, missing._map = missing._map, die_before_mapping
+        return
     if kill == "between":
         record = load.Ledger.record
 
@@ -83,6 +95,13 @@ def main(doc: dict) -> int:
                                        error_deadline=60))
     from datetime import date
 
+    if doc.get("kill") == "item_created":
+        from atera_qbo.export.missing import create_missing_items
+
+        done, problems = create_missing_items(engine, qbo, *(date.fromisoformat(d) for d in WINDOW), [],
+                                              origin=doc["run_id"], sales_tax_code=None)
+        print(json.dumps({"created": done, "problems": problems}))
+        return 0
     result = load.export_invoices(engine, qbo, batch_id=doc["batch_id"], run_id=doc["run_id"],
                                   date_from=date.fromisoformat(WINDOW[0]), date_to=date.fromisoformat(WINDOW[1]))
     print(json.dumps(result.as_dict(), default=str))

@@ -13,7 +13,6 @@ from atera_qbo.export.missing import create_missing_items
 from atera_qbo.extract import extract_atera_catalog, extract_atera_invoices, extract_qbo_catalog
 from atera_qbo.matching import commit
 from atera_qbo.matching.match import decisions, load_catalogs, match_all
-from atera_qbo.qbo import rules
 from atera_qbo.staging.db import table
 
 from .pipeline import WINDOW, atera_client, task_connections
@@ -64,21 +63,31 @@ def test_missing_items_are_created_with_atera_price_and_type_once(twins, engine)
     assert create_missing_items(engine, qbo, *WINDOW, [], origin="again", sales_tax_code=None) == ({}, {})
 
 
-def test_a_crash_between_create_and_map_leaves_one_item(twins, engine):
+def test_a_kill_between_create_and_map_then_a_rerun_leaves_one_item(twins, engine):
+    """The export process SIGKILLed right after QBO created the first missing item, before its mapping was
+    written; the rerun adopts that item (same request id → QBO's first answer) instead of creating a second."""
+    import signal
+
+    from .test_export_crash import run_child
+
     atera_twin, qbo_twin = twins
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     _matched_without_creates(atera, qbo, engine)
-    # The crash: the create reached QBO (same payload, same request id) but the mapping was never written.
-    from atera_qbo.export.missing import unmapped_products
-    from atera_qbo.matching.commit import income_account
-
-    rec = next(r for r in unmapped_products(engine, *WINDOW, []) if r["atera_id"] == "product:36")
-    payload = rules.item_payload(rec, income_account(engine), None)
-    first = qbo.create("Item", payload, request_id=rules.request_id("create-missing-item", rec["atera_id"],
-                                                                    payload["Name"]))
-    created, _ = create_missing_items(engine, qbo, *WINDOW, [], origin="rerun", sales_tax_code=None)
-    assert created["product:36"] == first["Id"]
-    assert len(_items_named(qbo, "Conference Room Kit")) == 1
+    killed = run_child(engine, qbo_twin, "missing-kill", "item_created", 1)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    made = {n: _items_named(qbo, n) for n in MISSING}
+    orphan = [n for n, items in made.items() if items]
+    assert len(orphan) == 1, made  # one item reached QBO, and nothing mapped it
+    mp = table(engine, "map_products")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(mp).where(
+            mp.c.atera_id.in_([a for a, _ in MISSING.values()]))).scalar() == 0
+    created, problems = create_missing_items(engine, qbo, *WINDOW, [], origin="rerun", sales_tax_code=None)
+    assert problems == {}
+    for name, (atera_id, _) in MISSING.items():
+        (item,) = _items_named(qbo, name)  # exactly one each
+        assert created[atera_id] == item["Id"]
+    assert created[MISSING[orphan[0]][0]] == made[orphan[0]][0]["Id"]  # the orphan adopted, not duplicated
 
 
 def test_customers_without_a_mapping_go_to_what_matching_identifies_not_to_a_new_record(twins, engine):
