@@ -144,7 +144,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
     from .matching import commit as committing
     from .matching.match import after_commit, apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.kept import kept_mappings
-    from .matching.review import ReviewRow, rows_of
+    from .matching.review import ReviewRow
     from .matching.review_csv import KEEP_RUNS, read_rows, write_review
     from .staging.mappings import OverridesFile
 
@@ -166,8 +166,7 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
 
     stamp = (run_id or "manual").replace(":", "").replace("+", "")[:40]
     keep = int(_setting("atera_qbo_review_keep") or KEEP_RUNS)
-    rows = list(rows_of(for_review(review)))
-    latest = write_review(out_dir, stamp, rows, keep)
+    latest = write_review(out_dir, stamp, for_review(review), keep)
     summary: dict[str, Any] = {
         "review_csv": str(latest),
         "status_counts": {f"{e}:{s}": int(n) for (e, s), n in review.groupby(["entity", "status"]).size().items()},
@@ -185,9 +184,10 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         before = active_mapping(engine)
         result = _execute_plan(engine, review, steps, run_id=run_id, overrides=source)
         summary.update(commit=result.as_dict(), mapping_changed=active_mapping(engine) != before)
-        write_review(out_dir, stamp, list(rows_of(for_review(after_commit(review, steps)))), keep)
+        write_review(out_dir, stamp, for_review(after_commit(review, steps)), keep)
     if replace_atera_catalog:
-        summary["catalog_replacement"] = _replace_catalog(engine, rows, out_dir, stamp, commit=commit, run_id=run_id)
+        summary["catalog_replacement"] = _replace_catalog(engine, review, out_dir, stamp, commit=commit,
+                                                          run_id=run_id)
     log.info("matching: %s", summary)
     return summary
 
@@ -206,14 +206,15 @@ def _execute_plan(engine: Any, review: Any, steps: list[Any], *, run_id: str | N
             atera.close()
 
 
-def _replace_catalog(engine: Any, rows: list[Any], out_dir: Path, stamp: str, *, commit: bool,
+def _replace_catalog(engine: Any, review: Any, out_dir: Path, stamp: str, *, commit: bool,
                      run_id: str | None) -> dict[str, Any]:
     """Atera's products replaced by QBO's items: previewed (``catalog_replacement.csv``) on every run that asks,
-    applied only with ``commit``, on the mapping the commit just activated."""
+    applied only with ``commit``, on the mapping the commit just activated (else the one ``review`` proposes)."""
     from .matching import catalog_replace as cr
+    from .matching.review import rows_of
 
     products, items, active, written = cr.load_inputs(engine)
-    mapping = active if commit else {**active, **cr.proposed_mapping(rows)}
+    mapping = active if commit else {**active, **cr.proposed_mapping(rows_of(review))}
     first = cr.is_following(engine) is None
     catalog_plan = cr.plan(products, items, mapping, follow=not first, last_written=written)
     out: dict[str, Any] = {"planned": catalog_plan.counts(),

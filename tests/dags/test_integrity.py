@@ -90,7 +90,7 @@ def test_no_dag_reads_the_wall_clock():
 # deterministic: modules newly loaded by the import, and import statements run by the DAG file or by an atera_qbo
 # module it loads (so a library the Airflow SDK happens to load already, like sqlalchemy, is still caught).
 HEAVY = ("pandas", "numpy", "great_expectations", "sqlalchemy", "alembic", "psycopg", "psycopg2", "requests",
-         "urllib3", "tenacity", "rapidfuzz", "openpyxl", "fastapi", "atera_qbo.tasks", "atera_qbo.hooks",
+         "urllib3", "tenacity", "rapidfuzz", "openpyxl", "xlsxwriter", "fastapi", "atera_qbo.tasks", "atera_qbo.hooks",
          "atera_qbo.matching", "atera_qbo.export", "atera_qbo.extract", "atera_qbo.staging", "atera_qbo.quality",
          "atera_qbo.qbo", "atera_qbo.atera", "atera_qbo.webui", "atera_qbo.reconcile.checks")
 

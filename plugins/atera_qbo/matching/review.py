@@ -104,6 +104,17 @@ def empty(n: int = 0, **values: Any) -> pd.DataFrame:
     return pd.DataFrame(data, index=pd.RangeIndex(n), columns=FIELDS)
 
 
+def cells_of(review: pd.DataFrame | Iterable[ReviewRow]) -> list[list[str]]:
+    """The CSV cells of a review (its table or its rows), column by column in ``COLUMNS`` order, each as
+    ``ReviewRow.as_list`` gives it (None / NaN → ""): whole columns at once, no row objects for a table."""
+    if isinstance(review, pd.DataFrame):
+        raw = [review[c].tolist() for c in COLUMNS]
+    else:
+        rows = list(review)
+        raw = [[getattr(r, c) for r in rows] for c in COLUMNS]
+    return [[str(v) if v and v == v else "" for v in column] for column in raw]
+
+
 def rows_of(review: pd.DataFrame) -> Iterator[ReviewRow]:
     """The typed rows of a review table."""
     cols = [c for c in FIELDS if c in review.columns]

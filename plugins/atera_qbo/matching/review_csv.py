@@ -11,11 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from itertools import chain
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import pandas as pd
+
 from ..errors import MatchingError
-from .review import COLUMNS, Action, Entity, MatchStatus, ReviewRow
+from .review import COLUMNS, MATCHED, Action, Entity, MatchStatus, ReviewRow, cells_of, to_frame
+
+Review = pd.DataFrame | Iterable[ReviewRow]  # a review table, or its rows
 
 __all__ = ["ACTIONS", "COLUMNS", "ENTITIES", "STATUSES", "ReviewRow", "prune", "read_rows", "write_review",
            "write_rows", "write_xlsx"]
@@ -38,14 +43,13 @@ def _unprotect(cell: str) -> str:
     return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(_RISKY) else cell
 
 
-def write_rows(path: Path, rows: Iterable[ReviewRow]) -> Path:
+def write_rows(path: Path, rows: Review) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow([_protect(str(c)) for c in row.as_list()])
+        writer.writerows(zip(*[[_protect(c) for c in column] for column in cells_of(rows)]))
     tmp.replace(path)
     return path
 
@@ -148,42 +152,28 @@ def _split_candidates(candidates: str) -> list[str]:
     return cells + [""] * (len(CANDIDATE_COLUMNS) - len(cells))
 
 
-def write_xlsx(path: Path, rows: Iterable[ReviewRow]) -> Path:
+def write_xlsx(path: Path, rows: Review) -> Path:
     """The review as a workbook: frozen header, ``action`` as a dropdown, each candidate in its own columns (id,
-    name, score); every cell is text (no formulas). Accepted back as is by ``read_rows``. Streamed (openpyxl's
-    write-only mode): 100,000 rows in seconds."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
+    name, score); every cell is text, never a formula (``write_string``), an empty one is left out. Accepted back
+    as is by ``read_rows``. Written by XlsxWriter (openpyxl reads it): about 10,000 rows a second."""
+    import xlsxwriter
 
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("review")
-    sheet.freeze_panes = "A2"
-    action = DataValidation(type="list", formula1='"' + ",".join(a for a in Action if a) + '"', allow_blank=True,
-                            showErrorMessage=True, errorTitle="action",
-                            error="match, create, skip or import (or leave it empty)")
-    sheet.data_validations.append(action)
-
-    def text(value: str) -> Any:
-        if not value.startswith("="):
-            return value
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"  # text, even "=…": never a formula
-        return cell
-
-    sheet.append([text(c) for c in XLSX_COLUMNS])
-    count = 0
-    for row in rows:
-        cells = dict(zip(COLUMNS, row.as_list()))
-        sheet.append([text(v) for v in [cells[c] for c in XLSX_COLUMNS if c in cells]
-                      + _split_candidates(cells["candidates"])])
-        count += 1
-    column = get_column_letter(XLSX_COLUMNS.index("action") + 1)
-    action.add(f"{column}2:{column}{max(count + 1, 2)}")
+    columns = dict(zip(COLUMNS, cells_of(rows)))
+    candidates = [_split_candidates(c) for c in columns.pop("candidates")]  # XLSX_COLUMNS: the others, then these
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    book.save(tmp)
+    with xlsxwriter.Workbook(str(tmp)) as book:
+        sheet = book.add_worksheet("review")
+        sheet.freeze_panes(1, 0)
+        body = ([*cells, *split] for cells, split in zip(zip(*columns.values()), candidates))
+        for r, cells in enumerate(chain([XLSX_COLUMNS], body)):
+            for c, value in enumerate(cells):
+                if value:
+                    sheet.write_string(r, c, value)
+        action = XLSX_COLUMNS.index("action")
+        sheet.data_validation(1, action, max(len(candidates), 1), action, {
+            "validate": "list", "source": [str(a) for a in Action if a], "ignore_blank": True,
+            "error_title": "action", "error_message": "match, create, skip or import (or leave it empty)"})
     tmp.replace(path)
     return path
 
@@ -201,12 +191,13 @@ KEEP_RUNS = 48  # per-run review files kept (two days of an hourly schedule); th
 XLSX_ALL_ROWS = 20_000  # above: the workbook holds the rows to decide (and those with an action), the CSV all
 
 
-def write_review(out_dir: Path, stamp: str, rows: list[ReviewRow], keep: int = KEEP_RUNS) -> Path:
+def write_review(out_dir: Path, stamp: str, review: Review, keep: int = KEEP_RUNS) -> Path:
     """The review of one run: ``match_review.csv`` and ``match_review.xlsx`` (the latest, both valid overrides
     files), a per-run copy of the CSV, older per-run copies pruned to the last ``keep``."""
-    latest = write_rows(out_dir / "match_review.csv", rows)
-    to_decide = rows if len(rows) <= XLSX_ALL_ROWS else [
-        r for r in rows if r.action or r.status not in (MatchStatus.MATCHED_EXACT, MatchStatus.MATCHED_OVERRIDE)]
+    review = review if isinstance(review, pd.DataFrame) else to_frame(review)
+    latest = write_rows(out_dir / "match_review.csv", review)
+    to_decide = review if len(review) <= XLSX_ALL_ROWS else review[
+        (review["action"] != "") | ~review["status"].isin([str(s) for s in MATCHED])]
     write_xlsx(out_dir / "match_review.xlsx", to_decide)
     shutil.copyfile(latest, out_dir / f"match_review_{stamp}.csv")
     prune(out_dir, "match_review_*.csv", keep)
