@@ -134,8 +134,7 @@ def _names(qbo: pd.DataFrame) -> pd.Series:
     return qbo.assign(qbo_id=qbo["qbo_id"].astype(str)).drop_duplicates("qbo_id").set_index("qbo_id")["name"]
 
 
-def _fill_names(out: pd.DataFrame, qbo: pd.DataFrame) -> None:
-    names = _names(qbo)
+def _fill_names(out: pd.DataFrame, names: pd.Series) -> None:
     has = out["qbo_id"] != ""
     out.loc[has, "qbo_name"] = out.loc[has, "qbo_id"].map(names).fillna("").to_numpy()
 
@@ -158,7 +157,7 @@ def exact_customers(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
     todo = (out["status"] == MatchStatus.UNMATCHED).to_numpy()
     hit = _resolve(out, a, _Side.of(qbo, "name"), a["key"].to_numpy(object), todo, "customer", "name")
     if "company_name" in qbo:
-        taken = set(out.loc[out["status"] == MatchStatus.MATCHED_EXACT, "qbo_id"])
+        taken = set(out.loc[out["status"] == MatchStatus.MATCHED_EXACT, "qbo_id"].tolist())
         jobs = qbo["is_job"].fillna(False).astype(bool) if "is_job" in qbo else False
         # a CompanyName equal to the record's own DisplayName adds nothing: that key was tried already
         differs = qbo["company_name"].notna() & qbo["company_name"].ne(qbo["name"])
@@ -166,7 +165,7 @@ def exact_customers(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
         side = _Side.of(qbo[free.to_numpy()], "company_name")
         _resolve(out, a, side, a["key"].to_numpy(object), todo & ~hit, "customer", "QBO CompanyName",
                  note="matched on the QBO customer's CompanyName (its DisplayName differs)")
-    _fill_names(out, qbo)
+    _fill_names(out, _names(qbo))
     return out
 
 
@@ -183,8 +182,9 @@ def exact_products(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
                            note="matched on SKU (the names differ)")
     else:
         by_sku, sku_hit = out, np.zeros(len(out), bool)
-    out = _combine(by_name, name_hit, by_sku, sku_hit, _names(qbo))
-    _fill_names(out, qbo)
+    names = _names(qbo)
+    out = _combine(by_name, name_hit, by_sku, sku_hit, names)
+    _fill_names(out, names)
     _one_to_one(out, "item")
     return out
 

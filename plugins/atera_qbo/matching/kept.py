@@ -13,10 +13,10 @@ def kept_mappings(engine: sa.Engine, catalogs: Catalogs) -> list[ReviewRow]:
     """Decisions of earlier commits (overrides, creations, imports) carried into a new matching run as implicit
     ``match`` overrides, so re-running matching never drops what finance decided — unless the QBO record is gone
     or inactive, or an explicit override row replaces it."""
-    active_customers = set(catalogs.qbo_customers.loc[catalogs.qbo_customers["active"], "qbo_id"].astype(str))
-    active_items = set(catalogs.qbo_items.loc[catalogs.qbo_items["active"], "qbo_id"].astype(str))
-    atera_customers = set(catalogs.atera_customers["atera_id"].astype(str))
-    atera_products = set(catalogs.atera_products["atera_id"].astype(str))
+    active_customers = set(catalogs.qbo_customers.loc[catalogs.qbo_customers["active"], "qbo_id"].astype(str).tolist())
+    active_items = set(catalogs.qbo_items.loc[catalogs.qbo_items["active"], "qbo_id"].astype(str).tolist())
+    atera_customers = set(catalogs.atera_customers["atera_id"].astype(str).tolist())
+    atera_products = set(catalogs.atera_products["atera_id"].astype(str).tolist())
     rows: list[ReviewRow] = []
     with engine.connect() as conn:
         for entity, qbo_ok, atera_ok in ((Entity.CUSTOMER, active_customers, atera_customers),

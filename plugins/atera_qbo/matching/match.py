@@ -13,7 +13,7 @@ from . import review as rv
 from .catalogs import Catalogs, load_catalogs
 from .contacts import contact_matches
 from .exact import exact_customers, exact_products
-from .normalize import exact_key
+from .normalize import exact_keys
 from .overrides import apply_overrides
 from .review import Action, Decision, Entity, MatchStatus
 from .suggest import CANDIDATES, SUGGEST_MIN_SCORE, name_scores, suggest
@@ -23,7 +23,7 @@ __all__ = ["CANDIDATES", "SUGGEST_MIN_SCORE", "Catalogs", "apply_overrides", "de
 
 
 def _taken(rows: pd.DataFrame) -> set[str]:
-    return set(rows.loc[rows["status"] == MatchStatus.MATCHED_EXACT, "qbo_id"])
+    return set(rows.loc[rows["status"] == MatchStatus.MATCHED_EXACT, "qbo_id"].tolist())
 
 
 def _listed(rows: pd.DataFrame) -> pd.Series:
@@ -35,15 +35,16 @@ def _listed(rows: pd.DataFrame) -> pd.Series:
 def match_all(cat: Catalogs) -> pd.DataFrame:
     """The review table: exact matches, suggestions for the rest, and qbo_only customers."""
     customers = exact_customers(cat.atera_customers, cat.qbo_customers)
-    suggest(customers, cat.qbo_customers, _taken(customers))
-    contact_matches(customers, cat.atera_customers, cat.qbo_customers, _taken(customers))
+    taken = _taken(customers)  # suggestions leave exact matches as they are; contact matches add to them
+    suggest(customers, cat.qbo_customers, taken)
+    contact_matches(customers, cat.atera_customers, cat.qbo_customers, taken)
     products = exact_products(cat.atera_products, cat.qbo_items)
     suggest(products, cat.qbo_items, _taken(products))
     # A QBO customer that is matched, or is a candidate of any row, is not offered for import:
     # importing it would create in Atera the near-duplicate the suggestion is about (finance can still import it
     # explicitly; its row then names the Atera customer it resembles).
     q = cat.qbo_customers
-    held = _taken(customers) | set(_listed(customers))
+    held = _taken(customers) | set(_listed(customers).tolist())  # contact matches included
     is_job = q["is_job"].fillna(False).astype(bool) if "is_job" in q else pd.Series(False, index=q.index)
     offer = q[q["active"].astype(bool) & ~is_job & ~q["qbo_id"].astype(str).isin(held)]
     qbo_only = rv.empty(len(offer), entity=Entity.CUSTOMER, qbo_id=offer["qbo_id"].astype(str),
@@ -63,7 +64,7 @@ def for_review(review: pd.DataFrame) -> pd.DataFrame:
     keys = pd.DataFrame({
         "e": review["entity"].map({Entity.CUSTOMER: 0, Entity.PRODUCT: 1}).fillna(2),
         "s": review["status"].map(STATUS_ORDER).fillna(9),
-        "n": (review["atera_name"].where(review["atera_name"] != "", review["qbo_name"])).map(exact_key),
+        "n": exact_keys(review["atera_name"].where(review["atera_name"] != "", review["qbo_name"]).tolist()),
     }, index=review.index)
     return review.loc[keys.sort_values(["e", "s", "n"], kind="stable").index].reset_index(drop=True)
 

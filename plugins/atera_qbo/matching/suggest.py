@@ -16,6 +16,7 @@ below ``2 × SUGGEST_MIN_SCORE − 100`` cannot reach the threshold and is never
 from __future__ import annotations
 
 from itertools import combinations
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,16 @@ def _long(keys: list[str], column: str) -> pd.DataFrame:
                          "b": [b for bs in blocks for b in bs]})
 
 
+def _array(texts: list[str]) -> np.ndarray:
+    """``texts`` as an object array, to take many pairs at once (a list comprehension per pair is slow)."""
+    return np.asarray(texts, dtype=object)
+
+
+def _firsts(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal ``values`` (sorted) starts."""
+    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
+
+
 def candidate_pairs(queries: list[str], keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(query index, candidate index) of every pair sharing a selective block key, each pair once."""
     cand = _long(keys, "c")
@@ -56,24 +67,24 @@ def candidate_pairs(queries: list[str], keys: list[str]) -> tuple[np.ndarray, np
     qry = _long(queries, "q")
     qry = pd.DataFrame({"q": qry["q"].to_numpy(), "b": blocks.get_indexer(qry["b"])})
     qry = qry[qry["b"] >= 0]
-    out_q, out_c = [], []
+    width = max(len(keys), 1)
+    out = [np.zeros(0, np.int64)]
     for start in range(0, len(queries), QUERY_CHUNK):  # bounded memory: one chunk of queries joined at a time
         part = qry[(qry["q"] >= start) & (qry["q"] < start + QUERY_CHUNK)]
-        pairs = part.merge(cand, on="b")[["q", "c"]].drop_duplicates()
-        out_q.append(pairs["q"].to_numpy(np.int64))
-        out_c.append(pairs["c"].to_numpy(np.int64))
-    if not out_q:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_q), np.concatenate(out_c)
+        pairs = part.merge(cand, on="b")
+        pair = np.sort(pairs["q"].to_numpy(np.int64) * width + pairs["c"].to_numpy(np.int64))
+        out.append(pair[_firsts(pair)])  # each pair once (np.unique is far slower on these)
+    pair = np.concatenate(out)
+    return pair // width, pair % width
 
 
-def pair_scores(left: list[str], right: list[str]) -> np.ndarray:
-    """Scores of aligned pairs; token-set only where token-sort leaves the threshold reachable."""
+def pair_scores(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+    """Scores of aligned pairs of keys; token-set only where token-sort leaves the threshold reachable."""
+    left, right = _array(left), _array(right)  # no copy of object arrays
     scores = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float32, workers=-1)  # words are sorted
     live = np.flatnonzero(scores >= SORT_FLOOR)
     if len(live):
-        tset = process.cpdist([left[i] for i in live], [right[i] for i in live], scorer=fuzz.token_set_ratio,
-                              dtype=np.float32, workers=-1)
+        tset = process.cpdist(left[live], right[live], scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1)
         scores[live] = (scores[live] + tset) / 2
     return scores
 
@@ -89,7 +100,7 @@ def _blocked(queries: list[str], keys: list[str]) -> pd.DataFrame:
     q, c = candidate_pairs(queries, keys)
     if not len(q):
         return pd.DataFrame({"q": q, "c": c, "score": np.zeros(0, np.float32)})
-    scores = pair_scores([queries[i] for i in q], [keys[j] for j in c])
+    scores = pair_scores(_array(queries)[q], _array(keys)[c])
     keep = scores >= SUGGEST_MIN_SCORE
     return pd.DataFrame({"q": q[keep], "c": c[keep], "score": scores[keep]})
 
@@ -98,16 +109,17 @@ def _full_scan(queries: list[str], todo: np.ndarray, keys: list[str]) -> pd.Data
     """Every candidate for the few queries blocking found nothing for (chunked: bounded memory)."""
     found = []
     top = min(FALLBACK_TOP, len(keys))
+    left, right = _array(queries), _array(keys)
     for start in range(0, len(todo), CHUNK):
         part = todo[start:start + CHUNK]
-        sort = process.cdist([queries[i] for i in part], keys, scorer=fuzz.ratio, dtype=np.uint8,
-                             workers=-1, score_cutoff=int(SORT_FLOOR))
+        sort = process.cdist(left[part], keys, scorer=fuzz.ratio, dtype=np.uint8, workers=-1,
+                             score_cutoff=int(SORT_FLOOR))
         best = np.argpartition(sort, len(keys) - top, axis=1)[:, len(keys) - top:]
         rows = np.repeat(part, top)
         cols = best.ravel()
         live = sort[np.repeat(np.arange(len(part)), top), cols] > 0
         if live.any():
-            scores = pair_scores([queries[i] for i in rows[live]], [keys[j] for j in cols[live]])
+            scores = pair_scores(left[rows[live]], right[cols[live]])
             found.append(pd.DataFrame({"q": rows[live], "c": cols[live], "score": scores}))
     frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame({"q": [], "c": [], "score": []})
     return frame[frame["score"] >= SUGGEST_MIN_SCORE]
@@ -124,6 +136,13 @@ def top_candidates(queries: list[str], keys: list[str]) -> pd.DataFrame:
     scored = scored.astype({"q": np.int64, "c": np.int64, "score": np.float32})
     scored = scored.sort_values(["q", "score", "c"], ascending=[True, False, True], kind="stable")
     return scored[scored.groupby("q").cumcount() < CANDIDATES]
+
+
+def _joined(groups: np.ndarray, texts: list[str]) -> list[str]:
+    """``texts`` joined with ";" per run of equal ``groups`` (sorted), in order (a pandas ``agg`` calls Python per
+    group)."""
+    starts = np.flatnonzero(_firsts(groups))
+    return [";".join(texts[a:b]) for a, b in zip(starts, np.r_[starts[1:], len(texts)])]
 
 
 def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
@@ -154,5 +173,5 @@ def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
     for column, values in (("status", MatchStatus.SUGGESTED), ("qbo_id", ids[first["c"].to_numpy()]),
                            ("qbo_name", names[first["c"].to_numpy()]),
                            ("score", np.round(first["score"].to_numpy()).astype(int).astype(str)),
-                           ("candidates", by_q["text"].agg(";".join).to_numpy()), ("note", notes)):
+                           ("candidates", _joined(best["q"].to_numpy(), best["text"].tolist())), ("note", notes)):
         rows.iloc[at, rows.columns.get_loc(column)] = values
