@@ -120,3 +120,34 @@ def test_tokens_are_encrypted_at_rest(engine):
 
 # A database made by an older schema.sql gaining the newer (nullable) columns with its rows kept: see
 # test_migrations.py::test_baseline_adds_the_columns_an_older_schema_sql_lacked (the baseline revision does it now).
+
+
+def test_a_load_streams_in_chunks_and_moves_its_watermark_only_when_every_row_went_in(engine, monkeypatch):
+    """Rows are written as they arrive (the next pages are fetched meanwhile); a listing that breaks off leaves
+    the rows it wrote (the same ones again next time), flags nothing deleted and keeps the old watermark."""
+    from atera_qbo.extract import load as load_mod
+    from atera_qbo.extract.watermarks import get_watermark
+
+    monkeypatch.setattr(load_mod, "CHUNK", 2)
+    tbl = table(engine, "stg_qbo_terms")
+
+    def rows(n: int, fail_after: int | None = None):
+        for i in range(n):
+            if fail_after is not None and i == fail_after:
+                raise ConnectionError("the listing broke off")
+            yield {"source_id": str(i), "name": f"Net {i}", "due_days": i, "active": True}
+
+    load_mod.load(engine, "stg_qbo_terms", ["source_id"], rows(4), full=True, result=load_mod.LoadResult("t"),
+                  watermarks={"qbo_terms": "2026-01-01T00:00:00Z"})
+    with pytest.raises(ConnectionError):
+        load_mod.load(engine, "stg_qbo_terms", ["source_id"], rows(6, fail_after=3), full=True,
+                      result=load_mod.LoadResult("t"), watermarks=lambda: {"qbo_terms": "2026-02-01T00:00:00Z"})
+    with engine.connect() as conn:
+        staged = {r.source_id: r.deleted_at for r in conn.execute(sa.select(tbl))}
+    assert set(staged) == {"0", "1", "2", "3"} and not any(staged.values())  # "3" not flagged deleted
+    assert get_watermark(engine, "qbo_terms") == "2026-01-01T00:00:00Z"
+    done = load_mod.load(engine, "stg_qbo_terms", ["source_id"], rows(3), full=True,
+                         result=load_mod.LoadResult("t"), watermarks=lambda: {"qbo_terms": "2026-03-01T00:00:00Z"})
+    with engine.connect() as conn:
+        gone = conn.execute(sa.select(tbl.c.source_id).where(tbl.c.deleted_at.is_not(None))).scalars().all()
+    assert done.rows == 3 and gone == ["3"] and get_watermark(engine, "qbo_terms") == "2026-03-01T00:00:00Z"

@@ -169,3 +169,35 @@ def test_auth_failures_say_what_they_mean_and_what_to_do(scripted):
     with pytest.raises(AuthError, match="refused again with a freshly refreshed token.*company 123.*reconnect"):
         QboClient(q.server.url, "123", tokens, policy=FAST, rate_per_minute=None).preferences()
     assert tokens.refreshed == 1 and len(q.seen) == 2  # one refresh, one retry, then the clear failure
+
+
+@pytest.mark.parametrize("total", [0, 3, 10, 11, 25])
+def test_qbo_query_all_reads_pages_ahead_yet_yields_every_row_once_in_order(total):
+    """Two pages in flight after a full one; the first short page ends the listing, whatever was asked beyond it
+    is dropped: every row once, in QBO's order, whether the count is a multiple of the page size or not."""
+    import threading
+    import time
+
+    from atera_qbo.qbo import client as qbo_client
+
+    asked: list[int] = []
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def page(self, entity, where, start, size):  # noqa: ANN001 - stands in for QboClient._page
+        with lock:
+            asked.append(start)
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return [{"Id": str(i)} for i in range(start, min(start + size, total + 1))]
+
+    stub = qbo_client.QboClient.__new__(qbo_client.QboClient)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(qbo_client.QboClient, "_page", page)
+        got = [r["Id"] for r in stub.query_all("Item", page_size=5)]
+    assert got == [str(i) for i in range(1, total + 1)]
+    assert len(asked) - (total // 5 + 1) <= qbo_client.PAGES_AHEAD - 1  # pages asked beyond the end
+    assert most[0] <= qbo_client.PAGES_AHEAD and (total < 10 or most[0] == qbo_client.PAGES_AHEAD)

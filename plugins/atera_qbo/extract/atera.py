@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
-from .load import LoadResult, flags_text, load, money, money_columns_out, stage_each, text
+from .load import LoadResult, flags_text, load, money, money_columns_out, stage_each, text, watched
 from .watermarks import full_due, get_watermark, iso, next_mark, parse_instant
 
 # Every rate-carrying field of each Atera contract type (OpenAPI ContractDto sub-objects).
@@ -104,10 +104,14 @@ def _pull_incremental(engine: sa.Engine, key: str, entity: str, fetch: Callable[
     since = None if full or not previous else \
         (parse_instant(previous) - ATERA_OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")
     res = LoadResult(f"atera {key}" + ("" if full else f" modified since {since}"))
-    rows = stage_each(fetch(since), key[:-1], build, res, engine)
-    marks = {entity: next_mark(previous, (r.get("last_modified") for r in rows), started)}
-    if full:
-        marks[f"{entity}@full"] = iso(started)
+    seen: list[Any] = []
+    rows = watched(stage_each(fetch(since), key[:-1], build, res, engine), lambda r: r.get("last_modified"),
+                   seen)
+
+    def marks() -> dict[str, str | None]:
+        out = {entity: next_mark(previous, seen, started)}
+        return {**out, f"{entity}@full": iso(started)} if full else out
+
     return load(engine, table_name, ["source_id"], rows, full=full, result=res, watermarks=marks)
 
 

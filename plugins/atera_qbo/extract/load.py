@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -76,41 +76,64 @@ def describe_record(rec: Any) -> str:
 
 
 def stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[[dict[str, Any]], dict[str, Any]],
-               result: LoadResult, money_engine: sa.Engine) -> list[dict[str, Any]]:
-    """Build staging rows; a record that cannot be staged at all is reported by id, never crashes the load."""
-    rows = []
+               result: LoadResult, money_engine: sa.Engine) -> Iterator[dict[str, Any]]:
+    """Staging rows, built as the records arrive; a record that cannot be staged at all is reported by id, never
+    crashes the load."""
     for rec in records:
         try:
             row = build(rec)
         except Exception as exc:  # noqa: BLE001 - a bad record must not stop the load
             result.rejected.append(f"{entity} {describe_record(rec)}: {type(exc).__name__}: {exc}")
             continue
-        rows.append(money_columns_out(row, money_engine))
-    return rows
+        yield money_columns_out(row, money_engine)
 
 
-def load(engine: sa.Engine, table_name: str, keys: list[str], rows: list[dict[str, Any]], *,
+def watched(rows: Iterable[dict[str, Any]], stamp: Callable[[dict[str, Any]], Any],
+            seen: list[Any]) -> Iterator[dict[str, Any]]:
+    """``rows`` as they pass, each one's ``stamp`` appended to ``seen`` (what a watermark is computed from)."""
+    for row in rows:
+        seen.append(stamp(row))
+        yield row
+
+
+Marks = dict[str, str | None] | Callable[[], dict[str, str | None]]
+CHUNK = 5000
+
+
+def load(engine: sa.Engine, table_name: str, keys: list[str], rows: Iterable[dict[str, Any]], *,
          full: bool, scope: dict[str, Any] | None = None, result: LoadResult,
-         watermarks: dict[str, str | None] | None = None) -> LoadResult:
-    """Upsert ``rows``; with ``full``, flag rows of this scope that were not returned as deleted. Watermarks are
-    written in the same transaction, so they advance only when the load committed."""
+         watermarks: Marks | None = None) -> LoadResult:
+    """Upsert ``rows`` as they arrive, ``CHUNK`` at a time (each chunk its own short transaction: the next pages
+    are fetched while this one is written); then, in one last transaction, with ``full`` flag the rows of this
+    scope that were not returned as deleted, and write the watermarks (a callable is asked only then, once every
+    row went by). A load that stops half-way leaves rows upserted — the same rows again next time — and the old
+    watermarks, so the next run reads it all again."""
     now = utcnow()
     tbl = table(engine, table_name)
+    has_deleted = "deleted_at" in tbl.c
+    count = flagged = 0
+    chunk: list[dict[str, Any]] = []
     for row in rows:
         row["extracted_at"] = now
-        if "deleted_at" in tbl.c:
+        if has_deleted:
             row["deleted_at"] = None
+        flagged += bool(row.get("quality_flags"))
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            with engine.begin() as conn:
+                count += upsert(conn, tbl, chunk, keys)
+            chunk = []
     with engine.begin() as conn:
-        result.rows = upsert(conn, tbl, rows, keys)
-        if full and "deleted_at" in tbl.c:
+        result.rows = count + upsert(conn, tbl, chunk, keys)
+        if full and has_deleted:
             cond = [tbl.c.deleted_at.is_(None), tbl.c.extracted_at < now]
             for col, value in (scope or {}).items():
                 cond.append(tbl.c[col] == value)
             result.deleted = conn.execute(sa.update(tbl).where(*cond).values(deleted_at=now)).rowcount
-        for entity, value in (watermarks or {}).items():
+        for entity, value in ((watermarks() if callable(watermarks) else watermarks) or {}).items():
             if value is not None:
                 save_watermark(conn, engine, entity, value)
-    result.flagged = sum(1 for r in rows if r.get("quality_flags"))
+    result.flagged = flagged
     log.info("staged %s: %d rows, %d newly flagged deleted, %d with quality flags, %d rejected",
              result.entity, result.rows, result.deleted, result.flagged, len(result.rejected))
     return result

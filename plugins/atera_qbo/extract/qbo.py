@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, utcnow
-from .load import LoadResult, flags_text, load, money, stage_each, text
+from .load import LoadResult, flags_text, load, money, stage_each, text, watched
 from .watermarks import full_due, get_watermark, iso, next_mark, parse_instant
 
 QBO_OVERLAP = timedelta(minutes=10)  # Metadata.LastUpdatedTime carries an offset: a small overlap is enough
@@ -159,11 +159,14 @@ def pull_entity(client: Any, engine: sa.Engine, plan: EntityPlan, gone: set[str]
     if not plan.full:
         where += f" AND Metadata.LastUpdatedTime >= '{iso(parse_instant(plan.previous) - QBO_OVERLAP)}'"
     res = LoadResult(f"qbo {spec.key}" + ("" if plan.full else " (incremental)"))
-    rows = stage_each(client.query_all(spec.entity, where), spec.entity, spec.build, res, engine)
-    seen = (r.get("last_updated") or _last_updated(r.get("raw_json")) for r in rows)
-    marks = {plan.mark_key: next_mark(plan.previous, seen, started), f"{plan.mark_key}@synced": iso(started)}
-    if plan.full:
-        marks[f"{plan.mark_key}@full"] = iso(started)
+    seen: list[Any] = []
+    rows = watched(stage_each(client.query_all(spec.entity, where), spec.entity, spec.build, res, engine),
+                   lambda r: r.get("last_updated") or _last_updated(r.get("raw_json")), seen)
+
+    def marks() -> dict[str, str | None]:
+        out = {plan.mark_key: next_mark(plan.previous, seen, started), f"{plan.mark_key}@synced": iso(started)}
+        return {**out, f"{plan.mark_key}@full": iso(started)} if plan.full else out
+
     result = load(engine, spec.table_name, ["source_id"], rows, full=plan.full, result=res, watermarks=marks)
     if gone and not plan.full:
         tbl = table(engine, spec.table_name)

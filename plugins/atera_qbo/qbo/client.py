@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -22,6 +23,8 @@ from ..http import ApiSession, RetryPolicy
 from ..pacing import Budget, make_budget
 from .auth import TokenStore
 from .query import MAX_RESULTS, select
+
+PAGES_AHEAD = 2  # query pages in flight while the caller works through the current one
 
 log = logging.getLogger(__name__)
 
@@ -150,19 +153,22 @@ class QboClient:
 
     def query_all(self, entity: str, where: str | None = None, *, page_size: int = MAX_RESULTS
                   ) -> Iterator[dict[str, Any]]:
-        """Every row of ``SELECT * FROM entity WHERE ...``, paging with STARTPOSITION/MAXRESULTS.
+        """Every row of ``SELECT * FROM entity WHERE ...``, paging with STARTPOSITION/MAXRESULTS, in order.
 
-        While the caller works through one page the next is already being fetched (one request in flight at a
-        time, under the same rate limit): QBO's time and the caller's time overlap instead of adding up."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qbo-prefetch") as pool:
-            start = 1
-            pending: Future | None = pool.submit(self._page, entity, where, start, page_size)
-            while pending is not None:
-                rows = pending.result()
-                pending = None
-                if len(rows) == page_size:  # a full page: there may be more
-                    start += len(rows)
-                    pending = pool.submit(self._page, entity, where, start, page_size)
+        While the caller works through one page the next ones are already being fetched: after a first full page,
+        ``PAGES_AHEAD`` requests are in flight (under the same rate limit), so QBO's time, the transfer and the
+        caller's time overlap instead of adding up. The first short page ends it; a page asked beyond it comes
+        back empty and is dropped (at most ``PAGES_AHEAD - 1`` such requests per listing)."""
+        with ThreadPoolExecutor(max_workers=PAGES_AHEAD, thread_name_prefix="qbo-prefetch") as pool:
+            pending = deque([pool.submit(self._page, entity, where, 1, page_size)])
+            start = 1 + page_size
+            while pending:
+                rows = pending.popleft().result()
+                if len(rows) < page_size:  # the last page: what is still in flight lies beyond the end
+                    pending.clear()
+                while len(rows) == page_size and len(pending) < PAGES_AHEAD:
+                    pending.append(pool.submit(self._page, entity, where, start, page_size))
+                    start += page_size
                 yield from rows
 
     def cdc(self, entities: list[str], changed_since: str) -> dict[str, list[dict[str, Any]]]:
