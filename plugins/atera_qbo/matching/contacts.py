@@ -73,8 +73,8 @@ def _unique(keys: pd.Series, ids: pd.Series) -> pd.Series:
 
 
 def _qbo_keys(qbo: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(domain keys, phone keys, ids) of the active non-job QBO customers; a record's web and e-mail domains
-    count as one domain only when they agree (else the web address, the company's own, wins)."""
+    """(domain keys, phone keys, ids) of the active non-job QBO customers; a record's domain is its web address's
+    host (the company's own), else its e-mail's domain."""
     jobs = _column(qbo, "is_job").fillna(False).astype(bool)
     live = qbo[qbo["active"].astype(bool).to_numpy() & ~jobs.to_numpy()]
     web = _column(live, "web_addr").map(domain_key)
