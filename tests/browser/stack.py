@@ -20,6 +20,16 @@ from scripts.airflow_env import DEMO, REPO, airflow_env, connections
 USERS = {"finance": ("user", "finance-pw-1"), "auditor": ("viewer", "auditor-pw-1")}
 
 
+def _without_contacts(atera_url: str, name: str) -> None:
+    """Clear an Atera customer's domain and phone, so that only its name resembles its QBO counterpart: the wizard
+    then has a suggestion for finance to accept (contacts would have settled it)."""
+    headers = {"X-API-KEY": DEMO["atera_api_key"]}
+    listing = requests.get(f"{atera_url}/api/v3/customers", headers=headers, params={"itemsInPage": 50}, timeout=10)
+    (customer,) = [c for c in listing.json()["items"] if c["CustomerName"] == name]
+    requests.put(f"{atera_url}/api/v3/customers/{customer['CustomerID']}", headers=headers, timeout=10,
+                 json={"CustomerName": name, "Domain": "", "Phone": ""}).raise_for_status()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,6 +89,7 @@ class Stack:
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "600",
         })
+        _without_contacts(atera.url, "Acme Inc")
         self.airflow("db", "migrate")
         self.airflow("pools", "set", "qbo_api", "10", "QBO concurrent requests")
         self.airflow("dags", "test", "atera_qbo_catalog_sync")
