@@ -24,6 +24,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from .exact import qbo_names
 from .normalize import suggest_key
 from .review import MatchStatus
 from .suggest import SUGGEST_MIN_SCORE, pair_scores
@@ -102,7 +103,7 @@ def contact_matches(rows: pd.DataFrame, atera: pd.DataFrame, qbo: pd.DataFrame, 
     at = np.flatnonzero(ok)
     if not len(at):
         return
-    names = qbo.assign(qbo_id=qbo["qbo_id"].astype(str)).drop_duplicates("qbo_id").set_index("qbo_id")["name"]
+    names = qbo_names(qbo)
     chosen = pick.iloc[at].astype(str)
     q_names = chosen.map(names).fillna("").astype(str)
     scores = pair_scores([suggest_key(n) for n in rows["atera_name"].iloc[at].tolist()],

@@ -130,7 +130,8 @@ def _resolve(out: pd.DataFrame, a: pd.DataFrame, side: _Side, keys: np.ndarray, 
     return hit
 
 
-def _names(qbo: pd.DataFrame) -> pd.Series:
+def qbo_names(qbo: pd.DataFrame) -> pd.Series:
+    """QBO id → name of a staged QBO frame (ids as text, each once)."""
     return qbo.assign(qbo_id=qbo["qbo_id"].astype(str)).drop_duplicates("qbo_id").set_index("qbo_id")["name"]
 
 
@@ -165,7 +166,7 @@ def exact_customers(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
         side = _Side.of(qbo[free.to_numpy()], "company_name")
         _resolve(out, a, side, a["key"].to_numpy(object), todo & ~hit, "customer", "QBO CompanyName",
                  note="matched on the QBO customer's CompanyName (its DisplayName differs)")
-    _fill_names(out, _names(qbo))
+    _fill_names(out, qbo_names(qbo))
     return out
 
 
@@ -182,7 +183,7 @@ def exact_products(atera: pd.DataFrame, qbo: pd.DataFrame) -> pd.DataFrame:
                            note="matched on SKU (the names differ)")
     else:
         by_sku, sku_hit = out, np.zeros(len(out), bool)
-    names = _names(qbo)
+    names = qbo_names(qbo)
     out = _combine(by_name, name_hit, by_sku, sku_hit, names)
     _fill_names(out, names)
     _one_to_one(out, "item")
