@@ -61,6 +61,16 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))  # the viewport: what finance sees first
 
 
+def arrive(page, pattern: str) -> None:
+    """Wait for the page to reach ``pattern``; if it does not, fail with where it is and what it says."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_url(re.compile(pattern))
+    except PlaywrightTimeout:
+        pytest.fail(f"expected {pattern}, still at {page.url}: {page.locator('body').inner_text()[:2000]}")
+
+
 def row(page, name: str):
     return page.locator("tr[data-key]", has=page.locator("td", has_text=name)).first
 
@@ -102,12 +112,12 @@ def test_finance_does_the_wizard_and_an_export(stack, browser):
     shot(page, "import")
 
     page.get_by_role("button", name="4 · Summary").click()
-    page.wait_for_url(re.compile(r".*/atera-qbo/summary$"))
+    arrive(page, r".*/atera-qbo/summary$")
     assert "2 decision(s)" in page.content()
     assert page.locator("table.summary").inner_text().count("1 customer(s), 0 product(s)") == 1
     shot(page, "summary")
     page.locator("#done").click()
-    page.wait_for_url(re.compile(r".*/atera-qbo/versions/1\?saved=1$"))
+    arrive(page, r".*/atera-qbo/versions/1\?saved=1$")
     state = page.locator("#run-state")
     page.wait_for_function("() => ['success','failed'].includes(document.querySelector('#run-state')"
                            "?.textContent.trim())", timeout=RUN_TIMEOUT_MS)
@@ -132,7 +142,7 @@ def test_finance_does_the_wizard_and_an_export(stack, browser):
         page.get_by_label(f"export invoice {number}", exact=True).check()
     shot(page, "export")
     page.locator("#export").click()
-    page.wait_for_url(re.compile(r".*/atera-qbo/export/runs/.+"))
+    arrive(page, r".*/atera-qbo/export/runs/.+")
     page.wait_for_function("() => ['success','failed'].includes(document.querySelector('#run-state')"
                            "?.textContent.trim())", timeout=RUN_TIMEOUT_MS)
     assert page.locator("#run-state").inner_text() == "success", page.locator("main").inner_text()
@@ -143,7 +153,7 @@ def test_finance_does_the_wizard_and_an_export(stack, browser):
                                                 r"\?txnId=\d+", link) for link in links), links
     shot(page, "export_run")
     page.get_by_role("link", name="back to the invoices").click()
-    page.wait_for_url(re.compile(r".*/atera-qbo/export$"))
+    arrive(page, r".*/atera-qbo/export$")
     context.close()
 
 

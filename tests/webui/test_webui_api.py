@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -286,6 +287,37 @@ def test_done_with_the_box_ticked_hands_the_product_catalog_to_qbo(world):
     assert done.status_code == 303
     ((dag_id, conf, _),) = world["triggered"]
     assert dag_id == "atera_qbo_matching" and conf["commit"] is True and conf["replace_atera_catalog"] is True
+
+
+def test_done_waiting_on_airflow_does_not_stall_the_other_pages(world, monkeypatch):
+    """Done writes to the staging and Airflow databases, which may wait on a lock (a catalog sync writing, the
+    scheduler): meanwhile the API server, one process serving the UI and the task execution API, keeps answering."""
+    from atera_qbo.webui import runs
+
+    entered, release, outcome = threading.Event(), threading.Event(), {}
+
+    def slow_trigger(dag_id, conf, user):
+        entered.set()
+        outcome["released"] = release.wait(5)  # False: nothing else was served while Done waited
+        return "manual__slow"
+
+    monkeypatch.setattr(runs, "trigger", slow_trigger)
+    world["login"]("finance", "user")
+    with world["client"] as client:  # one event loop for every request, as in the API server
+        token = csrf_of(client.get("/atera-qbo/step/customers").text)
+        decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
+        summary = client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
+                              headers={"Origin": ORIGIN})
+        done = threading.Thread(target=lambda: outcome.update(done=client.post(
+            "/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
+            headers={"Origin": ORIGIN}, follow_redirects=False)))
+        done.start()
+        assert entered.wait(10)
+        assert client.get("/atera-qbo/versions").status_code == 200
+        release.set()
+        done.join(10)
+    assert outcome["released"] is True, "the versions page waited for Done"
+    assert outcome["done"].status_code == 303
 
 
 def csrf_free(summary_html: str) -> str:

@@ -141,7 +141,7 @@ def refused(request: Request, user: Any, title: str, message: str, status_code: 
 
 # ---------------------------------------------------------------------------------------------- the wizard
 @wizard.get("/", response_class=HTMLResponse)
-async def index(request: Request, user: Any = READ_WIZARD) -> HTMLResponse:
+def index(request: Request, user: Any = READ_WIZARD) -> HTMLResponse:
     ctx = _ctx(request)
     review = ctx.review()
     steps = {s: rv.page_of(review.step_rows(s)).status_counts for s in rv.STEPS}
@@ -150,8 +150,8 @@ async def index(request: Request, user: Any = READ_WIZARD) -> HTMLResponse:
 
 
 @wizard.get("/step/{step}", response_class=HTMLResponse)
-async def step_page(request: Request, step: str, status: str = "", q: str = "", page: int = Query(1, ge=1),
-                    user: Any = READ_WIZARD) -> HTMLResponse:
+def step_page(request: Request, step: str, status: str = "", q: str = "", page: int = Query(1, ge=1),
+              user: Any = READ_WIZARD) -> HTMLResponse:
     if step not in rv.STEPS:
         raise HTTPException(404, f"no step {step!r}: products, customers or import")
     listing = rv.page_of(_ctx(request).review().step_rows(step), status=status, query=q, page=page)
@@ -164,7 +164,7 @@ async def step_page(request: Request, step: str, status: str = "", q: str = "", 
 
 
 @wizard.get("/api/search")
-async def search(request: Request, entity: str, q: str = "", user: Any = READ_WIZARD) -> JSONResponse:
+def search(request: Request, entity: str, q: str = "", user: Any = READ_WIZARD) -> JSONResponse:
     if entity not in ("customer", "product"):
         raise HTTPException(400, "entity must be customer or product")
     found = rv.search_qbo(_ctx(request).engine(), entity, q[:100])
@@ -172,8 +172,8 @@ async def search(request: Request, entity: str, q: str = "", user: Any = READ_WI
 
 
 @wizard.get("/api/suggestions")
-async def suggestions(request: Request, step: str, min_score: float = Query(..., ge=0, le=100),
-                      user: Any = READ_WIZARD) -> JSONResponse:
+def suggestions(request: Request, step: str, min_score: float = Query(..., ge=0, le=100),
+                user: Any = READ_WIZARD) -> JSONResponse:
     if step not in ("products", "customers"):
         raise HTTPException(400, "step must be products or customers")
     found = rv.suggestions_above(_ctx(request).review().step_rows(step), min_score)
@@ -181,8 +181,8 @@ async def suggestions(request: Request, step: str, min_score: float = Query(...,
 
 
 @wizard.post("/summary", response_class=HTMLResponse)
-async def summary(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
-                  user: Any = READ_WIZARD) -> HTMLResponse:
+def summary(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
+            user: Any = READ_WIZARD) -> HTMLResponse:
     check_csrf(request, user, csrf)
     try:
         overrides, decided = _overrides(_ctx(request), decisions)
@@ -193,8 +193,8 @@ async def summary(request: Request, decisions: str = Form("{}"), csrf: str = For
 
 
 @wizard.post("/done")
-async def done(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
-               replace_atera_catalog: str = Form(""), user: Any = RUN_MATCHING) -> Response:
+def done(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
+         replace_atera_catalog: str = Form(""), user: Any = RUN_MATCHING) -> Response:
     """Save the overrides version (file + row, in one go), then start the committing matching run — with
     ``replace_atera_catalog`` when the box was ticked (Atera's products then follow QBO's items)."""
     check_csrf(request, user, csrf)
@@ -239,13 +239,13 @@ def _overrides(ctx: Context, raw: str) -> tuple[list[Any], dict[str, rv.Choice]]
 
 
 @wizard.get("/versions", response_class=HTMLResponse)
-async def versions(request: Request, user: Any = READ_WIZARD) -> HTMLResponse:
+def versions(request: Request, user: Any = READ_WIZARD) -> HTMLResponse:
     return render(request, user, "versions.html", title="Overrides versions",
                   versions=store.latest(_ctx(request).engine(), 100))
 
 
 @wizard.get("/versions/{version}", response_class=HTMLResponse)
-async def version_page(request: Request, version: int, saved: int = 0, user: Any = READ_WIZARD) -> HTMLResponse:
+def version_page(request: Request, version: int, saved: int = 0, user: Any = READ_WIZARD) -> HTMLResponse:
     found = store.get(_ctx(request).engine(), version)
     if found is None:
         raise HTTPException(404, f"no overrides version {version}")
@@ -255,7 +255,7 @@ async def version_page(request: Request, version: int, saved: int = 0, user: Any
 
 
 @wizard.get("/versions/{version}/overrides.csv")
-async def download(request: Request, version: int, user: Any = READ_WIZARD) -> Response:
+def download(request: Request, version: int, user: Any = READ_WIZARD) -> Response:
     found = store.get(_ctx(request).engine(), version)
     if found is None:
         raise HTTPException(404, f"no overrides version {version}")
@@ -265,8 +265,8 @@ async def download(request: Request, version: int, user: Any = READ_WIZARD) -> R
 
 # ---------------------------------------------------------------------------------------------- export page
 @exports.get("/export", response_class=HTMLResponse)
-async def export_page(request: Request, date_from: str = "", date_to: str = "",
-                      user: Any = READ_EXPORT) -> HTMLResponse:
+def export_page(request: Request, date_from: str = "", date_to: str = "",
+                user: Any = READ_EXPORT) -> HTMLResponse:
     ctx = _ctx(request)
     try:
         start, end = inv.parse_window(date_from, date_to, ctx.today())
@@ -277,9 +277,9 @@ async def export_page(request: Request, date_from: str = "", date_to: str = "",
 
 
 @exports.post("/export")
-async def export_run(request: Request, date_from: str = Form(...), date_to: str = Form(...),
-                     numbers: list[str] = Form(default=[]), fetch: str = Form(""), csrf: str = Form(""),
-                     user: Any = RUN_EXPORT) -> Response:
+def export_run(request: Request, date_from: str = Form(...), date_to: str = Form(...),
+               numbers: list[str] = Form(default=[]), fetch: str = Form(""), csrf: str = Form(""),
+               user: Any = RUN_EXPORT) -> Response:
     """Export the selected invoices (or, with ``fetch``, stage the window from Atera: a dry run)."""
     check_csrf(request, user, csrf)
     try:
@@ -299,7 +299,7 @@ async def export_run(request: Request, date_from: str = Form(...), date_to: str 
 
 
 @exports.get("/export/runs/{run_id}", response_class=HTMLResponse)
-async def export_report(request: Request, run_id: str, user: Any = READ_EXPORT) -> HTMLResponse:
+def export_report(request: Request, run_id: str, user: Any = READ_EXPORT) -> HTMLResponse:
     ctx = _ctx(request)
     outcome = runs.outcome(runs.EXPORT_DAG, run_id)
     if outcome is None:
@@ -312,14 +312,14 @@ async def export_report(request: Request, run_id: str, user: Any = READ_EXPORT) 
 
 # ------------------------------------------------------------------------------------------ static, recon
 @common.get("/static/{name}")
-async def static(name: str, user: Any = READ_WIZARD) -> Response:
+def static(name: str, user: Any = READ_WIZARD) -> Response:
     if name not in STATIC:
         raise HTTPException(404, "no such file")
     return Response((HERE / "static" / name).read_bytes(), media_type=STATIC[name])
 
 
 @common.get("/reconciliation", response_class=HTMLResponse)
-async def reconciliation(request: Request, user: Any = READ_WIZARD) -> Response:
+def reconciliation(request: Request, user: Any = READ_WIZARD) -> Response:
     path = _ctx(request).review_dir() / "reconciliation_latest.html"
     if not path.exists():
         raise HTTPException(404, "no reconciliation report yet: run atera_qbo_reconciliation")
