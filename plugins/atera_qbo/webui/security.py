@@ -32,7 +32,7 @@ def _allowed(user: Any, dag_id: str, method: str, runs: bool) -> bool:
 
 
 def can_read(dag_id: str) -> Callable[..., Any]:
-    async def dependency(user: UserDep) -> Any:
+    def dependency(user: UserDep) -> Any:  # sync: an auth manager may ask its database (thread pool)
         if not _allowed(user, dag_id, "GET", runs=False):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.get_name()} may not read DAG {dag_id}")
         return user
@@ -40,7 +40,7 @@ def can_read(dag_id: str) -> Callable[..., Any]:
 
 
 def can_run(dag_id: str) -> Callable[..., Any]:
-    async def dependency(user: UserDep) -> Any:
+    def dependency(user: UserDep) -> Any:  # sync: an auth manager may ask its database (thread pool)
         if not _allowed(user, dag_id, "POST", runs=True):
             raise HTTPException(status.HTTP_403_FORBIDDEN,
                                 f"{user.get_name()} may not start runs of {dag_id} (read-only login)")
