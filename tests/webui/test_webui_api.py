@@ -320,6 +320,27 @@ def test_done_waiting_on_airflow_does_not_stall_the_other_pages(world, monkeypat
     assert outcome["done"].status_code == 303
 
 
+def test_done_on_a_database_that_cannot_take_it_saves_nothing_and_says_so(world, monkeypatch):
+    from atera_qbo.webui import store
+
+    def locked(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT INTO review_overrides", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "save", locked)
+    client = world["client"]
+    world["login"]("finance", "user")
+    token = csrf_of(client.get("/atera-qbo/step/customers").text)
+    decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
+    summary = client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
+                          headers={"Origin": ORIGIN})
+    done = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
+                       headers={"Origin": ORIGIN, "Accept": "text/html"}, follow_redirects=False)
+    assert done.status_code == 503
+    assert "database is locked" in done.text and "nothing was saved and no run was started" in done.text
+    assert world["triggered"] == []
+    assert list((world["review_dir"] / "overrides").glob("*.csv")) == []  # no file without its version row
+
+
 def csrf_free(summary_html: str) -> str:
     """The decisions the summary page carries to Done (as the browser posts them back)."""
     import html

@@ -206,8 +206,14 @@ def done(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
     stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
     path = ctx.review_dir() / "overrides" / f"overrides_{stamp}.csv"
     text = rv.write_overrides(path, overrides)
-    version = store.save(ctx.engine(), user=user.get_name(), decisions=len(decided), csv_text=text,
-                         file_path=str(path))
+    try:
+        version = store.save(ctx.engine(), user=user.get_name(), decisions=len(decided), csv_text=text,
+                             file_path=str(path))
+    except sa.exc.OperationalError as exc:  # locked past its timeout, or the server is gone: keep nothing
+        path.unlink(missing_ok=True)
+        return refused(request, user, "Done", "the staging database did not take the overrides version "
+                       f"({str(exc.orig).strip() or type(exc.orig).__name__}): nothing was saved and no run was "
+                       "started. Your decisions are still in this tab: press Done again in a minute.", 503)
     try:
         conf = {"overrides_path": str(path), "commit": True, "replace_atera_catalog": replace_atera_catalog == "1"}
         run_id = runs.trigger(runs.MATCHING_DAG, conf, user.get_name())
