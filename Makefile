@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-postgres test-celery test-browser bench reset clean
+.PHONY: setup run test test-postgres test-celery test-browser bench sql reset clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-browser: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# The staging schema as SQL per database (include/sql/), from the migrations: after adding one, run this.
+sql: setup
+	$(PY) scripts/write_sql.py
 
 reset:
 	rm -rf var/

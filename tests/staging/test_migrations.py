@@ -264,9 +264,49 @@ def test_a_null_key_stops_the_sqlite_migration_naming_the_table(tmp_path):
     engine.dispose()
 
 
-def test_qbo_customer_contacts_are_filled_from_the_records_already_staged(blank_engine):
+def run_sql(engine: sa.Engine, script: str) -> None:
+    """Run a SQL script as a DBA would (psql -f, sqlite3 < file)."""
+    raw = engine.raw_connection()
+    try:
+        if engine.dialect.name == "sqlite":
+            raw.driver_connection.executescript(script)
+        else:
+            with raw.cursor() as cur:
+                cur.execute(script)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def url_of(engine: sa.Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_the_shipped_sql_is_what_the_migrations_print():
+    from scripts.write_sql import DIALECTS, expected, path_of
+
+    for dialect in DIALECTS:
+        assert path_of(dialect).read_text(encoding="utf-8") == expected(dialect), \
+            f"{path_of(dialect).name} is behind the migrations: run make sql"
+
+
+def test_the_sql_for_a_dba_builds_exactly_the_declared_schema(blank_engine):
+    """``include/sql/staging.<dialect>.sql`` = ``migrate upgrade --sql`` (README: "to have a DBA apply it"): run on
+    an empty database, it makes the schema the migrations make, version stamped; the tasks then find nothing to do."""
+    from scripts.write_sql import path_of
+
+    script = path_of(blank_engine.dialect.name).read_text(encoding="utf-8")
+    assert "CREATE TABLE map_customers" in script and "0007_qbo_customer_contacts" in script
+    run_sql(blank_engine, script)
+    assert_at_head(blank_engine)
+    apply_schema(blank_engine)
+    assert_at_head(blank_engine)
+
+
+@pytest.mark.parametrize("how", ["by the task", "by a DBA with --sql"])
+def test_qbo_customer_contacts_are_filled_from_the_records_already_staged(blank_engine, how):
     """Revision 0007 adds ``phone``/``web_addr`` and fills them from each row's ``raw_json``: matching by contacts
-    works on the next run without a full catalog sync."""
+    works on the next run without a full catalog sync — also when a DBA runs the SQL ``--sql`` printed from 0006."""
     migrate.upgrade(blank_engine, "0006_review_overrides")
     record = ('{"Id": "7", "PrimaryPhone": {"FreeFormNumber": "(555) 301-4000"}, '
               '"WebAddr": {"URI": "https://a.example"}}')
@@ -275,7 +315,10 @@ def test_qbo_customer_contacts_are_filled_from_the_records_already_staged(blank_
             {"source_id": "9", "display_name": "No raw", "raw_json": None, "extracted_at": T0}]
     with blank_engine.begin() as conn:
         conn.execute(sa.table("stg_qbo_customers", *(sa.column(c) for c in rows[0])).insert(), rows)
-    apply_schema(blank_engine)
+    if how == "by the task":
+        apply_schema(blank_engine)
+    else:
+        run_sql(blank_engine, migrate.upgrade_sql(url_of(blank_engine), "0006_review_overrides:head"))
     assert_at_head(blank_engine)
     qc = table(blank_engine, "stg_qbo_customers")
     with blank_engine.connect() as conn:

@@ -20,8 +20,11 @@ Changing the schema (a new table, column, index, type):
    head — two helpers adding revisions at once must chain them (rebase: set yours after the other's), never
    leave two heads. On SQLite, changing an existing column needs ``op.batch_alter_table`` (the env turns batch
    mode on for SQLite). Freeze what a revision needs inside it (never import ``tables.py`` from a revision:
-   the tables change later, the revision must not).
-3. ``tests/staging/test_migrations.py`` then checks on SQLite and PostgreSQL that a database upgraded from the
+   the tables change later, the revision must not). A revision that must look at the database (what exists,
+   rows to move in Python) needs an offline branch (``context.is_offline_mode()``) that says the same in SQL:
+   ``--sql`` renders it for a DBA without a database (see 0003, 0007).
+3. ``make sql`` rewrites ``include/sql/staging.<dialect>.sql`` (the schema as SQL, for reading and for DBAs).
+4. ``tests/staging/test_migrations.py`` then checks on SQLite and PostgreSQL that a database upgraded from the
    old schema (with rows) ends exactly as ``tables.py`` declares; add rows for your table to its ``ROWS`` when
    your revision moves data.
 """

@@ -4,7 +4,12 @@ from ``tables.metadata`` (``schema_diff``), and a small CLI for maintainers::
     python -m atera_qbo.staging.migrate [--url URL] upgrade            # default URL: the staging connection
     python -m atera_qbo.staging.migrate [--url URL] current | history | downgrade REVISION
     python -m atera_qbo.staging.migrate --url sqlite:///tmp/s.db revision --autogenerate -m "what" --rev-id 0004_what
-    python -m atera_qbo.staging.migrate --url postgresql://... upgrade --sql   # the DDL, for a DBA to run
+    python -m atera_qbo.staging.migrate --url postgresql://... upgrade --sql   # the SQL, for a DBA to run
+    python -m atera_qbo.staging.migrate --url postgresql://... upgrade 0006_review_overrides:head --sql
+
+``--sql`` cannot look at the database, so it prints what an upgrade from the revision before the colon does (no
+colon: from an empty database), in one transaction with the version table's updates: ``current`` says where a
+database is.
 
 Alembic's version table is ``atera_qbo_alembic_version`` (not ``alembic_version``: the staging database may be
 Airflow's own, which has one). Only tables of ``tables.metadata`` are compared, so a shared database's other
@@ -13,10 +18,11 @@ tables are never proposed for dropping.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, TextIO
 
 import sqlalchemy as sa
 from alembic import command
@@ -32,8 +38,9 @@ VERSION_TABLE = "atera_qbo_alembic_version"
 _PG_LOCK_KEY = 7_246_118_231  # pg_advisory_xact_lock key: one migrator at a time per database
 
 
-def alembic_config(connection: sa.Connection | None = None, url: str | None = None) -> Config:
-    cfg = Config()
+def alembic_config(connection: sa.Connection | None = None, url: str | None = None,
+                   output: TextIO | None = None) -> Config:
+    cfg = Config(output_buffer=output)
     cfg.set_main_option("script_location", str(MIGRATIONS))
     if url:
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -115,6 +122,14 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(conn), revision)
 
 
+def upgrade_sql(url: str, revision: str = "head") -> str:
+    """The SQL of ``upgrade`` for the URL's dialect, for a DBA to review and run (``--sql``): from an empty
+    database to ``revision``, or ``FROM:TO`` from a database at revision FROM."""
+    out = io.StringIO()
+    command.upgrade(alembic_config(url=url, output=out), revision, sql=True)
+    return out.getvalue()
+
+
 def downgrade(engine: sa.Engine, revision: str) -> None:
     """``alembic downgrade <revision>`` (maintainers only: the tasks never go down)."""
     with _migration_transaction(engine) as conn:
@@ -155,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
         downgrade(make_engine(url), args.revision)
     elif args.command == "upgrade":
-        command.upgrade(cfg, args.revision, sql=True)
+        sys.stdout.write(upgrade_sql(url, args.revision))
     elif args.command == "current":
         command.current(cfg, verbose=True)
     elif args.command == "history":

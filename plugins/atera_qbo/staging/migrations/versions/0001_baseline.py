@@ -13,7 +13,7 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 from atera_qbo.staging.types import Double, Money
 
@@ -153,6 +153,10 @@ def baseline_metadata() -> sa.MetaData:
 
 def upgrade() -> None:
     bind = op.get_bind()
+    if context.is_offline_mode():  # the SQL for a DBA (``--sql``): it cannot look, so it is for an empty database
+        for table in baseline_metadata().sorted_tables:
+            table.create(bind)
+        return
     inspector = sa.inspect(bind)
     present = set(inspector.get_table_names())
     for table in baseline_metadata().sorted_tables:

@@ -11,7 +11,7 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "0002_sqlite_keys_not_null"
 down_revision = "0001_baseline"
@@ -39,8 +39,8 @@ def _nullable_keys(bind: sa.Connection) -> dict[str, str]:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    if bind.dialect.name != "sqlite":
-        return
+    if bind.dialect.name != "sqlite" or context.is_offline_mode():
+        return  # offline (``--sql``): tables the baseline made have NOT NULL keys already
     keys = _nullable_keys(bind)
     for name, column in keys.items():
         nulls = bind.execute(sa.select(sa.func.count()).select_from(sa.table(name, sa.column(column)))

@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "0003_drop_unused"
 down_revision = "0002_sqlite_keys_not_null"
@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if context.is_offline_mode():  # ``--sql`` cannot look: drop them if they are there
+        for name in ("schema_version", "sync_runs"):
+            op.execute(f"DROP TABLE IF EXISTS {name}")
+        return
     present = set(sa.inspect(op.get_bind()).get_table_names())
     for name in ("schema_version", "sync_runs"):
         if name in present:
