@@ -226,7 +226,7 @@ def _replace_catalog(engine: Any, review: Any, out_dir: Path, stamp: str, *, com
                               first=first)
         finally:
             atera.close()
-        out.update(done=done.done, snapshot_file=done.snapshot_file)
+        out.update(plan_id=f"catalog-{stamp}", done=done.done, snapshot_file=done.snapshot_file)
     return out
 
 
@@ -255,15 +255,27 @@ def follow_qbo_catalog(*, run_id: str | None = None) -> dict[str, Any]:
 
 
 @fail_fatal
+@fail_fatal
 def restore_atera_catalog(*, plan_id: str) -> dict[str, Any]:
-    """Recreate the Atera products/expenses a replacement removed, from their snapshots."""
+    """Recreate the Atera products/expenses a replacement removed, from their snapshots (DAG
+    ``atera_qbo_restore_catalog``)."""
     from .matching import catalog_replace as cr
 
+    plan_id = (plan_id or "").strip()
+    if not plan_id:
+        raise FatalError("plan_id is empty: give the plan id of the replacement to undo (catalog-<matching run id>, "
+                         "in the matching task's summary and in the name of catalog_snapshots/<plan id>.json)")
     atera = _atera()
     try:
-        return {"restored": cr.restore(_staging(), atera, plan_id=plan_id)}
+        restored = cr.restore(_staging(), atera, plan_id=plan_id)
     finally:
         atera.close()
+    for r in restored:
+        log.info("restored Atera %s %s %r as %s%s", r["kind"], r["old_id"], r["name"], r["new_id"],
+                 " (found in Atera: created before an interruption)" if r["adopted"] else "")
+    log.info("plan %s: %d record(s) restored; a record restored before is never restored again", plan_id,
+             len(restored))
+    return {"plan_id": plan_id, "restored": restored}
 
 
 def active_mapping(engine: Any) -> frozenset[tuple[str, str, str]]:

@@ -10,14 +10,16 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DAG_FILES = sorted((REPO / "dags").glob("*.py"))
 EXPECTED = {"atera_qbo_catalog_sync", "atera_qbo_matching", "atera_qbo_invoice_export", "atera_qbo_reconciliation",
-            "atera_qbo_disconnect"}
+            "atera_qbo_disconnect", "atera_qbo_restore_catalog"}
 # Retries per task: an API outage (RetriableApiError) gets Airflow retries; fatal errors fail at once anyway
 # (AirflowFailException). The export may retry because the ledger and request ids make a rerun exactly-once: it
 # gets three retries, so a QBO outage across two attempts still ends in an export that completes by itself.
-# Reconciliation's final check must fail once (it reports critical findings); disconnect is never retried.
+# Reconciliation's final check must fail once (it reports critical findings); disconnect is never retried;
+# restore may retry (a create whose answer was lost is found by name and SKU and adopted, never made twice).
 RETRIES = {"atera_qbo_catalog_sync": 2, "atera_qbo_matching": 1,
            "atera_qbo_invoice_export": {"extract_invoices": 1, "quality_gate": 1, "export": 3},
-           "atera_qbo_reconciliation": {"reconcile": 1, "check_critical": 0}, "atera_qbo_disconnect": 0}
+           "atera_qbo_reconciliation": {"reconcile": 1, "check_critical": 0}, "atera_qbo_disconnect": 0,
+           "atera_qbo_restore_catalog": 1}
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ through its API whether every Atera demo invoice became exactly one QBO invoice 
 and pre-tax total — and a second pass adds nothing. Also: no secret in any log."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -92,13 +93,30 @@ def dags(airflow_env):
     for dag in bag.dags.values():  # a failure here must fail the test now, not after Airflow's retry delay
         for t in dag.tasks:
             t.retries = 0
+            _PARAMS[id(t)] = copy.deepcopy(t.params)
     return bag.dags
+
+
+_PARAMS: dict[int, object] = {}  # id(task) → its params as the DAG file declared them
+
+
+def test_run(dag, conf=None):
+    """``dag.test`` with ``conf`` on top of the declared params. Airflow's in-process ``dag.test`` writes a run's
+    conf into the task objects' params, so a second run of the same DAG object would inherit the first run's conf
+    (``create_unmatched_in_qbo`` from an earlier run, say): every run starts from the declared params here, as a
+    scheduler's fresh task process does."""
+    for t in dag.tasks:
+        t.params = copy.deepcopy(_PARAMS.setdefault(id(t), copy.deepcopy(t.params)))
+    return dag.test(run_conf=conf or {})
+
+
+test_run.__test__ = False  # a helper, not a test
 
 
 def run(dag, conf=None):
     from airflow.utils.state import DagRunState
 
-    dr = dag.test(run_conf=conf or {})
+    dr = test_run(dag, conf)
     assert dr.state == DagRunState.SUCCESS, f"{dag.dag_id} ended {dr.state}"
     return dr
 

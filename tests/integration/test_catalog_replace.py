@@ -112,6 +112,16 @@ def test_replacement_makes_atera_equal_qbo_and_removed_products_restore(twins, e
     assert int(back["Legacy Widget ZZ"]["RateID"]) not in before_ids
     assert cr.restore(engine, atera, plan_id="catalog-1") == []
 
+    # A create sent but never recorded (killed before the snapshot row was updated): the rerun adopts it.
+    snaps = table(engine, "atera_catalog_snapshots")
+    with engine.begin() as conn:
+        conn.execute(snaps.update().values(restored_as=None, restored_at=None))
+    count = len(list(atera.products()) + list(atera.expenses()))
+    again = cr.restore(engine, atera, plan_id="catalog-1")
+    assert {r["name"] for r in again} == set(removed) and all(r["adopted"] for r in again)
+    assert {str(r["new_id"]) for r in again} == {str(r["new_id"]) for r in restored}
+    assert len(list(atera.products()) + list(atera.expenses())) == count
+
 
 def test_a_create_whose_answer_was_lost_is_adopted_not_duplicated(twins, engine, tmp_path):
     atera_twin, qbo_twin = twins

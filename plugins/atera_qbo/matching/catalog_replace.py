@@ -317,10 +317,13 @@ def _create(engine: sa.Engine, atera: Any, step: CatalogStep, plan_id: str) -> N
 
 
 def _find_product(atera: Any, fields: dict[str, Any]) -> int | None:
-    for rec in atera.products():
-        if text_or_none(rec.get("Description")) == fields.get("Description") and text_or_none(rec.get("SKU")) == fields.get("SKU"):
-            return int(rec["RateID"])
-    return None
+    return _by_name_and_sku(atera.products()).get((fields.get("Description"), fields.get("SKU")))
+
+
+def _by_name_and_sku(records: Any) -> dict[tuple[str | None, str | None], int]:
+    """(Description, SKU) → RateID of what Atera lists: how a create whose answer was lost is found again (Atera's
+    creates carry no request id)."""
+    return {(text_or_none(r.get("Description")), text_or_none(r.get("SKU"))): int(r["RateID"]) for r in records}
 
 
 def _after_write(engine: sa.Engine, atera_id: str, qbo_id: str | None, fields: dict[str, Any], kind: str,
@@ -409,7 +412,8 @@ def snapshot(engine: sa.Engine, atera: Any, removals: list[CatalogStep], *, plan
 
 def restore(engine: sa.Engine, atera: Any, *, plan_id: str) -> list[dict[str, Any]]:
     """Recreate the records a replacement removed (from ``atera_catalog_snapshots``); Atera assigns new ids.
-    A record already restored is skipped, so restore can be rerun."""
+    A record already restored is skipped, and one whose create was sent but not recorded (a crash, a lost answer)
+    is found in Atera by name and SKU and adopted: restore can be rerun and retried, never making two."""
     snaps = table(engine, "atera_catalog_snapshots")
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(sa.select(snaps).where(snaps.c.plan_id == plan_id)
@@ -418,19 +422,27 @@ def restore(engine: sa.Engine, atera: Any, *, plan_id: str) -> list[dict[str, An
         raise FatalError(f"no catalog snapshot for plan {plan_id!r}: see atera_catalog_snapshots (or "
                          "catalog_snapshots/*.json in the review dir) for the plan ids")
     restored = []
+    listed: dict[str, dict[tuple[str | None, str | None], int]] = {}  # per segment, listed once when needed
+    claimed = {str(r["restored_as"]) for r in rows if r.get("restored_as")}
     for row in rows:
         if row.get("restored_as"):
             continue
         rec = json.loads(row["record_json"])
         body = {"Description": rec.get("Description"), "Amount": Decimal(str(rec.get("Amount") or 0)),
                 "SKU": rec.get("SKU"), "Category": rec.get("Category")}
-        new_id = atera.create_rate("products" if row["kind"] == "product" else "expenses", body)
+        segment = "products" if row["kind"] == "product" else "expenses"
+        if segment not in listed:
+            listed[segment] = _by_name_and_sku(atera.products() if segment == "products" else atera.expenses())
+        found = listed[segment].get((text_or_none(body["Description"]), text_or_none(body["SKU"])))
+        adopted = found is not None and str(found) not in claimed
+        new_id = found if adopted else atera.create_rate(segment, body)
+        claimed.add(str(new_id))
         with engine.begin() as conn:
             conn.execute(snaps.update().where(snaps.c.plan_id == plan_id, snaps.c.kind == row["kind"],
                                               snaps.c.source_id == row["source_id"])
                          .values(restored_as=str(new_id), restored_at=utcnow()))
         restored.append({"kind": row["kind"], "old_id": row["source_id"], "new_id": new_id,
-                         "name": rec.get("Description")})
+                         "name": rec.get("Description"), "adopted": adopted})
     return restored
 
 

@@ -1,0 +1,52 @@
+"""
+### Restore what a catalog replacement removed from Atera (manual)
+
+`atera_qbo_matching` with `replace_atera_catalog=true` and `commit=true` removes the Atera products and expenses
+that are neither matched nor created in QBO, after storing each whole record (`atera_catalog_snapshots`, and
+`catalog_snapshots/<plan id>.json` in the review dir). This DAG puts them back: each snapshot of the plan is created
+again in Atera with its description, price, SKU and category (Atera gives it a new id; the snapshot row records it).
+
+Param `plan_id`: the replacement's plan id, `catalog-<matching run id>` — in the matching task's summary
+(`catalog_replacement.plan_id`) and in the snapshot file's name. An unknown plan id fails naming where to look;
+nothing is sent.
+
+Safe to rerun and to retry: a record already restored is skipped, and one whose create was sent but not recorded
+(an interruption) is found in Atera by name and SKU and adopted, never made twice. A restored product is unmapped:
+while Atera's catalog follows QBO's, each catalog sync reports it as `atera_only` (never removed again); map it in
+the next matching review, or create it in QBO.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Param, dag, task
+
+default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)}
+
+
+@dag(
+    dag_id="atera_qbo_restore_catalog",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args,
+    tags=["atera", "catalog", "restore"],
+    params={"plan_id": Param(
+        "", type="string",
+        description="The plan id of the catalog replacement to undo (catalog-<stamp>: the matching task's summary, "
+                    "or the name of catalog_snapshots/<plan id>.json in the review dir). Default: empty (refused). "
+                    "Example: catalog-manual__2026-11-27T101500.1234560000")},
+    doc_md=__doc__,
+)
+def atera_qbo_restore_catalog() -> None:
+    @task
+    def restore(params: dict) -> dict:
+        from atera_qbo.tasks import restore_atera_catalog
+
+        return restore_atera_catalog(plan_id=params.get("plan_id") or "")
+
+    restore()
+
+
+atera_qbo_restore_catalog()
