@@ -276,10 +276,7 @@ def test_done_saves_an_overrides_version_equal_to_the_csv_path(world, tmp_path):
 def test_done_with_the_box_ticked_hands_the_product_catalog_to_qbo(world):
     client = world["client"]
     world["login"]("finance", "user")
-    token = csrf_of(client.get("/atera-qbo/step/customers").text)
-    decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
-    summary = client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
-                          headers={"Origin": ORIGIN})
+    token, summary = accept_acme(client)
     assert 'name="replace_atera_catalog"' in summary.text and "restorable" in summary.text
     done = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token,
                                                 "replace_atera_catalog": "1"},
@@ -304,10 +301,7 @@ def test_done_waiting_on_airflow_does_not_stall_the_other_pages(world, monkeypat
     monkeypatch.setattr(runs, "trigger", slow_trigger)
     world["login"]("finance", "user")
     with world["client"] as client:  # one event loop for every request, as in the API server
-        token = csrf_of(client.get("/atera-qbo/step/customers").text)
-        decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
-        summary = client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
-                              headers={"Origin": ORIGIN})
+        token, summary = accept_acme(client)
         done = threading.Thread(target=lambda: outcome.update(done=client.post(
             "/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
             headers={"Origin": ORIGIN}, follow_redirects=False)))
@@ -329,16 +323,21 @@ def test_done_on_a_database_that_cannot_take_it_saves_nothing_and_says_so(world,
     monkeypatch.setattr(store, "save", locked)
     client = world["client"]
     world["login"]("finance", "user")
-    token = csrf_of(client.get("/atera-qbo/step/customers").text)
-    decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
-    summary = client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
-                          headers={"Origin": ORIGIN})
+    token, summary = accept_acme(client)
     done = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
                        headers={"Origin": ORIGIN, "Accept": "text/html"}, follow_redirects=False)
     assert done.status_code == 503
     assert "database is locked" in done.text and "nothing was saved and no run was started" in done.text
     assert world["triggered"] == []
     assert list((world["review_dir"] / "overrides").glob("*.csv")) == []  # no file without its version row
+
+
+def accept_acme(client) -> tuple[str, object]:
+    """Finance accepts Acme's suggestion and opens the summary: (form token, summary page)."""
+    token = csrf_of(client.get("/atera-qbo/step/customers").text)
+    decisions = json.dumps({"customer|2": {"action": "match", "qbo_id": "11"}})
+    return token, client.post("/atera-qbo/summary", data={"decisions": decisions, "csrf": token},
+                              headers={"Origin": ORIGIN})
 
 
 def csrf_free(summary_html: str) -> str:
