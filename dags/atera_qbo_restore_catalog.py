@@ -34,9 +34,9 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
     tags=["atera", "catalog", "restore"],
     params={"plan_id": Param(
         "", type="string",
-        description="The plan id of the catalog replacement to undo (catalog-<stamp>: the matching task's summary, "
-                    "or the name of catalog_snapshots/<plan id>.json in the review dir). Default: empty (refused). "
-                    "Example: catalog-manual__2026-11-27T101500.1234560000")},
+        description="The plan id of the catalog replacement to undo (catalog-<matching run id>: in the matching "
+                    "task's summary, and the name of catalog_snapshots/<plan id>.json in the review dir). Default: "
+                    "empty (refused). Example: catalog-manual__2026-11-27T101500.1234560000")},
     doc_md=__doc__,
 )
 def atera_qbo_restore_catalog() -> None:

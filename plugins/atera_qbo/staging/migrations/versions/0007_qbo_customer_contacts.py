@@ -31,7 +31,8 @@ def _backfill_sql(dialect: str) -> str:
     if dialect == "postgresql":
         phone, web = ("raw_json::json -> 'PrimaryPhone' ->> 'FreeFormNumber'", "raw_json::json -> 'WebAddr' ->> 'URI'")
     else:
-        phone, web = ("json_extract(raw_json, '$.PrimaryPhone.FreeFormNumber')", "json_extract(raw_json, '$.WebAddr.URI')")
+        phone, web = ("json_extract(raw_json, '$.PrimaryPhone.FreeFormNumber')",
+                      "json_extract(raw_json, '$.WebAddr.URI')")
     return f"UPDATE {TABLE} SET phone = {phone}, web_addr = {web} WHERE raw_json IS NOT NULL"
 
 
