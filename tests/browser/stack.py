@@ -21,13 +21,19 @@ USERS = {"finance": ("user", "finance-pw-1"), "auditor": ("viewer", "auditor-pw-
 
 
 def _without_contacts(atera_url: str, name: str) -> None:
-    """Clear an Atera customer's domain and phone, so that only its name resembles its QBO counterpart: the wizard
-    then has a suggestion for finance to accept (contacts would have settled it)."""
+    """Clear an Atera customer's domain and phone and delete its contacts (their e-mail addresses carry the
+    company's domain), so that only its name resembles its QBO counterpart: the wizard then has a suggestion for
+    finance to accept (contacts would have settled it)."""
     headers = {"X-API-KEY": DEMO["atera_api_key"]}
     listing = requests.get(f"{atera_url}/api/v3/customers", headers=headers, params={"itemsInPage": 50}, timeout=10)
     (customer,) = [c for c in listing.json()["items"] if c["CustomerName"] == name]
     requests.put(f"{atera_url}/api/v3/customers/{customer['CustomerID']}", headers=headers, timeout=10,
                  json={"CustomerName": name, "Domain": "", "Phone": ""}).raise_for_status()
+    people = requests.get(f"{atera_url}/api/v3/contacts", headers=headers, params={"itemsInPage": 50}, timeout=10)
+    for person in people.json()["items"]:
+        if person["CustomerID"] == customer["CustomerID"]:
+            requests.delete(f"{atera_url}/api/v3/contacts/{person['EndUserID']}", headers=headers,
+                            timeout=10).raise_for_status()
 
 
 def free_port() -> int:

@@ -39,7 +39,12 @@ QBO_CONTACTS = [("Blue Heron Bistro, LLC", {"WebAddr": {"URI": "https://www.Blue
                 ("Cedar Clinic PC", {"WebAddr": {"URI": "cedarclinic.example.com"}}),
                 ("Cedar Clinic Annex", {"PrimaryPhone": {"FreeFormNumber": "(555) 410-2000"}}),
                 ("Lake Dental North Inc", {"PrimaryEmailAddr": {"Address": "billing@lakedental.example.com"}}),
-                ("Old Town Garage", {"PrimaryPhone": {"FreeFormNumber": "555 999 1234"}})]
+                ("Old Town Garage", {"PrimaryPhone": {"FreeFormNumber": "555 999 1234"}}),
+                ("Maple Accounting Group", {"WebAddr": {"URI": "http://maplecpa.example.com"}}),
+                ("Pine Legal LLP", {"WebAddr": {"URI": "pinelegal.example.com"}})]
+# Atera customers with no Domain, known by their contacts' e-mail addresses (Atera's Domain is often empty).
+ATERA_PEOPLE = [("Maple Accounting", ["ann@MapleCPA.example.com", "bob.maple@gmail.com"]),  # one company domain
+                ("Pine Legal", ["a@pinelegal.example.com", "b@pinelaw.example.com"])]  # two: identifies nobody
 ATERA_PRODUCTS = [("Widget Pro", "W-1"), ("Laptop 14", "L-14"), ("Retired Widget", None), ("Cable", None)]
 ATERA_EXPENSES = [("Parking", None), ("Tolls", None)]
 
@@ -68,6 +73,11 @@ def _post_atera(atera) -> None:
         atera.create_customer({"CustomerName": name})
     for name, domain, phone in ATERA_CONTACTS:
         atera.create_customer({"CustomerName": name, "Domain": domain, "Phone": phone})
+    for name, emails in ATERA_PEOPLE:
+        customer = atera.create_customer({"CustomerName": name})
+        for email in emails:
+            atera.post("/contacts", {"CustomerID": customer, "Email": email, "Firstname": "A", "Lastname": "B"},
+                       entity=f"contact {email}")
     for kind, rows in (("products", ATERA_PRODUCTS), ("expenses", ATERA_EXPENSES)):
         for name, sku in rows:
             atera.post(f"/rates/{kind}", {"Description": name, "Amount": 10, "SKU": sku, "Category": "Fees"},
@@ -159,7 +169,9 @@ def test_contacts_identify_customers_whose_names_are_written_differently(twins, 
     rows = by_name(match_all(cat))
     for atera_name, qbo_name, said in (("Blue Heron Bistro", "Blue Heron Bistro, LLC",
                                         "domain blueheron.example.com and phone"),
-                                       ("Summit Dental", "Summit Dental Care", "phone number")):
+                                       ("Summit Dental", "Summit Dental Care", "phone number"),
+                                       ("Maple Accounting", "Maple Accounting Group",
+                                        "domain maplecpa.example.com (its contacts' e-mail)")):
         row = rows[atera_name]
         assert (row.status, row.qbo_name) == (MatchStatus.MATCHED_EXACT, qbo_name)
         assert f"matched on the shared {said}" in row.note and "the names differ" in row.note
@@ -167,11 +179,12 @@ def test_contacts_identify_customers_whose_names_are_written_differently(twins, 
     for name, best in (("Harbor Realty", "Harbor Realty Inc"), ("Lake Dental North", "Lake Dental North Inc")):
         assert (rows[name].status, rows[name].qbo_name) == (MatchStatus.SUGGESTED, best)
     assert rows["Cedar Clinic"].status == MatchStatus.SUGGESTED
+    assert (rows["Pine Legal"].status, rows["Pine Legal"].qbo_name) == (MatchStatus.SUGGESTED, "Pine Legal LLP")
     assert sorted(ids(rows["Cedar Clinic"].candidates)) == ["Cedar Clinic Annex", "Cedar Clinic PC"]
     assert rows["Quantum Ventures"].status == MatchStatus.UNMATCHED and rows["Quantum Ventures"].qbo_id == ""
     plan = decisions(match_all(cat), create_unmatched=True, import_unmatched=True)
     planned = dict(zip(plan["atera_name"], plan["decision"]))
-    assert planned["Blue Heron Bistro"] == planned["Summit Dental"] == Decision.MAP
+    assert planned["Blue Heron Bistro"] == planned["Summit Dental"] == planned["Maple Accounting"] == Decision.MAP
     assert planned["Harbor Realty"] == planned["Cedar Clinic"] == Decision.NONE  # waits for finance
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from ..staging.db import table
+from .contacts import contact_domains
 
 
 def _no_names() -> pd.DataFrame:
@@ -17,7 +18,7 @@ def _no_names() -> pd.DataFrame:
 
 @dataclass
 class Catalogs:
-    atera_customers: pd.DataFrame  # atera_id, name, + address fields, phone, domain
+    atera_customers: pd.DataFrame  # atera_id, name, + address fields, phone, domain[, contact_domain]
     qbo_customers: pd.DataFrame  # qbo_id, name (DisplayName), active, is_job[, company_name, email, phone, web_addr]
     atera_products: pd.DataFrame  # atera_id (kind:id), kind, source_id, name, amount, sku
     qbo_items: pd.DataFrame  # qbo_id, name, active, item_type[, sku]
@@ -28,6 +29,7 @@ class Catalogs:
 
 def load_catalogs(engine: sa.Engine) -> Catalogs:
     ac, qc = table(engine, "stg_atera_customers"), table(engine, "stg_qbo_customers")
+    at = table(engine, "stg_atera_contacts")
     ap, qi = table(engine, "stg_atera_products"), table(engine, "stg_qbo_items")
     qn = table(engine, "stg_qbo_names")
     with engine.connect() as conn:
@@ -35,6 +37,8 @@ def load_catalogs(engine: sa.Engine) -> Catalogs:
             sa.select(ac.c.source_id.label("atera_id"), ac.c.name, ac.c.address, ac.c.city, ac.c.state,
                       ac.c.country, ac.c.zip_code, ac.c.phone, ac.c.domain)
             .where(ac.c.deleted_at.is_(None)).order_by(ac.c.source_id), conn)
+        contacts = pd.read_sql(sa.select(at.c.customer_id, at.c.email)
+                               .where(at.c.deleted_at.is_(None), at.c.email.is_not(None)), conn)
         qbo_customers = pd.read_sql(
             sa.select(qc.c.source_id.label("qbo_id"), qc.c.display_name.label("name"), qc.c.active, qc.c.is_job,
                       qc.c.company_name, qc.c.email, qc.c.phone, qc.c.web_addr)
@@ -49,6 +53,7 @@ def load_catalogs(engine: sa.Engine) -> Catalogs:
         others = pd.read_sql(
             sa.select(qn.c.entity, qn.c.source_id.label("qbo_id"), qn.c.display_name.label("name"), qn.c.active)
             .where(qn.c.deleted_at.is_(None)), conn)
+    atera_customers["contact_domain"] = atera_customers["atera_id"].astype(str).map(contact_domains(contacts))
     atera_products.insert(0, "atera_id", atera_products["kind"] + ":" + atera_products["source_id"])
     for frame in (qbo_customers, items, others):
         frame["active"] = frame["active"].fillna(True).astype(bool)

@@ -4,9 +4,9 @@ A name written two ways ("Acme Inc" / "ACME, Inc.", "Riverside Medical Center" /
 an exact key; but an MSP's customer and the bookkeeper's customer of the same company carry the same web domain
 and phone number. An Atera customer that no name key matched (suggestions are made first) is matched to a QBO customer when all of these hold:
 
-- they share an identifying contact: the web domain (Atera ``Domain``; QBO ``WebAddr`` host or the domain of
-  ``PrimaryEmailAddr``; ``www.`` and case ignored) or the phone number (its digits, a leading US country code 1
-  dropped, at least 7 digits);
+- they share an identifying contact: the web domain (Atera ``Domain``, else the one company domain its contacts'
+  e-mail addresses share; QBO ``WebAddr`` host or the domain of ``PrimaryEmailAddr``; ``www.`` and case ignored)
+  or the phone number (its digits, a leading US country code 1 dropped, at least 7 digits);
 - that contact belongs to exactly one Atera customer and to exactly one active, non-job QBO customer, which no
   exact match has taken (a public mail domain such as gmail.com never identifies anybody);
 - domain and phone do not point at different QBO customers;
@@ -61,6 +61,17 @@ def phone_key(value: object) -> str:
     return digits if len(digits) >= MIN_PHONE_DIGITS else ""
 
 
+def contact_domains(contacts: pd.DataFrame) -> pd.Series:
+    """Atera customer id → the company domain its contacts' e-mail addresses share, for customers whose contacts
+    (public mail providers aside) name exactly one domain: Atera's ``Domain`` field is often left empty, the
+    contacts' addresses rarely are."""
+    domains = pd.DataFrame({"customer_id": contacts["customer_id"].astype(str),
+                            "domain": contacts["email"].map(domain_key)})
+    domains = domains[domains["domain"] != ""].drop_duplicates()
+    single = domains["customer_id"].map(domains["customer_id"].value_counts()) == 1
+    return domains[single.to_numpy()].set_index("customer_id")["domain"]
+
+
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name] if name in frame else pd.Series(None, index=frame.index, dtype=object)
 
@@ -92,7 +103,9 @@ def contact_matches(rows: pd.DataFrame, atera: pd.DataFrame, qbo: pd.DataFrame, 
     if not todo.any() or qbo.empty:
         return
     a_ids = atera["atera_id"].astype(str)
-    a_domain, a_phone = _column(atera, "domain").map(domain_key), _column(atera, "phone").map(phone_key)
+    own_domain = _column(atera, "domain").map(domain_key)
+    a_domain = own_domain.where(own_domain != "", _column(atera, "contact_domain").astype(object).fillna(""))
+    a_phone = _column(atera, "phone").map(phone_key)
     q_domain, q_phone, q_ids = _qbo_keys(qbo)
     by_domain = a_domain.map(_unique(q_domain, q_ids)).where(a_domain.map(_unique(a_domain, a_ids)).eq(a_ids))
     by_phone = a_phone.map(_unique(q_phone, q_ids)).where(a_phone.map(_unique(a_phone, a_ids)).eq(a_ids))
@@ -111,9 +124,10 @@ def contact_matches(rows: pd.DataFrame, atera: pd.DataFrame, qbo: pd.DataFrame, 
     alike = scores >= SUGGEST_MIN_SCORE
     at, chosen, q_names, scores = at[alike], chosen[alike], q_names[alike], scores[alike]
     both = by_domain.iloc[at].notna().to_numpy() & by_phone.iloc[at].notna().to_numpy()
-    label = np.where(both, "domain " + a_domain.iloc[at].to_numpy(object) + " and phone",
-                     np.where(by_domain.iloc[at].notna().to_numpy(), "domain " + a_domain.iloc[at].to_numpy(object),
-                              "phone number"))
+    domain = "domain " + a_domain.iloc[at].to_numpy(object) + np.where(
+        own_domain.iloc[at].to_numpy(object) == "", " (its contacts' e-mail)", "").astype(object)
+    label = np.where(both, domain + " and phone",
+                     np.where(by_domain.iloc[at].notna().to_numpy(), domain, "phone number"))
     score_text = np.round(scores).astype(int).astype(str)
     notes = ("matched on the shared " + pd.Series(label, dtype=object) + " (the names differ: score "
              + score_text.astype(object) + ")").to_numpy(object)
