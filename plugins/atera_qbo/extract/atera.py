@@ -11,7 +11,7 @@ from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
 from .load import LoadResult, flags_text, load, money, money_columns_out, stage_each, text, watched
-from .watermarks import full_due, get_watermark, iso, next_mark, parse_instant
+from .watermarks import full_due, get_watermark, marks_after, parse_instant
 
 # Every rate-carrying field of each Atera contract type (OpenAPI ContractDto sub-objects).
 CONTRACT_RATE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -107,12 +107,8 @@ def _pull_incremental(engine: sa.Engine, key: str, entity: str, fetch: Callable[
     seen: list[Any] = []
     rows = watched(stage_each(fetch(since), key[:-1], build, res, engine), lambda r: r.get("last_modified"),
                    seen)
-
-    def marks() -> dict[str, str | None]:
-        out = {entity: next_mark(previous, seen, started)}
-        return {**out, f"{entity}@full": iso(started)} if full else out
-
-    return load(engine, table_name, ["source_id"], rows, full=full, result=res, watermarks=marks)
+    return load(engine, table_name, ["source_id"], rows, full=full, result=res,
+                watermarks=lambda: marks_after(entity, previous, seen, started, full=full))
 
 
 def _pull_rates(engine: sa.Engine, kind: str, label: str, records: Iterable[dict[str, Any]]) -> LoadResult:

@@ -13,7 +13,7 @@ from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, utcnow
 from .load import LoadResult, flags_text, load, money, stage_each, text, watched
-from .watermarks import full_due, get_watermark, iso, next_mark, parse_instant
+from .watermarks import full_due, get_watermark, iso, marks_after, parse_instant
 
 QBO_OVERLAP = timedelta(minutes=10)  # Metadata.LastUpdatedTime carries an offset: a small overlap is enough
 CDC_MAX_AGE = timedelta(days=30)  # QBO's CDC looks back at most 30 days
@@ -162,12 +162,9 @@ def pull_entity(client: Any, engine: sa.Engine, plan: EntityPlan, gone: set[str]
     seen: list[Any] = []
     rows = watched(stage_each(client.query_all(spec.entity, where), spec.entity, spec.build, res, engine),
                    lambda r: r.get("last_updated") or _last_updated(r.get("raw_json")), seen)
-
-    def marks() -> dict[str, str | None]:
-        out = {plan.mark_key: next_mark(plan.previous, seen, started), f"{plan.mark_key}@synced": iso(started)}
-        return {**out, f"{plan.mark_key}@full": iso(started)} if plan.full else out
-
-    result = load(engine, spec.table_name, ["source_id"], rows, full=plan.full, result=res, watermarks=marks)
+    result = load(engine, spec.table_name, ["source_id"], rows, full=plan.full, result=res,
+                  watermarks=lambda: marks_after(plan.mark_key, plan.previous, seen, started, full=plan.full,
+                                                 synced=True))
     if gone and not plan.full:
         tbl = table(engine, spec.table_name)
         with engine.begin() as conn:

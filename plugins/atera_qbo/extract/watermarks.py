@@ -47,6 +47,19 @@ def full_due(engine: sa.Engine, entity: str, now: datetime, full_refresh: bool) 
     return full_refresh or last_full is None or now - last_full >= FULL_EVERY
 
 
+def marks_after(key: str, previous: str | None, seen: Iterable[str | None], started: datetime, *, full: bool,
+                synced: bool = False) -> dict[str, str | None]:
+    """The watermarks a load writes once every row went by: ``key`` = the newest modification seen
+    (``next_mark``); ``key@synced`` = the sync's start (with ``synced``); ``key@full`` = the same, after a full
+    read."""
+    out = {key: next_mark(previous, seen, started)}
+    if synced:
+        out[f"{key}@synced"] = iso(started)
+    if full:
+        out[f"{key}@full"] = iso(started)
+    return out
+
+
 def next_mark(previous: str | None, seen: Iterable[str | None], started: datetime) -> str | None:
     """The newest modification time seen, never past the sync's start (late writers are not skipped)."""
     moments = [m for m in (parse_instant(v) for v in seen) if m is not None]

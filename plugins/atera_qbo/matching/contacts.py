@@ -2,7 +2,8 @@
 
 A name written two ways ("Acme Inc" / "ACME, Inc.", "Riverside Medical Center" / "Riverside Medical Ctr") is not
 an exact key; but an MSP's customer and the bookkeeper's customer of the same company carry the same web domain
-and phone number. An Atera customer that no name key matched (suggestions are made first) is matched to a QBO customer when all of these hold:
+and phone number. An Atera customer that no name key matched (suggestions are made first) is matched to a QBO
+customer when all of these hold:
 
 - they share an identifying contact: the web domain (Atera ``Domain``, else the one company domain its contacts'
   e-mail addresses share; QBO ``WebAddr`` host or the domain of ``PrimaryEmailAddr``; ``www.`` and case ignored)
