@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-postgres test-celery test-browser bench sql reset clean
+.PHONY: setup run test lint test-postgres test-celery test-browser bench sql reset clean
 
 $(STAMP): requirements.txt requirements-test.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,14 @@ run: setup
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff (ruff.toml), mypy (mypy.ini: strict on plugins/atera_qbo), import-linter (.importlinter: the layers, the
+# twins apart, no cycles), and the function-length rule over plugins/, sandbox/, dags/, benchmarks/, scripts/.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	PYTHONPATH=plugins:. $(VENV)/bin/lint-imports
+	$(PY) scripts/long_functions.py plugins sandbox dags benchmarks scripts
 
 # The staging-store tests (and the rest marked postgres) against the local PostgreSQL, in a throw-away database.
 test-postgres: setup

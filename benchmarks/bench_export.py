@@ -103,7 +103,7 @@ def copy_invoices(engine: sa.Engine, count: int) -> None:
     clean = [inv["source_id"] for inv, lines in select_invoices(engine, date_from=WINDOW[0], date_to=WINDOW[1],
                                                                   numbers=None)
              if not transform(inv, lines, ctx).problems]
-    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+    inv, lines = table("stg_atera_invoices"), table("stg_atera_invoice_lines")
     with engine.begin() as conn:
         invoices = {r.source_id: dict(r._mapping) for r in conn.execute(sa.select(inv)
                                                                            .where(inv.c.source_id.in_(clean)))}

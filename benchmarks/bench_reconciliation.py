@@ -69,7 +69,7 @@ def map_by_name(engine) -> None:
             rows = [{"atera_id": a, "atera_name": n, "qbo_id": qbo[n], "qbo_name": n, "status": "matched_exact",
                      "method": "exact", "active": True, "plan_id": "bench", "updated_at": utcnow()}
                     for a, n in conn.exec_driver_sql(atera_sql) if n in qbo]
-            upsert(conn, table(engine, target), rows, ["atera_id"])
+            upsert(conn, table(target), rows, ["atera_id"])
 
 
 def create_invoices(qbo: QboClient, engine, count: int) -> list[str]:
@@ -96,7 +96,7 @@ def create_invoices(qbo: QboClient, engine, count: int) -> list[str]:
                            "qbo_id": inv["Id"], "qbo_doc_number": inv["DocNumber"], "request_id": f"B{bid}",
                            "attempts": 1, "qbo_type": "Invoice", "exported_at": utcnow()})
     with engine.begin() as conn:
-        upsert(conn, table(engine, "export_invoices"), ledger, ["atera_invoice_number"])
+        upsert(conn, table("export_invoices"), ledger, ["atera_invoice_number"])
     return ids
 
 

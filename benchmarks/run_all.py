@@ -93,7 +93,7 @@ def machine(load_at_start: str) -> dict[str, str]:
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     return {
-        "Date (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "Date (UTC)": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
         "CPU": first("/proc/cpuinfo", "model name"),
         "Cores (usable)": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
         "RAM": ram,

@@ -58,7 +58,8 @@ def atera_qbo_catalog_sync() -> None:
 
     @task(outlets=[CATALOG])
     def quality_gate(atera: dict, qbo: dict) -> dict:
-        from atera_qbo.tasks import CATALOG_TABLES, quality_gate as gate
+        from atera_qbo.tasks import CATALOG_TABLES
+        from atera_qbo.tasks import quality_gate as gate
 
         result = gate(CATALOG_TABLES)
         result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},

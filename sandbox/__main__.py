@@ -27,8 +27,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sandbox.atera.server import add_arguments as atera_args, create_twin as create_atera
-    from sandbox.qbo.server import add_arguments as qbo_args, create_twin as create_qbo
+    from sandbox.atera.server import add_arguments as atera_args
+    from sandbox.atera.server import create_twin as create_atera
+    from sandbox.qbo.server import add_arguments as qbo_args
+    from sandbox.qbo.server import create_twin as create_qbo
 
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     sub = parser.add_subparsers(dest="twin", required=True)

@@ -15,7 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 
 from sandbox.launch import start_twin  # noqa: E402
-
 from scripts.airflow_env import DEMO, airflow_env, connections  # noqa: E402
 
 
@@ -38,7 +37,7 @@ def recon_summary(home: Path, review: Path) -> str:
     from atera_qbo.staging.db import make_engine, table
 
     engine = make_engine(f"sqlite:///{home / 'atera_qbo_staging.db'}")
-    runs = table(engine, "recon_runs")
+    runs = table("recon_runs")
     with engine.connect() as conn:
         last = conn.execute(sa.select(runs).where(runs.c.status == "done")
                             .order_by(runs.c.finished_at.desc()).limit(1)).first()

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 from .errors import ConfigError
@@ -72,7 +73,7 @@ class AteraSettings:
     rate_per_minute: float = 700
 
     @classmethod
-    def from_conn(cls, conn: ConnInfo, name: str = "atera_default") -> "AteraSettings":
+    def from_conn(cls, conn: ConnInfo, name: str = "atera_default") -> AteraSettings:
         if not conn.password:
             raise ConfigError(f"connection {name}: password (the Atera API key) is empty")
         return cls(_base_url(conn, "https://app.atera.com", name), conn.password,
@@ -118,7 +119,7 @@ class QboSettings:
         return QBO_APP_URLS[self.environment]
 
     @classmethod
-    def from_conn(cls, conn: ConnInfo, name: str = "quickbooks_default") -> "QboSettings":
+    def from_conn(cls, conn: ConnInfo, name: str = "quickbooks_default") -> QboSettings:
         extra = conn.extra or {}
         realm = str(extra.get("realm_id") or "").strip()
         missing = [label for label, value in (("login (client id)", conn.login),

@@ -17,7 +17,8 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class Budget(Protocol):

@@ -17,16 +17,16 @@ def summary(engine: sa.Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         for name in ("stg_atera_customers", "stg_atera_contacts", "stg_atera_contracts", "stg_atera_invoices",
                      "stg_qbo_customers", "stg_qbo_items", "stg_qbo_accounts", "stg_qbo_tax_codes"):
-            tbl = table(engine, name)
+            tbl = table(name)
             out["staging_rows"][name] = conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar()
-        ap = table(engine, "stg_atera_products")
+        ap = table("stg_atera_products")
         for kind, n in conn.execute(sa.select(ap.c.kind, sa.func.count()).group_by(ap.c.kind)):
             out["staging_rows"][f"stg_atera_products[{kind}]"] = n
         for name in ("map_customers", "map_products"):
-            tbl = table(engine, name)
+            tbl = table(name)
             out["matches"][name] = {m: n for m, n in conn.execute(
                 sa.select(tbl.c.method, sa.func.count()).where(tbl.c.active.is_(True)).group_by(tbl.c.method))}
-        batches, invoices = table(engine, "export_batches"), table(engine, "export_invoices")
+        batches, invoices = table("export_batches"), table("export_invoices")
         last = conn.execute(sa.select(batches).order_by(batches.c.started_at.desc()).limit(1)).first()
         if last is not None:
             rows = conn.execute(sa.select(invoices.c.atera_invoice_number, invoices.c.qbo_id, invoices.c.status)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from .config import overrides_file
 from .errors import ConfigError, FatalError
@@ -123,7 +124,7 @@ def quality_gate(tables: list[str], *, invoice_window: tuple[str, str] | None = 
         def lines_in_window(tbl: Any) -> Any:
             from .staging.db import table
 
-            inv = table(engine, "stg_atera_invoices")
+            inv = table("stg_atera_invoices")
             return tbl.c.invoice_source_id.in_(sa.select(inv.c.source_id).where(in_window(inv)))
 
         scopes = {"stg_atera_invoices": in_window, "stg_atera_invoice_lines": lines_in_window}
@@ -142,8 +143,8 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
           import_unmatched_qbo_customers: bool, run_id: str | None = None,
           replace_atera_catalog: bool = False, as_of: date | None = None) -> dict[str, Any]:
     from .matching import commit as committing
-    from .matching.match import after_commit, apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.kept import kept_mappings
+    from .matching.match import after_commit, apply_overrides, decisions, for_review, load_catalogs, match_all
     from .matching.review import ReviewRow
     from .matching.review_csv import KEEP_RUNS, read_rows, write_review
     from .staging.mappings import OverridesFile
@@ -287,7 +288,7 @@ def active_mapping(engine: Any) -> frozenset[tuple[str, str, str]]:
     out = set()
     with engine.connect() as conn:
         for entity, name in (("customer", "map_customers"), ("product", "map_products")):
-            tbl = table(engine, name)
+            tbl = table(name)
             out |= {(entity, str(a), str(q)) for a, q in conn.execute(
                 sa.select(tbl.c.atera_id, tbl.c.qbo_id).where(tbl.c.active.is_(True)))}
     return frozenset(out)

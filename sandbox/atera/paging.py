@@ -9,8 +9,9 @@ invoices), so a late page costs what an early page costs.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from .exceptions import ValidationFailed
@@ -38,7 +39,7 @@ class PageRequest:
     items_in_page: int
 
     @classmethod
-    def from_request(cls, request: Any) -> "PageRequest":
+    def from_request(cls, request: Any) -> PageRequest:
         page = _int_arg(request, "page")
         size = _int_arg(request, "itemsInPage")
         page = 1 if page is None else page

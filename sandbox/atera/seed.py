@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from math import gcd
@@ -19,8 +19,15 @@ from typing import Any
 from sandbox.seed import ANCHOR_DATE, World, build_world
 
 from .models.base import local_midnight_text, utc_text
-from .models.invoices import (FIRST_INVOICE_NUMBER, day_index, invoice_totals, invoice_uuid, make_line,
-                              month_bounds, zip_code_int)
+from .models.invoices import (
+    FIRST_INVOICE_NUMBER,
+    day_index,
+    invoice_totals,
+    invoice_uuid,
+    make_line,
+    month_bounds,
+    zip_code_int,
+)
 
 # The MSP that owns the account: the ``From`` of its invoices and what ``GET /account`` shows.
 COMPANY = {"CompanyName": "Twin MSP Services", "Address": "500 Harbor Blvd, Suite 210", "City": "Seattle",
@@ -89,8 +96,8 @@ def build_catalog(profile: str, seed: int) -> Catalog:
 
 
 def _customers(world: World, rng: random.Random, cat: Catalog) -> None:
-    base = datetime(2023, 1, 9, 14, 0, tzinfo=timezone.utc)
-    anchor = datetime.combine(_anchor(), datetime.min.time(), tzinfo=timezone.utc)
+    base = datetime(2023, 1, 9, 14, 0, tzinfo=UTC)
+    anchor = datetime.combine(_anchor(), datetime.min.time(), tzinfo=UTC)
     companies = world.atera_companies()
     span_minutes = (anchor - timedelta(days=120) - base).total_seconds() / 60
     step = span_minutes / max(len(companies), 1)
@@ -188,7 +195,7 @@ def _contracts(rng: random.Random, cat: Catalog) -> None:
 
 
 def _tickets(world: World, rng: random.Random, cat: Catalog) -> None:
-    anchor = datetime.combine(_anchor(), datetime.min.time(), tzinfo=timezone.utc)
+    anchor = datetime.combine(_anchor(), datetime.min.time(), tzinfo=UTC)
     per_customer = {"demo": 3, "small": 1}.get(world.profile, 0)
     limit = len(cat.customers) * per_customer if per_customer else min(len(cat.customers), 5000)
     for t in range(limit):

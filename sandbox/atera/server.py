@@ -70,7 +70,7 @@ def account_configs(api_keys: list[str] | None, timezones: list[str] | None = No
     return configs
 
 
-def create_twin(args: argparse.Namespace) -> "AteraTwin":
+def create_twin(args: argparse.Namespace) -> AteraTwin:
     return AteraTwin(account_configs(getattr(args, "api_keys", None), getattr(args, "timezones", None)),
                      state_path=args.state, seed_profile=args.seed, seed_value=args.seed_value,
                      per_minute=getattr(args, "per_minute", DEFAULT_PER_MINUTE))

@@ -35,7 +35,7 @@ class Faults:
     paths: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_json(cls, doc: Any) -> "Faults":
+    def from_json(cls, doc: Any) -> Faults:
         if doc is None:
             return cls()
         if not isinstance(doc, dict):

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .store import dumps, loads
@@ -86,17 +87,17 @@ class Response:
     wrote: bool = False
 
     @classmethod
-    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> "Response":
+    def json(cls, obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
         hdrs = {"Content-Type": "application/json; charset=utf-8"}
         hdrs.update(headers or {})
         return cls(status, dumps(obj).encode("utf-8"), hdrs)
 
     @classmethod
-    def empty(cls, status: int, headers: dict[str, str] | None = None) -> "Response":
+    def empty(cls, status: int, headers: dict[str, str] | None = None) -> Response:
         return cls(status, b"", dict(headers or {}))
 
     @classmethod
-    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> "Response":
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Response:
         return cls(status, text.encode("utf-8"), {"Content-Type": f"{content_type}; charset=utf-8"})
 
 
@@ -157,9 +158,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in separate writes: without TCP_NODELAY, Nagle + delayed ACK add ~40 ms per answer.
     disable_nagle_algorithm = True
-    server: "_Server"
+    server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         return  # the twins keep their own request log; stderr stays quiet
 
     def _handle(self) -> None:
@@ -225,7 +226,7 @@ class TwinServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "TwinServer":
+    def start(self) -> TwinServer:
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="twin-http", daemon=True)
         self._thread.start()

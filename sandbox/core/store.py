@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import simplejson
 
@@ -72,7 +73,7 @@ class Store:
 
     # -- transactions --------------------------------------------------------------------------------------
     @contextmanager
-    def transaction(self) -> Iterator["Store"]:
+    def transaction(self) -> Iterator[Store]:
         """Group writes; the outermost block commits them to disk at once (or drops them on error).
 
         The in-memory side is not rolled back on error: state models validate before they mutate.

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .exceptions import QueryParserError, QueryValidationError
 from .models.base import parse_time
@@ -81,7 +82,7 @@ def tokenize(text: str) -> list[Token]:
     pos = 0
     while True:
         m = _TOKEN_RE.match(text, pos)
-        if not m or m.end() == pos and not m.group(0):
+        if not m or (m.end() == pos and not m.group(0)):
             break
         if m.lastgroup is None:
             break
@@ -237,9 +238,7 @@ class _Parser:
     def _projection(self) -> None:
         # No projections: QBO returns every property; ``SELECT *, Sku`` (python-quickbooks) is accepted.
         while True:
-            if self.tok.kind == "punct" and self.tok.text == "*":
-                self.i += 1
-            elif self.tok.kind == "word" and self.tok.text.upper() not in _KEYWORDS:
+            if (self.tok.kind == "punct" and self.tok.text == "*") or (self.tok.kind == "word" and self.tok.text.upper() not in _KEYWORDS):
                 self.i += 1
             else:
                 raise self.fail('"*"')

@@ -12,9 +12,17 @@ from urllib.parse import parse_qs, urlencode
 from sandbox.core.http import Request, Response, Router
 from sandbox.core.store import dumps, loads
 
-from .exceptions import (BusinessValidation, GatewayAuthenticationFailed, GatewayAuthorizationFailed,
-                         InvalidRequest, OAuthError, QboError, RequiredParamMissing, ThrottleExceeded,
-                         UnsupportedMediaType)
+from .exceptions import (
+    BusinessValidation,
+    GatewayAuthenticationFailed,
+    GatewayAuthorizationFailed,
+    InvalidRequest,
+    OAuthError,
+    QboError,
+    RequiredParamMissing,
+    ThrottleExceeded,
+    UnsupportedMediaType,
+)
 from .models.backend import ENTITY_BY_SEGMENT
 from .models.base import response_time
 
@@ -86,7 +94,7 @@ def entity_name(segment: str) -> str:
 
 
 class QboResponses:
-    def __init__(self, twin: "QboTwin") -> None:
+    def __init__(self, twin: QboTwin) -> None:
         self.twin = twin
 
     @property
@@ -278,4 +286,4 @@ class QboResponses:
         return response
 
 
-__all__ = ["QboResponses", "render_fault", "gateway_fault", "throttle_response", "system_fault", "dumps"]
+__all__ = ["QboResponses", "dumps", "gateway_fault", "render_fault", "system_fault", "throttle_response"]

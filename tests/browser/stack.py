@@ -67,7 +67,7 @@ class Stack:
             raise RuntimeError(f"airflow {' '.join(args)} exited {rc}; see {log}:\n"
                                + log.read_text(errors="replace")[-3000:])
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         self.env = airflow_env(self.home)
         twins = self.home / "twins"
         atera = start_twin("atera", ["--seed", "demo", "--api-key", DEMO["atera_api_key"],

@@ -10,11 +10,10 @@ from decimal import Decimal
 import pytest
 import requests
 import sqlalchemy as sa
+from test_demo_sync import Qbo, airflow_env, dags, loopback_only, run, test_run, twins  # noqa: F401 (fixtures)
 
 from atera_qbo.matching.catalog_replace import USABLE_ITEM_TYPES
 from scripts.airflow_env import DEMO
-
-from test_demo_sync import Qbo, airflow_env, dags, loopback_only, run, test_run, twins  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
 # Amount as a JSON number, written as text (no float on the way)

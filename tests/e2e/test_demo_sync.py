@@ -314,7 +314,7 @@ def test_a_qbo_outage_across_two_attempts_is_ridden_out_by_airflow_retries(twins
     (ti,) = [t for t in dr.get_task_instances() if t.task_id == "export"]
     assert ti.try_number == 3
     engine = make_engine(f"sqlite:///{airflow_env / 'staging.db'}")
-    batches = table(engine, "export_batches")
+    batches = table("export_batches")
     with engine.connect() as c:
         rows = c.execute(sa.select(batches.c.try_number, batches.c.status, batches.c.error_text)
                          .where(batches.c.run_id == dr.run_id).order_by(batches.c.try_number)).all()

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 import sqlalchemy as sa
+from test_demo_sync import REPO, Qbo, airflow_env, atera_invoices, dags, loopback_only, run, twins  # noqa: F401
 
 from scripts.airflow_env import DEMO
-
-from test_demo_sync import REPO, Qbo, airflow_env, atera_invoices, dags, loopback_only, run, twins  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +36,7 @@ def rows(engine, name: str) -> list:
     from atera_qbo.staging.db import table
 
     with engine.connect() as conn:
-        return conn.execute(sa.select(table(engine, name))).all()
+        return conn.execute(sa.select(table(name))).all()
 
 
 def test_critical_check_then_disconnect_refuse_reconnect_resume(twins, dags, airflow_env):  # noqa: F811

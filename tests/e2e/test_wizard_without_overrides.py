@@ -8,12 +8,18 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from test_demo_sync import (  # noqa: F401 (fixtures)
+    Qbo,
+    airflow_env,
+    atera_invoices,
+    dags,
+    expected_names,
+    loopback_only,
+    run,
+    twins,
+)
 
 from scripts.airflow_env import DEMO
-
-from test_demo_sync import (  # noqa: F401 (fixtures)
-    Qbo, airflow_env, atera_invoices, dags, expected_names, loopback_only, run, twins,
-)
 
 pytestmark = pytest.mark.e2e
 

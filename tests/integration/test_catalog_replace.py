@@ -43,7 +43,7 @@ def _qbo_catalog(qbo) -> dict[str, tuple]:
 
 def _contract_rate_names(engine) -> set[str]:
     """QBO items (names as Atera shows them: trimmed) that contract rates map to: Atera keeps those as contract rates (no API to make them products)."""
-    mp, items = table(engine, "map_products"), table(engine, "stg_qbo_items")
+    mp, items = table("map_products"), table("stg_qbo_items")
     with engine.connect() as conn:
         return {n.strip() for n in conn.execute(sa.select(items.c.name).join(mp, mp.c.qbo_id == items.c.source_id)
                                                 .where(mp.c.active.is_(True), mp.c.atera_id.like("rate:%"))).scalars()}
@@ -113,7 +113,7 @@ def test_replacement_makes_atera_equal_qbo_and_removed_products_restore(twins, e
     assert cr.restore(engine, atera, plan_id="catalog-1") == []
 
     # A create sent but never recorded (killed before the snapshot row was updated): the rerun adopts it.
-    snaps = table(engine, "atera_catalog_snapshots")
+    snaps = table("atera_catalog_snapshots")
     with engine.begin() as conn:
         conn.execute(snaps.update().values(restored_as=None, restored_at=None))
     count = len(list(atera.products()) + list(atera.expenses()))
@@ -137,7 +137,7 @@ def test_a_create_whose_answer_was_lost_is_adopted_not_duplicated(twins, engine,
     cr.execute(engine, atera, catalog_plan, plan_id="catalog-crash", review_dir=tmp_path, first=True)
     names = [r["Description"] for r in atera.products()]
     assert names.count(create.name) == 1
-    mp = table(engine, "map_products")
+    mp = table("map_products")
     with engine.connect() as conn:
         mapped = conn.execute(sa.select(mp.c.atera_id, mp.c.method).where(mp.c.qbo_id == create.qbo_id,
                                                                           mp.c.active.is_(True))).all()
@@ -151,7 +151,7 @@ def test_after_replacement_atera_follows_qbo_and_atera_edits_are_reported(twins,
     _replace(engine, atera, tmp_path, "catalog-1", first=True)
     extract_atera_catalog(atera, engine, full_refresh=True)
 
-    mp = table(engine, "map_products")
+    mp = table("map_products")
     with engine.connect() as conn:
         pairs = dict(conn.execute(sa.select(mp.c.atera_id, mp.c.qbo_id).where(
             mp.c.active.is_(True), mp.c.atera_id.like("product:%"))).all())

@@ -13,8 +13,8 @@ from atera_qbo.errors import RetriableApiError
 from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog
 from atera_qbo.matching import commit
 from atera_qbo.matching.match import apply_overrides, decisions, load_catalogs, match_all
-from atera_qbo.matching.review_csv import read_rows
 from atera_qbo.matching.normalize import exact_key
+from atera_qbo.matching.review_csv import read_rows
 from atera_qbo.staging.db import table
 
 from .pipeline import OVERRIDES, atera_client
@@ -41,7 +41,7 @@ def test_qbo_outage_during_a_commit_is_recorded_and_retried_without_duplicates(a
             commit.execute(engine, review, steps, qbo=qbo, atera=atera, run_id="matching-run")
     finally:
         requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
-    plans, mc = table(engine, "match_plans"), table(engine, "map_customers")
+    plans, mc = table("match_plans"), table("map_customers")
     with engine.connect() as conn:
         status, summary = conn.execute(sa.select(plans.c.status, plans.c.summary_json)
                                        .where(plans.c.plan_id == "matching-run")).one()

@@ -7,9 +7,8 @@ from decimal import Decimal as D
 import requests
 import sqlalchemy as sa
 
-from atera_qbo.staging.db import table
-
 from atera_qbo.extract import extract_atera_catalog, extract_atera_invoices
+from atera_qbo.staging.db import table
 
 from .pipeline import atera_client, export, sync_and_match
 from .test_extract_qbo import client as qbo_client
@@ -20,7 +19,7 @@ def qbo_invoices(qbo) -> list[dict]:
 
 
 def ledger(engine) -> Counter:
-    tbl = table(engine, "export_invoices")
+    tbl = table("export_invoices")
     with engine.connect() as conn:
         return Counter(s for (s,) in conn.execute(sa.select(tbl.c.status)))
 
@@ -70,7 +69,7 @@ def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_t
 
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)  # creates Greenfield Architects (25) and Harbor View Realty (26) in QBO
-    mc = table(engine, "map_customers")
+    mc = table("map_customers")
     with engine.begin() as conn:  # forget two mappings, as if matching had never run for them
         conn.execute(sa.update(mc).where(mc.c.atera_id.in_(["25", "1"])).values(active=False))
     # A customer QBO has never seen, with an ad-hoc invoice, appears in Atera.
@@ -134,7 +133,7 @@ def test_dry_run_checks_everything_and_writes_nothing(atera_twin, qbo_twin, engi
               if e["method"] == "POST" and not e["path"].endswith("/query")]
     assert writes == []
     assert ledger(engine) == Counter()  # no invoice row: a dry run records nothing but its batch
-    batches = table(engine, "export_batches")
+    batches = table("export_batches")
     with engine.connect() as conn:
         assert conn.execute(sa.select(batches.c.status).where(batches.c.batch_id == "dry")).scalar() == "dry_run"
 

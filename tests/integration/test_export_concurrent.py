@@ -78,7 +78,7 @@ def test_overlapping_runs_at_the_same_time_export_each_invoice_once(twins, engin
     invoices = list(qbo.query_all("Invoice")) + list(qbo.query_all("CreditMemo"))
     counts = Counter(i["DocNumber"] for i in invoices)
     assert counts and max(counts.values()) == 1, [n for n, c in counts.items() if c > 1][:5]
-    tbl = table(engine, "export_invoices")
+    tbl = table("export_invoices")
     with engine.connect() as conn:
         ledger = dict(conn.execute(sa.select(tbl.c.atera_invoice_number, tbl.c.status)).all())
     assert set(ledger.values()) == {"exported"}

@@ -65,7 +65,7 @@ def test_sigkill_anywhere_then_one_clean_rerun_exports_every_invoice_exactly_onc
     summary = json.loads(rerun.stdout.strip().splitlines()[-1])
     assert summary["failed"] == 0 and summary["blocked"] == 0, summary
 
-    ledger_tbl, batches = table(engine, "export_invoices"), table(engine, "export_batches")
+    ledger_tbl, batches = table("export_invoices"), table("export_batches")
     with engine.connect() as conn:
         ledger = {r.atera_invoice_number: r for r in conn.execute(sa.select(ledger_tbl))}
         statuses = Counter(s for (s,) in conn.execute(sa.select(batches.c.status)))

@@ -16,7 +16,8 @@ from atera_qbo.matching.match import decisions, load_catalogs, match_all
 from atera_qbo.staging.db import table
 
 from .pipeline import WINDOW, atera_client, task_connections
-from .test_extract_qbo import client as qbo_client, fresh_grant
+from .test_extract_qbo import client as qbo_client
+from .test_extract_qbo import fresh_grant
 
 MISSING = {"Same-day Courier": ("expense:7", Decimal("45.00")), "Dark Web Monitoring": ("product:10", Decimal("99.00")),
            "Conference Room Kit": ("product:36", Decimal("1899.00"))}
@@ -55,7 +56,7 @@ def test_missing_items_are_created_with_atera_price_and_type_once(twins, engine)
         (item,) = _items_named(qbo, name)
         assert Decimal(str(item["UnitPrice"])) == price and item["Type"] == "NonInventory"
         assert created[atera_id] == item["Id"]
-    mp = table(engine, "map_products")
+    mp = table("map_products")
     with engine.connect() as conn:
         methods = dict(conn.execute(sa.select(mp.c.atera_id, mp.c.method).where(
             mp.c.atera_id.in_(list(created)), mp.c.active.is_(True))).all())
@@ -78,7 +79,7 @@ def test_a_kill_between_create_and_map_then_a_rerun_leaves_one_item(twins, engin
     made = {n: _items_named(qbo, n) for n in MISSING}
     orphan = [n for n, items in made.items() if items]
     assert len(orphan) == 1, made  # one item reached QBO, and nothing mapped it
-    mp = table(engine, "map_products")
+    mp = table("map_products")
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(mp).where(
             mp.c.atera_id.in_([a for a, _ in MISSING.values()]))).scalar() == 0
@@ -105,7 +106,7 @@ def test_customers_without_a_mapping_go_to_what_matching_identifies_not_to_a_new
     after = {c["DisplayName"]: c["Id"] for c in qbo.query_all("Customer", "Active IN (true, false)")}
     assert problems == {}
     assert set(after) - set(before) == {"Greenfield Architects", "Harbor View Realty"}
-    ac = table(engine, "stg_atera_customers")
+    ac = table("stg_atera_customers")
     with engine.connect() as conn:
         ids = dict(conn.execute(sa.select(ac.c.name, ac.c.source_id)).all())
     for atera_name, qbo_name in (("Acme Inc", "ACME, Inc."), ("Riverside Medical Center", "Riverside Medical Ctr"),
@@ -146,7 +147,7 @@ def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins
     # "Acme Inc" is QBO's "ACME, Inc." (same domain and phone): exported to it, never created beside it
     assert "Acme Inc" not in names and "'Acme Inc'" not in message
     assert len(_items_named(qbo, "Conference Room Kit")) == (1 if create_items else 0)
-    ledger = table(engine, "export_invoices")
+    ledger = table("export_invoices")
     with engine.connect() as conn:
         blocked = dict(conn.execute(sa.select(ledger.c.atera_invoice_number, ledger.c.error_text)
                                     .where(ledger.c.status == "blocked")).all())

@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from atera_qbo.errors import ConfigError, RetriableApiError
 from atera_qbo.export.load import export_invoices
 from atera_qbo.staging.db import make_engine, table
-from scripts.airflow_env import DEMO, connections
+from scripts.airflow_env import connections
 
 from .pipeline import OVERRIDES, WINDOW, atera_client, export, sync_and_match
-from .test_extract_qbo import client as qbo_client, fresh_grant
+from .test_extract_qbo import client as qbo_client
+from .test_extract_qbo import fresh_grant
 
 SANDBOX_APP = "https://app.sandbox.qbo.intuit.com/app/"
 
@@ -70,7 +71,7 @@ def run_export(run_id: str, try_number: int, **params):
 
 
 def batches(engine, run_id: str) -> list:
-    tbl = table(engine, "export_batches")
+    tbl = table("export_batches")
     with engine.connect() as conn:
         return conn.execute(sa.select(tbl).where(tbl.c.run_id == run_id).order_by(tbl.c.try_number)).all()
 
@@ -113,11 +114,11 @@ def test_qbo_outage_across_both_attempts_then_the_retry_exports_each_invoice_onc
     assert done == summary["selected"] - summary["already_exported"] >= 150
     runs = batches(engine, "manual__outage")
     assert [(b.try_number, b.status) for b in runs] == [(1, "failed"), (2, "failed"), (3, "done")]
-    all_batches = table(engine, "export_batches")
+    all_batches = table("export_batches")
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(all_batches)
                             .where(all_batches.c.status == "running")).scalar() == 0
-    ledger = table(engine, "export_invoices")
+    ledger = table("export_invoices")
     with engine.connect() as conn:
         numbers = [n for (n,) in conn.execute(sa.select(ledger.c.atera_invoice_number)
                                               .where(ledger.c.status == "exported"))]
@@ -192,7 +193,7 @@ def test_an_outage_while_sending_leaves_the_chunk_pending_and_the_retry_sends_it
     flaky = LosesAnswers(qbo)
     with pytest.raises(RetriableApiError):
         export(atera, flaky, engine, "send-1", run_id="r", try_number=1, report_path=tmp_path / "send-1.csv")
-    ledger = table(engine, "export_invoices")
+    ledger = table("export_invoices")
     with engine.connect() as conn:
         states = {n: (s, rid, err) for n, s, rid, err in conn.execute(sa.select(
             ledger.c.atera_invoice_number, ledger.c.status, ledger.c.request_id, ledger.c.error_text))}
@@ -222,7 +223,7 @@ def test_a_batch_row_left_running_by_a_killed_attempt_is_closed_by_the_next(engi
     result = export_invoices(engine, object(), batch_id="next", run_id="run-x", try_number=2,
                              date_from=WINDOW[0], date_to=WINDOW[1])
     assert result.selected == 0
-    tbl = table(engine, "export_batches")
+    tbl = table("export_batches")
     with engine.connect() as conn:
         rows = {r.batch_id: r for r in conn.execute(sa.select(tbl))}
     assert rows["killed"].status == "failed" and "next" in rows["killed"].error_text

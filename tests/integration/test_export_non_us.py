@@ -4,10 +4,6 @@ items created in QBO get the configured default sales tax code, and a plan witho
 from __future__ import annotations
 
 import pytest
-
-from sandbox.launch import start_twin
-from scripts.airflow_env import DEMO
-
 import requests
 import sqlalchemy as sa
 
@@ -16,6 +12,8 @@ from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog
 from atera_qbo.matching import commit
 from atera_qbo.matching.match import decisions, load_catalogs, match_all
 from atera_qbo.staging.db import table
+from sandbox.launch import start_twin
+from scripts.airflow_env import DEMO
 
 from .pipeline import atera_client, export, sync_and_match
 from .test_extract_qbo import client as qbo_client
@@ -51,7 +49,7 @@ def test_gb_invoices_carry_a_vat_code_on_every_line(atera_twin, gb_twin, engine)
             else:
                 assert code in zero, (inv["DocNumber"], item["Name"], code)
     # Items the commit created carry the default code (VAT is charged on them), not the 0% code.
-    mp = table(engine, "map_products")
+    mp = table("map_products")
     with engine.connect() as conn:
         created = conn.execute(sa.select(mp.c.qbo_id).where(mp.c.method == "created", mp.c.active.is_(True))).all()
     assert created and {items[q]["SalesTaxCodeRef"]["value"] for (q,) in created} == {"2"}

@@ -23,7 +23,7 @@ def batch_request_ids(qbo_twin) -> set[str]:
 
 
 def ledger(engine) -> dict:
-    tbl = table(engine, "export_invoices")
+    tbl = table("export_invoices")
     with engine.connect() as conn:
         return {r.atera_invoice_number: r for r in conn.execute(sa.select(tbl))}
 
@@ -88,7 +88,7 @@ def test_a_replayed_fault_of_a_killed_run_does_not_pin_its_invoices(atera_twin, 
     sync_and_match(atera, qbo, engine)
     delete_invoices(qbo)
     extract_atera_invoices(atera, engine, *WINDOW)
-    lines = table(engine, "stg_atera_invoice_lines")
+    lines = table("stg_atera_invoice_lines")
     with engine.connect() as conn:
         numbers = sorted({n for (n,) in conn.execute(sa.select(lines.c.invoice_source_id)
                                                      .where(lines.c.product_name == "Parking"))})[:30]

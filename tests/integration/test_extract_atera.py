@@ -21,7 +21,7 @@ def client(twin):
 
 
 def count(engine, name, *where):
-    tbl = table(engine, name)
+    tbl = table(name)
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(tbl).where(*where)).scalar()
 
@@ -29,7 +29,7 @@ def count(engine, name, *where):
 def test_catalog_and_invoices_staged_with_rates_from_contracts(atera_twin, engine):
     results = extract_atera_catalog(client(atera_twin), engine)
     assert results["customers"].rows == count(engine, "stg_atera_customers") > 20
-    products = table(engine, "stg_atera_products")
+    products = table("stg_atera_products")
     assert count(engine, "stg_atera_products", products.c.kind == "rate") >= 10
     with engine.connect() as conn:
         amount = conn.execute(sa.select(products.c.amount).where(
@@ -37,7 +37,7 @@ def test_catalog_and_invoices_staged_with_rates_from_contracts(atera_twin, engin
     assert money_in(amount) == Decimal("125.00")
     res = extract_atera_invoices(client(atera_twin), engine, date(2026, 8, 1), date(2026, 10, 31))
     assert res.rows == count(engine, "stg_atera_invoices") >= 100
-    inv = table(engine, "stg_atera_invoices")
+    inv = table("stg_atera_invoices")
     assert count(engine, "stg_atera_invoices", inv.c.customer_id.is_(None)) == 0  # trailing blank, case: resolved
 
 
@@ -52,7 +52,7 @@ def test_rerun_is_idempotent_and_deletions_are_flagged(atera_twin, engine):
     assert requests.delete(f"{atera_twin.url}/api/v3/customers/{created}", headers=headers,
                            timeout=10).status_code == 204
     extract_atera_catalog(client(atera_twin), engine)  # incremental: cannot see a deletion
-    customers = table(engine, "stg_atera_customers")
+    customers = table("stg_atera_customers")
     assert count(engine, "stg_atera_customers", customers.c.deleted_at.is_not(None)) == 0
     extract_atera_catalog(client(atera_twin), engine, full_refresh=True)
     assert count(engine, "stg_atera_customers") == before + 1  # kept...
@@ -62,14 +62,14 @@ def test_rerun_is_idempotent_and_deletions_are_flagged(atera_twin, engine):
 def test_extraction_survives_injected_503s(atera_twin, engine):
     extract_atera_catalog(client(atera_twin), engine)
     with engine.connect() as conn:
-        clean = sorted(conn.execute(sa.select(table(engine, "stg_atera_customers").c.source_id)).scalars())
+        clean = sorted(conn.execute(sa.select(table("stg_atera_customers").c.source_id)).scalars())
     requests.put(f"{atera_twin.url}/_sandbox/faults", json={"error_rate": 0.3, "error_status": 503}, timeout=5)
     try:
         extract_atera_catalog(client(atera_twin), engine)
     finally:
         requests.put(f"{atera_twin.url}/_sandbox/faults", json={}, timeout=5)
     with engine.connect() as conn:
-        again = sorted(conn.execute(sa.select(table(engine, "stg_atera_customers").c.source_id)).scalars())
+        again = sorted(conn.execute(sa.select(table("stg_atera_customers").c.source_id)).scalars())
     assert again == clean
 
 

@@ -29,7 +29,7 @@ def client(twin, engine, seed_token=None):
 
 
 def rows(engine, name, *cols):
-    tbl = table(engine, name)
+    tbl = table(name)
     with engine.connect() as conn:
         return sorted(tuple(r) for r in conn.execute(sa.select(*(tbl.c[c] for c in cols))))
 

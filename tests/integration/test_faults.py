@@ -22,7 +22,7 @@ def snapshot(engine) -> dict:
     out = {}
     with engine.connect() as conn:
         for name in TABLES:
-            tbl = table(engine, name)
+            tbl = table(name)
             cols = [c for c in tbl.c if c.name not in ("extracted_at",)]
             rows = conn.execute(sa.select(*cols)).all()
             out[name] = sorted(tuple(money_in(v) if c.name in ("amount", "unit_price", "balance") else v

@@ -18,7 +18,8 @@ from atera_qbo.quality import mapping_gate
 from atera_qbo.staging.db import table
 
 from .pipeline import OVERRIDES, WINDOW, atera_client, task_connections
-from .test_extract_qbo import client as qbo_client, fresh_grant
+from .test_extract_qbo import client as qbo_client
+from .test_extract_qbo import fresh_grant
 
 AS_OF = WINDOW[1]
 
@@ -87,7 +88,8 @@ def test_the_matching_task_refuses_the_commit_and_writes_nothing(atera_twin, qbo
     atera = atera_client(atera_twin)
     extract_atera_invoices(atera, engine, *WINDOW)
     task_connections(monkeypatch, atera_twin, qbo_twin, engine, fresh_grant(qbo_twin))
-    from atera_qbo.tasks import extract_atera_catalog as atera_task, extract_qbo_catalog as qbo_task
+    from atera_qbo.tasks import extract_atera_catalog as atera_task
+    from atera_qbo.tasks import extract_qbo_catalog as qbo_task
 
     atera_task(full_refresh=True)
     qbo_task(full_refresh=True)
@@ -104,7 +106,7 @@ def test_the_matching_task_refuses_the_commit_and_writes_nothing(atera_twin, qbo
     writes = [r for r in requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=5).json()[log_before:]
               if r["method"] == "POST" and "/query" not in r["path"] and "oauth" not in r["path"]]
     assert writes == []
-    mc, mp = table(engine, "map_customers"), table(engine, "map_products")
+    mc, mp = table("map_customers"), table("map_products")
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(mc)).scalar() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(mp)).scalar() == 0

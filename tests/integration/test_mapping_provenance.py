@@ -16,7 +16,7 @@ def test_a_second_run_keeps_how_each_mapping_came_to_be(atera_twin, qbo_twin, en
     although the second run finds the created customers by name in QBO."""
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
-    mc, mp = table(engine, "map_customers"), table(engine, "map_products")
+    mc, mp = table("map_customers"), table("map_products")
 
     def provenance() -> dict:
         with engine.connect() as conn:

@@ -222,11 +222,11 @@ def test_overrides_one_qbo_customer_twice_refused_products_may_share_an_item(twi
               for i, n in enumerate(("Parking", "Tolls"))]
     plan = decisions(apply_overrides(review, shared, cat), create_unmatched=False, import_unmatched=False)
     commit.execute(engine, plan, commit.build_steps(plan, cat, engine), qbo=qbo, atera=None)
-    mp = table(engine, "map_products")
+    mp = table("map_products")
     with engine.connect() as conn:
         mapped = dict(conn.execute(sa.select(mp.c.atera_name, mp.c.qbo_id).where(mp.c.active)).all())
     assert mapped["Parking"] == mapped["Tolls"] == travel
-    mc = table(engine, "map_customers")
+    mc = table("map_customers")
     with engine.connect() as conn:
         qbo_ids = conn.execute(sa.select(mc.c.qbo_id).where(mc.c.active)).scalars().all()
     assert len(qbo_ids) == len(set(qbo_ids)) >= 2  # Contoso (CompanyName) and Northwind, each once

@@ -20,7 +20,7 @@ def test_qbo_only_customers_are_imported_into_atera_once(atera_twin, qbo_twin, e
     assert names[exact_key("Old Mill Bakery")] == 0  # inactive in QBO: not imported
     assert names[exact_key("Contoso Warehouse")] == 0  # a sub-customer (job), not a client
     assert names[exact_key("Apex Dental Care")] == 0  # a candidate for "Apex Dental": a person decides
-    mc = table(engine, "map_customers")
+    mc = table("map_customers")
     with engine.connect() as conn:
         imported = conn.execute(sa.select(mc.c.atera_name).where(mc.c.method == "imported", mc.c.active)).scalars()
         assert sorted(imported) == ["Maple Leaf Outfitters", "Pinecrest Veterinary Clinic",

@@ -15,14 +15,15 @@ from atera_qbo.matching.review_csv import read_rows
 from atera_qbo.staging.db import table
 
 from .pipeline import OVERRIDES, WINDOW, atera_client, task_connections
-from .test_extract_qbo import client as qbo_client, fresh_grant
+from .test_extract_qbo import client as qbo_client
+from .test_extract_qbo import fresh_grant
 
 
 def _active(engine) -> dict[tuple[str, str], str]:
     """(entity, atera_id) → qbo_id of the active mapping."""
     out = {}
     for entity, name in (("customer", "map_customers"), ("product", "map_products")):
-        tbl = table(engine, name)
+        tbl = table(name)
         with engine.connect() as conn:
             for atera_id, qbo_id in conn.execute(sa.select(tbl.c.atera_id, tbl.c.qbo_id).where(tbl.c.active)):
                 out[(entity, str(atera_id))] = str(qbo_id)

@@ -50,7 +50,7 @@ def run(engine, atera, qbo, review: Path, run_id: str, **kwargs):
 
 def findings(engine, run_id: str, *, new: bool = False) -> set[tuple[str, str, str, str]]:
     """(type, severity, atera_id, qbo_id) of the findings open after ``run_id`` (only the new ones)."""
-    tbl = table(engine, "recon_findings")
+    tbl = table("recon_findings")
     cond = [tbl.c.last_run_id == run_id, tbl.c.resolved_at.is_(None)]
     if new:
         cond.append(tbl.c.first_run_id == run_id)
@@ -59,7 +59,7 @@ def findings(engine, run_id: str, *, new: bool = False) -> set[tuple[str, str, s
 
 
 def ledger(engine) -> dict[str, tuple[str, str, str]]:
-    led, inv = table(engine, "export_invoices"), table(engine, "stg_atera_invoices")
+    led, inv = table("export_invoices"), table("stg_atera_invoices")
     with engine.connect() as conn:
         return {r.atera_invoice_number: (r.qbo_type, r.qbo_id, r.customer_id) for r in conn.execute(
             sa.select(led.c.atera_invoice_number, led.c.qbo_type, led.c.qbo_id, inv.c.customer_id)
@@ -68,7 +68,7 @@ def ledger(engine) -> dict[str, tuple[str, str, str]]:
 
 
 def mapping(engine, name: str) -> dict[str, str]:
-    tbl = table(engine, name)
+    tbl = table(name)
     with engine.connect() as conn:
         return {r.atera_id: r.qbo_id for r in conn.execute(sa.select(tbl).where(tbl.c.active.is_(True)))}
 
@@ -153,7 +153,7 @@ def test_a_void_and_a_payment_are_exactly_the_new_findings(twins, engine, tmp_pa
     assert paid_row["detail"].startswith("paid: ") and "last payment 2026-11-20" in paid_row["detail"]
     assert paid_row["qbo_link"].endswith(f"txnId={paid[1]}")
     # a persisting finding keeps its first_seen
-    tbl = table(engine, "recon_findings")
+    tbl = table("recon_findings")
     with engine.connect() as conn:
         kept = conn.execute(sa.select(tbl.c.first_seen).where(tbl.c.last_run_id == "run-2", tbl.c.first_run_id ==
                                                               "run-1", tbl.c.resolved_at.is_(None))).all()
@@ -200,7 +200,7 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
         if qbo_type == "Invoice":
             by_customer.setdefault(atera_customer, []).append(number)
     # customers with invoices, each used for one change only
-    qc = table(engine, "stg_qbo_customers")
+    qc = table("stg_qbo_customers")
     with engine.connect() as conn:
         parents = {p for (p,) in conn.execute(sa.select(qc.c.parent_id).where(qc.c.parent_id.is_not(None)))}
     busy = sorted((c for c in by_customer if c in customers and customers[c] not in parents),
@@ -287,7 +287,7 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
     # fixed in QBO: the next run resolves the finding and the export sends the invoice, once
     sparse_update(qbo_twin, qbo, "Item", inactive_item, Active=True)
     fourth = run(engine, atera, qbo, tmp_path, "fourth")
-    tbl = table(engine, "recon_findings")
+    tbl = table("recon_findings")
     with engine.connect() as conn:
         resolved = {(r.type, r.qbo_id) for r in conn.execute(sa.select(tbl).where(tbl.c.resolved_at.is_not(None)))}
     assert ("mapping_target_inactive", inactive_item) in resolved

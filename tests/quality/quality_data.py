@@ -13,16 +13,16 @@ D = Decimal
 def stage(bind: sa.Engine | sa.Connection, name: str, rows: list[dict[str, Any]], *,
           tbl: sa.Table | None = None) -> None:
     """Insert rows as the extraction would: ``extracted_at`` set, Decimal amounts through ``money_out``."""
-    from atera_qbo.staging.db import money_out, table, utcnow
+    from atera_qbo.staging.db import table, utcnow
 
     if not rows:
         return
     engine = bind if isinstance(bind, sa.Engine) else bind.engine
-    tbl = tbl if tbl is not None else table(engine, name)
+    tbl = tbl if tbl is not None else table(name)
     now = utcnow()
     prepared = []
     for row in rows:
-        row = {k: (money_out(v, engine) if isinstance(v, Decimal) else v) for k, v in row.items()}
+        row = {k: (v if isinstance(v, Decimal) else v) for k, v in row.items()}
         if "extracted_at" in tbl.c:
             row.setdefault("extracted_at", now)
         prepared.append(row)
@@ -37,11 +37,11 @@ def stage(bind: sa.Engine | sa.Connection, name: str, rows: list[dict[str, Any]]
 
 def update(engine: sa.Engine, table_name: str, where: dict[str, Any], /, **values: Any) -> None:
     """Change one staged row (``where`` must match exactly one)."""
-    from atera_qbo.staging.db import money_out, table
+    from atera_qbo.staging.db import table
 
     name = table_name
-    tbl = table(engine, name)
-    values = {k: (money_out(v, engine) if isinstance(v, Decimal) else v) for k, v in values.items()}
+    tbl = table(name)
+    values = {k: (v if isinstance(v, Decimal) else v) for k, v in values.items()}
     with engine.begin() as conn:
         count = conn.execute(sa.update(tbl).where(*(tbl.c[k] == v for k, v in where.items()))
                              .values(**values)).rowcount

@@ -8,11 +8,12 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -314,15 +315,15 @@ def test_scope_limits_the_gate_to_part_of_a_table(engine):
     """An old bad invoice must not block the gate of a later window."""
     import sqlalchemy as sa
 
-    from atera_qbo.staging.db import money_out, table, upsert, utcnow
+    from atera_qbo.staging.db import table, upsert, utcnow
 
-    inv = table(engine, "stg_atera_invoices")
+    inv = table("stg_atera_invoices")
     now = utcnow()
-    rows = [{"source_id": "1", "invoice_date": "2026-01-05", "subtotal": money_out(Decimal("10.00"), engine),
-             "tax": money_out(Decimal("0.00"), engine), "total": money_out(Decimal("99.00"), engine),
+    rows = [{"source_id": "1", "invoice_date": "2026-01-05", "subtotal": Decimal("10.00"),
+             "tax": Decimal("0.00"), "total": Decimal("99.00"),
              "currency": "USD", "extracted_at": now},
-            {"source_id": "2", "invoice_date": "2026-09-05", "subtotal": money_out(Decimal("10.00"), engine),
-             "tax": money_out(Decimal("0.80"), engine), "total": money_out(Decimal("10.80"), engine),
+            {"source_id": "2", "invoice_date": "2026-09-05", "subtotal": Decimal("10.00"),
+             "tax": Decimal("0.80"), "total": Decimal("10.80"),
              "currency": "USD", "extracted_at": now}]
     with engine.begin() as conn:
         upsert(conn, inv, rows, ["source_id"])

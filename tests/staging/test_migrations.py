@@ -128,7 +128,7 @@ def insert_old_rows(engine: sa.Engine, rows: dict[str, list[dict]] = ROWS) -> No
 def assert_rows_survived(engine: sa.Engine, rows: dict[str, list[dict]] = ROWS) -> None:
     with engine.connect() as conn:
         for name, records in rows.items():
-            tbl = table(engine, name)
+            tbl = table(name)
             stored = [r._asdict() for r in conn.execute(sa.select(tbl))]
             assert len(stored) == len(records), name
             key = list(tbl.primary_key.columns.keys())
@@ -163,7 +163,7 @@ def test_baseline_adopts_a_database_of_the_old_schema_sql_without_losing_a_row(b
     assert_at_head(blank_engine)
     assert_rows_survived(blank_engine)
     # provenance (revision 0003) derived from what the rows said
-    mc = table(blank_engine, "map_customers")
+    mc = table("map_customers")
     with blank_engine.connect() as conn:
         origin = dict(conn.execute(sa.select(mc.c.atera_id, mc.c.origin_plan_id)).all())
         decided = set(conn.execute(sa.select(mc.c.decided_at)).scalars())
@@ -231,7 +231,7 @@ def test_concurrent_first_migrations_do_not_collide(tmp_path):
 
 
 def test_money_is_exact_and_refuses_float(engine):
-    tbl = table(engine, "stg_qbo_items")
+    tbl = table("stg_qbo_items")
     with engine.begin() as conn:
         conn.execute(tbl.insert().values(source_id="1", unit_price=D("12345678.12345"), extracted_at=T0))
         with pytest.raises(sa.exc.StatementError, match="Decimal, not float"):
@@ -320,7 +320,7 @@ def test_qbo_customer_contacts_are_filled_from_the_records_already_staged(blank_
     else:
         run_sql(blank_engine, migrate.upgrade_sql(url_of(blank_engine), "0006_review_overrides:head"))
     assert_at_head(blank_engine)
-    qc = table(blank_engine, "stg_qbo_customers")
+    qc = table("stg_qbo_customers")
     with blank_engine.connect() as conn:
         got = {r.source_id: (r.phone, r.web_addr) for r in conn.execute(sa.select(qc))}
     assert got == {"7": ("(555) 301-4000", "https://a.example"), "8": (None, None), "9": (None, None)}

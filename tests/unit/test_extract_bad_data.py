@@ -41,7 +41,7 @@ def test_odd_records_are_staged_and_flagged_unstageable_ones_reported(engine):
     assert results["customers"].rows == 3
     (rejected,) = results["customers"].rejected
     assert "'No id at all'" in rejected and "CustomerID missing" in rejected
-    customers, products = table(engine, "stg_atera_customers"), table(engine, "stg_atera_products")
+    customers, products = table("stg_atera_customers"), table("stg_atera_products")
     with engine.connect() as conn:
         flags = dict(conn.execute(sa.select(customers.c.source_id, customers.c.quality_flags)).all())
         zips = dict(conn.execute(sa.select(customers.c.source_id, customers.c.zip_code)).all())

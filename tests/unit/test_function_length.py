@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from scripts.long_functions import PACKAGE, long_functions, main
 
+
 def test_no_function_over_60_lines_in_the_domain_package():
     found = [f"{f.path}:{f.line} {f.name} ({f.lines} lines)" for f in long_functions([PACKAGE])]
     assert found == [], f"split these functions: {found}"

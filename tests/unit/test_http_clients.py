@@ -184,7 +184,7 @@ def test_qbo_query_all_reads_pages_ahead_yet_yields_every_row_once_in_order(tota
     in_flight, most = [0], [0]
     lock = threading.Lock()
 
-    def page(self, entity, where, start, size):  # noqa: ANN001 - stands in for QboClient._page
+    def page(self, entity, where, start, size):
         with lock:
             asked.append(start)
             in_flight[0] += 1

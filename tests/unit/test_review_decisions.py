@@ -3,13 +3,12 @@ action, status and action never contradicting each other, and the review after a
 from __future__ import annotations
 
 import pytest
+from test_matching import catalogs
 
 from atera_qbo.errors import MatchingError
 from atera_qbo.matching.commit import Step
 from atera_qbo.matching.match import after_commit, apply_overrides, decisions, match_all
 from atera_qbo.matching.review import Action, Decision, MatchStatus, ReviewRow
-
-from test_matching import catalogs
 
 
 def rows(review):

@@ -50,7 +50,7 @@ def stage(engine: sa.Engine) -> None:
     }
     with engine.begin() as conn:
         for name, values in rows.items():
-            conn.execute(table(engine, name).insert(), [{**v, "extracted_at": now} for v in values])
+            conn.execute(table(name).insert(), [{**v, "extracted_at": now} for v in values])
 
 
 @pytest.fixture(scope="module")

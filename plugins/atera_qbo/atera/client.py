@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator
 from datetime import date
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests

@@ -16,8 +16,8 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import sqlalchemy as sa
 

@@ -25,7 +25,7 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
     ``origin`` (e.g. ``export <run id>``) is recorded as the provenance of the customers it creates."""
     problems: dict[str, str] = {}
     missing, exact = _without_candidates(engine, _unmapped(engine, date_from, date_to, numbers), review, problems)
-    names = table(engine, "stg_qbo_names")
+    names = table("stg_qbo_names")
     with engine.connect() as conn:
         taken = {exact_key(n): e for e, n in conn.execute(sa.select(names.c.entity, names.c.display_name))}
     created: dict[str, str] = {}
@@ -46,8 +46,8 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
 
 def _unmapped(engine: sa.Engine, date_from: date, date_to: date, numbers: list[str]) -> list[Any]:
     """The Atera customers of the selected invoices that have no active mapping."""
-    inv, mc, ac = table(engine, "stg_atera_invoices"), table(engine, "map_customers"), \
-        table(engine, "stg_atera_customers")
+    inv, mc, ac = table("stg_atera_invoices"), table("map_customers"), \
+        table("stg_atera_customers")
     cond = [inv.c.invoice_date >= date_from.isoformat(), inv.c.invoice_date <= date_to.isoformat(),
             inv.c.customer_id.is_not(None)]
     if numbers:

@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,7 +36,7 @@ from ..qbo.client import BATCH_SIZE, fault_of
 from ..qbo.query import in_list
 from ..qbo.taxes import country_code
 from ..reconcile.store import blocked_by_reconciliation, unusable_targets
-from ..staging.db import money_in, money_out, table, upsert, utcnow
+from ..staging.db import money_in, table, upsert, utcnow
 from .claims import claim
 from .report import write_report
 from .transform import InvoiceContext, Transformed, transform
@@ -74,9 +75,9 @@ class ExportResult:
 
 
 def build_context(engine: sa.Engine) -> InvoiceContext:
-    mc, mp = table(engine, "map_customers"), table(engine, "map_products")
-    ap, qi = table(engine, "stg_atera_products"), table(engine, "stg_qbo_items")
-    prefs = table(engine, "stg_qbo_preferences")
+    mc, mp = table("map_customers"), table("map_products")
+    ap, qi = table("stg_atera_products"), table("stg_qbo_items")
+    prefs = table("stg_qbo_preferences")
     with engine.connect() as conn:
         customer_map = {str(a): str(q) for a, q in conn.execute(
             sa.select(mc.c.atera_id, mc.c.qbo_id).where(mc.c.active.is_(True), mc.c.qbo_id.is_not(None)))}
@@ -107,7 +108,7 @@ def build_context(engine: sa.Engine) -> InvoiceContext:
 
 def _zero_tax_code(engine: sa.Engine) -> str | None:
     """The company's 0% (or exempt) sales TaxCode, for non-taxable lines of non-US companies."""
-    codes, rates = table(engine, "stg_qbo_tax_codes"), table(engine, "stg_qbo_tax_rates")
+    codes, rates = table("stg_qbo_tax_codes"), table("stg_qbo_tax_rates")
     with engine.connect() as conn:
         rate_values = {str(i): money_in(v) for i, v in conn.execute(sa.select(rates.c.source_id, rates.c.rate_value))}
         rows = conn.execute(sa.select(codes.c.source_id, codes.c.name, codes.c.raw_json)
@@ -126,7 +127,7 @@ def _zero_tax_code(engine: sa.Engine) -> str | None:
 def select_numbers(engine: sa.Engine, *, date_from: date | None, date_to: date | None,
                    numbers: Iterable[str] | None) -> list[str]:
     """The staged (not deleted) invoices of a window, or of the given numbers, in export order: date, number."""
-    inv = table(engine, "stg_atera_invoices")
+    inv = table("stg_atera_invoices")
     cond = [inv.c.deleted_at.is_(None)]
     if date_from:
         cond.append(inv.c.invoice_date >= date_from.isoformat())
@@ -143,7 +144,7 @@ def select_numbers(engine: sa.Engine, *, date_from: date | None, date_to: date |
 
 def load_invoices(engine: sa.Engine, numbers: list[str]) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """These staged invoices with their lines, in the order given."""
-    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+    inv, lines = table("stg_atera_invoices"), table("stg_atera_invoice_lines")
     invoices: dict[str, dict[str, Any]] = {}
     all_lines: dict[str, list[dict[str, Any]]] = {}
     with engine.connect() as conn:
@@ -168,7 +169,7 @@ def check_requested(engine: sa.Engine, numbers: list[str], selected: list[str], 
     missing = sorted(set(numbers) - set(selected), key=lambda n: (len(n), n))
     if not missing:
         return
-    inv = table(engine, "stg_atera_invoices")
+    inv = table("stg_atera_invoices")
     with engine.connect() as conn:
         staged = {r.source_id: r for r in conn.execute(sa.select(inv.c.source_id, inv.c.invoice_date,
                                                                  inv.c.deleted_at).where(inv.c.source_id.in_(missing)))}
@@ -191,8 +192,8 @@ class Ledger:
     def __init__(self, engine: sa.Engine, batch_id: str) -> None:
         self.engine = engine
         self.batch_id = batch_id
-        self.batches = table(engine, "export_batches")
-        self.invoices = table(engine, "export_invoices")
+        self.batches = table("export_batches")
+        self.invoices = table("export_invoices")
 
     def open(self, run_id: str | None, params: dict[str, Any], try_number: int | None = None) -> None:
         """One batch row per task attempt. An earlier attempt of the same run whose row is still ``running`` died
@@ -264,7 +265,7 @@ class Ledger:
                     "status": keep("status", "pending"), "qbo_id": keep("qbo_id"),
                     "qbo_doc_number": keep("qbo_doc_number"), "request_id": keep("request_id", number),
                     "payload_hash": keep("payload_hash"), "qbo_type": keep("qbo_type"),
-                    "total": money_out(values["total"], self.engine) if "total" in values else keep("total"),
+                    "total": values["total"] if "total" in values else keep("total"),
                     "error_text": values.get("error_text"),
                     "attempts": (old.attempts if old else 0) + (1 if attempt else 0),
                     # only an answered fault counts: a batch whose answer never came may have been performed

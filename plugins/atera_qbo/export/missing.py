@@ -48,8 +48,8 @@ def candidate_reasons(review: pd.DataFrame, entity: Entity, atera_ids: list[str]
 
 def unmapped_products(engine: sa.Engine, date_from: date, date_to: date, numbers: list[str]) -> list[dict[str, Any]]:
     """The Atera products/expenses/rates the selected invoices' lines name that have no active mapping."""
-    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
-    ap, mp = table(engine, "stg_atera_products"), table(engine, "map_products")
+    inv, lines = table("stg_atera_invoices"), table("stg_atera_invoice_lines")
+    ap, mp = table("stg_atera_products"), table("map_products")
     cond = [inv.c.invoice_date >= date_from.isoformat(), inv.c.invoice_date <= date_to.isoformat()]
     if numbers:
         cond.append(inv.c.source_id.in_(numbers))

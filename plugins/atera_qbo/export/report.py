@@ -44,7 +44,7 @@ def _statuses(result: ExportResult) -> dict[str, tuple[str, str]]:
 
 
 def _rows(engine: sa.Engine, name: str, key: str, numbers: list[str]) -> dict[str, Any]:
-    tbl = table(engine, name)
+    tbl = table(name)
     with engine.connect() as conn:
         return {getattr(r, key): r for start in range(0, len(numbers), 500) for r in conn.execute(
             sa.select(tbl).where(tbl.c[key].in_(numbers[start:start + 500])))}

@@ -2,15 +2,16 @@
 invoices of a date window with their lines."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
-from .load import LoadResult, flags_text, load, money, money_columns_out, stage_each, text, watched
+from .load import LoadResult, flags_text, load, money, stage_each, text, watched
 from .watermarks import full_due, get_watermark, marks_after, parse_instant
 
 # Every rate-carrying field of each Atera contract type (OpenAPI ContractDto sub-objects).
@@ -105,7 +106,7 @@ def _pull_incremental(engine: sa.Engine, key: str, entity: str, fetch: Callable[
         (parse_instant(previous) - ATERA_OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")
     res = LoadResult(f"atera {key}" + ("" if full else f" modified since {since}"))
     seen: list[Any] = []
-    rows = watched(stage_each(fetch(since), key[:-1], build, res, engine), lambda r: r.get("last_modified"),
+    rows = watched(stage_each(fetch(since), key[:-1], build, res), lambda r: r.get("last_modified"),
                    seen)
     return load(engine, table_name, ["source_id"], rows, full=full, result=res,
                 watermarks=lambda: marks_after(entity, previous, seen, started, full=full))
@@ -114,7 +115,7 @@ def _pull_incremental(engine: sa.Engine, key: str, entity: str, fetch: Callable[
 def _pull_rates(engine: sa.Engine, kind: str, label: str, records: Iterable[dict[str, Any]]) -> LoadResult:
     """One kind of rate (product, expense, contract rate) in full into ``stg_atera_products``."""
     res = LoadResult(f"atera {label}")
-    rows = stage_each(records, kind, lambda r: rate_row(kind, r), res, engine)
+    rows = stage_each(records, kind, lambda r: rate_row(kind, r), res)
     return load(engine, "stg_atera_products", ["kind", "source_id"], rows, full=True, scope={"kind": kind},
                 result=res)
 
@@ -124,7 +125,7 @@ def extract_atera_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool 
     """Customers and contacts incrementally (``FromLastModifiedDate`` from the watermark less an overlap; a full
     pull when asked, when there is no watermark, or once a day to see deletions); products, expenses, contracts
     and the contract-rate catalog in full (Atera offers no modified filter for them)."""
-    started = now or datetime.now(timezone.utc)
+    started = now or datetime.now(UTC)
     results = {
         "customers": _pull_incremental(engine, "customers", "atera_customers", client.customers, atera_customer_row,
                                        "stg_atera_customers", started, full_refresh),
@@ -135,7 +136,7 @@ def extract_atera_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool 
     }
     contracts = list(client.contracts())
     res = LoadResult("atera contracts")
-    rows = stage_each(contracts, "contract", contract_row, res, engine)
+    rows = stage_each(contracts, "contract", contract_row, res)
     results["contracts"] = load(engine, "stg_atera_contracts", ["source_id"], rows, full=True, result=res)
 
     # Atera has no endpoint listing hourly rates/services: assemble them from the contracts, once per RateID.
@@ -155,8 +156,8 @@ def _date_part(value: Any) -> str | None:
 def customer_resolver(engine: sa.Engine) -> Callable[[str | None, str | None], str | None]:
     """Atera invoices name their customer (``To.CompanyName``), not its id: resolve it against staged customers
     (exact, then blank/case-insensitive when that is unambiguous), else via the invoice's contract."""
-    customers = table(engine, "stg_atera_customers")
-    contracts = table(engine, "stg_atera_contracts")
+    customers = table("stg_atera_customers")
+    contracts = table("stg_atera_contracts")
     by_name: dict[str, str] = {}
     by_norm: dict[str, list[str]] = {}
     by_contract: dict[tuple[str, str], str] = {}
@@ -230,9 +231,8 @@ def _store_invoices(engine: sa.Engine, inv_rows: list[dict[str, Any]], line_rows
     for rows in (inv_rows, line_rows):
         for row in rows:
             row["extracted_at"] = now
-            money_columns_out(row, engine)
-    inv_tbl = table(engine, "stg_atera_invoices")
-    line_tbl = table(engine, "stg_atera_invoice_lines")
+    inv_tbl = table("stg_atera_invoices")
+    line_tbl = table("stg_atera_invoice_lines")
     with engine.begin() as conn:
         numbers = [r["source_id"] for r in inv_rows]
         for start in range(0, len(numbers), 500):

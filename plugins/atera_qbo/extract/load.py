@@ -3,14 +3,15 @@ flag as deleted what a full pull no longer returns, and advance the watermarks i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..money import to_decimal
-from ..staging.db import money_out, table, upsert, utcnow
+from ..staging.db import table, upsert, utcnow
 from .watermarks import save_watermark
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,6 @@ def flags_text(flags: list[str]) -> str | None:
     return ",".join(flags) or None
 
 
-def money_columns_out(row: dict[str, Any], engine: sa.Engine) -> dict[str, Any]:
-    """Decimal columns in the form the staging database stores them."""
-    for key, value in list(row.items()):
-        if isinstance(value, Decimal):
-            row[key] = money_out(value, engine)
-    return row
-
-
 # ----------------------------------------------------------------------------------------------- staging rows
 _ID_KEYS = ("CustomerID", "EndUserID", "RateID", "ContractID", "InvoiceNumber", "Id")
 _NAME_KEYS = ("CustomerName", "Description", "ContractName", "DisplayName", "Name")
@@ -76,7 +69,7 @@ def describe_record(rec: Any) -> str:
 
 
 def stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[[dict[str, Any]], dict[str, Any]],
-               result: LoadResult, money_engine: sa.Engine) -> Iterator[dict[str, Any]]:
+               result: LoadResult) -> Iterator[dict[str, Any]]:
     """Staging rows, built as the records arrive; a record that cannot be staged at all is reported by id, never
     crashes the load."""
     for rec in records:
@@ -85,7 +78,7 @@ def stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[[
         except Exception as exc:  # noqa: BLE001 - a bad record must not stop the load
             result.rejected.append(f"{entity} {describe_record(rec)}: {type(exc).__name__}: {exc}")
             continue
-        yield money_columns_out(row, money_engine)
+        yield row
 
 
 def watched(rows: Iterable[dict[str, Any]], stamp: Callable[[dict[str, Any]], Any],
@@ -109,7 +102,7 @@ def load(engine: sa.Engine, table_name: str, keys: list[str], rows: Iterable[dic
     row went by). A load that stops half-way leaves rows upserted — the same rows again next time — and the old
     watermarks, so the next run reads it all again."""
     now = utcnow()
-    tbl = table(engine, table_name)
+    tbl = table(table_name)
     has_deleted = "deleted_at" in tbl.c
     count = flagged = 0
     chunk: list[dict[str, Any]] = []

@@ -3,9 +3,10 @@ company preferences. Transactions are not catalogs and are not extracted here.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, NamedTuple
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
@@ -160,13 +161,13 @@ def pull_entity(client: Any, engine: sa.Engine, plan: EntityPlan, gone: set[str]
         where += f" AND Metadata.LastUpdatedTime >= '{iso(parse_instant(plan.previous) - QBO_OVERLAP)}'"
     res = LoadResult(f"qbo {spec.key}" + ("" if plan.full else " (incremental)"))
     seen: list[Any] = []
-    rows = watched(stage_each(client.query_all(spec.entity, where), spec.entity, spec.build, res, engine),
+    rows = watched(stage_each(client.query_all(spec.entity, where), spec.entity, spec.build, res),
                    lambda r: r.get("last_updated") or _last_updated(r.get("raw_json")), seen)
     result = load(engine, spec.table_name, ["source_id"], rows, full=plan.full, result=res,
                   watermarks=lambda: marks_after(plan.mark_key, plan.previous, seen, started, full=plan.full,
                                                  synced=True))
     if gone and not plan.full:
-        tbl = table(engine, spec.table_name)
+        tbl = table(spec.table_name)
         with engine.begin() as conn:
             result.deleted += conn.execute(sa.update(tbl).where(
                 tbl.c.source_id.in_(sorted(gone)), tbl.c.deleted_at.is_(None)).values(deleted_at=utcnow())).rowcount
@@ -176,7 +177,7 @@ def pull_entity(client: Any, engine: sa.Engine, plan: EntityPlan, gone: set[str]
 def pull_names(client: Any, engine: sa.Engine, entity: str) -> LoadResult:
     """Vendor or Employee display names (they share the name space with customers), always in full."""
     res = LoadResult(f"qbo {entity.lower()} names")
-    rows = stage_each(client.query_all(entity, ALL_ACTIVE), entity, qbo_name_row(entity), res, engine)
+    rows = stage_each(client.query_all(entity, ALL_ACTIVE), entity, qbo_name_row(entity), res)
     return load(engine, "stg_qbo_names", ["entity", "source_id"], rows, full=True, scope={"entity": entity},
                 result=res)
 
@@ -203,7 +204,7 @@ def extract_qbo_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool = 
     rates, terms, vendor/employee names and company preferences. Incremental on ``Metadata.LastUpdatedTime`` (less
     an overlap) with deletions (merges) from CDC; a full pull when asked, without a watermark, when the watermark is
     older than CDC's 30 days, or once a day."""
-    started = now or datetime.now(timezone.utc)
+    started = now or datetime.now(UTC)
     plans = plan_catalog(engine, started, full_refresh)
     deleted_by_cdc = cdc_deletions(client, plans)
     results = {plan.spec.key: pull_entity(client, engine, plan, deleted_by_cdc.get(plan.spec.entity), started)

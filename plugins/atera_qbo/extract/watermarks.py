@@ -6,8 +6,8 @@ entity was last pulled at all.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -17,13 +17,13 @@ FULL_EVERY = timedelta(hours=24)  # incremental pulls cannot see deletions: a fu
 
 
 def get_watermark(engine: sa.Engine, entity: str) -> str | None:
-    tbl = table(engine, "sync_watermarks")
+    tbl = table("sync_watermarks")
     with engine.connect() as conn:
         return conn.execute(sa.select(tbl.c.watermark).where(tbl.c.entity == entity)).scalar()
 
 
 def save_watermark(conn: sa.Connection, engine: sa.Engine, entity: str, value: str) -> None:
-    upsert(conn, table(engine, "sync_watermarks"), [{"entity": entity, "watermark": value, "updated_at": utcnow()}],
+    upsert(conn, table("sync_watermarks"), [{"entity": entity, "watermark": value, "updated_at": utcnow()}],
            ["entity"])
 
 
@@ -35,11 +35,11 @@ def parse_instant(text: str | None) -> datetime | None:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def full_due(engine: sa.Engine, entity: str, now: datetime, full_refresh: bool) -> bool:

@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -184,8 +185,8 @@ def _finding(kind: str, p: dict[str, Any], qbo_id: str | None, action: str) -> d
 # ------------------------------------------------------------------------------------------------ staging reads
 def load_inputs(engine: sa.Engine) -> tuple[list[dict], list[dict], dict[str, str], dict[str, dict]]:
     """Staged Atera rates, QBO items, the active product mapping and what was last written to Atera."""
-    products, items = table(engine, "stg_atera_products"), table(engine, "stg_qbo_items")
-    mapping, state = table(engine, "map_products"), table(engine, "atera_catalog_state")
+    products, items = table("stg_atera_products"), table("stg_qbo_items")
+    mapping, state = table("map_products"), table("atera_catalog_state")
     with engine.connect() as conn:
         prows = [dict(r) for r in conn.execute(sa.select(products)).mappings()]
         irows = [dict(r) for r in conn.execute(sa.select(items)).mappings()]
@@ -198,7 +199,7 @@ def load_inputs(engine: sa.Engine) -> tuple[list[dict], list[dict], dict[str, st
 
 def is_following(engine: sa.Engine) -> dict[str, Any] | None:
     """The first replacement's record when Atera's catalog follows QBO's, else None."""
-    master = table(engine, "catalog_master")
+    master = table("catalog_master")
     with engine.connect() as conn:
         row = conn.execute(sa.select(master).where(master.c.catalog == STATE_KEY)).mappings().first()
     return dict(row) if row else None
@@ -279,7 +280,7 @@ def execute(engine: sa.Engine, atera: Any, catalog_plan: CatalogPlan, *, plan_id
         result.done[step.action] = result.done.get(step.action, 0) + 1
     if first:
         with engine.begin() as conn:
-            upsert(conn, table(engine, "catalog_master"),
+            upsert(conn, table("catalog_master"),
                    [{"catalog": STATE_KEY, "master": "qbo", "since": utcnow(), "plan_id": plan_id}], ["catalog"])
     return result
 
@@ -332,10 +333,10 @@ def _after_write(engine: sa.Engine, atera_id: str, qbo_id: str | None, fields: d
     now = utcnow()
     stored = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in fields.items() if k != "Archived"}
     with engine.begin() as conn:
-        upsert(conn, table(engine, "atera_catalog_state"),
+        upsert(conn, table("atera_catalog_state"),
                [{"atera_id": atera_id, "qbo_id": qbo_id, "fields_json": json.dumps(stored, sort_keys=True),
                  "plan_id": plan_id, "written_at": now}], ["atera_id"])
-        products = table(engine, "stg_atera_products")
+        products = table("stg_atera_products")
         columns = {"Description": "name", "SKU": "sku", "Amount": "amount"}
         values = {col: fields[key] for key, col in columns.items() if key in fields}
         if created:
@@ -358,7 +359,7 @@ def _map_imported(engine: sa.Engine, atera_id: str, qbo_id: str | None, name: st
 
 
 def _mark_deleted(engine: sa.Engine, kind: str, source_id: str) -> None:
-    products = table(engine, "stg_atera_products")
+    products = table("stg_atera_products")
     with engine.begin() as conn:
         conn.execute(products.update().where(products.c.kind == kind, products.c.source_id == source_id)
                      .values(deleted_at=utcnow()))
@@ -366,7 +367,7 @@ def _mark_deleted(engine: sa.Engine, kind: str, source_id: str) -> None:
 
 # ------------------------------------------------------------------------------------------------ step log
 def _step_status(engine: sa.Engine, plan_id: str, step: CatalogStep) -> str | None:
-    steps = table(engine, "atera_catalog_steps")
+    steps = table("atera_catalog_steps")
     with engine.connect() as conn:
         return conn.execute(sa.select(steps.c.status).where(steps.c.plan_id == plan_id,
                                                             steps.c.step_key == step.key)).scalar()
@@ -375,7 +376,7 @@ def _step_status(engine: sa.Engine, plan_id: str, step: CatalogStep) -> str | No
 def _record(engine: sa.Engine, plan_id: str, step: CatalogStep, status: str, error: str | None = None) -> None:
     body = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in step.body.items()}
     with engine.begin() as conn:
-        upsert(conn, table(engine, "atera_catalog_steps"),
+        upsert(conn, table("atera_catalog_steps"),
                [{"plan_id": plan_id, "step_key": step.key, "action": step.action, "atera_id": step.atera_id,
                  "qbo_id": step.qbo_id, "name": step.name, "body_json": json.dumps(body, sort_keys=True),
                  "status": status, "error_text": error, "updated_at": utcnow()}], ["plan_id", "step_key"])
@@ -385,7 +386,7 @@ def _record(engine: sa.Engine, plan_id: str, step: CatalogStep, status: str, err
 def snapshot(engine: sa.Engine, atera: Any, removals: list[CatalogStep], *, plan_id: str, review_dir: Path) -> Path:
     """Every record about to be removed, read whole from Atera, stored in staging and written to a JSON file —
     all of it before the first removal."""
-    snaps = table(engine, "atera_catalog_snapshots")
+    snaps = table("atera_catalog_snapshots")
     with engine.connect() as conn:
         taken = {(r.kind, r.source_id) for r in conn.execute(sa.select(snaps.c.kind, snaps.c.source_id)
                                                               .where(snaps.c.plan_id == plan_id))}
@@ -414,7 +415,7 @@ def restore(engine: sa.Engine, atera: Any, *, plan_id: str) -> list[dict[str, An
     """Recreate the records a replacement removed (from ``atera_catalog_snapshots``); Atera assigns new ids.
     A record already restored is skipped, and one whose create was sent but not recorded (a crash, a lost answer)
     is found in Atera by name and SKU and adopted: restore can be rerun and retried, never making two."""
-    snaps = table(engine, "atera_catalog_snapshots")
+    snaps = table("atera_catalog_snapshots")
     with engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(sa.select(snaps).where(snaps.c.plan_id == plan_id)
                                               .order_by(snaps.c.kind, snaps.c.source_id)).mappings()]

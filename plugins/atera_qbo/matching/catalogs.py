@@ -28,10 +28,10 @@ class Catalogs:
 
 
 def load_catalogs(engine: sa.Engine) -> Catalogs:
-    ac, qc = table(engine, "stg_atera_customers"), table(engine, "stg_qbo_customers")
-    at = table(engine, "stg_atera_contacts")
-    ap, qi = table(engine, "stg_atera_products"), table(engine, "stg_qbo_items")
-    qn = table(engine, "stg_qbo_names")
+    ac, qc = table("stg_atera_customers"), table("stg_qbo_customers")
+    at = table("stg_atera_contacts")
+    ap, qi = table("stg_atera_products"), table("stg_qbo_items")
+    qn = table("stg_qbo_names")
     with engine.connect() as conn:
         atera_customers = pd.read_sql(
             sa.select(ac.c.source_id.label("atera_id"), ac.c.name, ac.c.address, ac.c.city, ac.c.state,

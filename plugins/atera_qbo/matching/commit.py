@@ -67,7 +67,7 @@ class CommitResult:
 
 
 def income_account(engine: sa.Engine) -> str:
-    acc = table(engine, "stg_qbo_accounts")
+    acc = table("stg_qbo_accounts")
     with engine.connect() as conn:
         rows = conn.execute(sa.select(acc.c.source_id, acc.c.account_sub_type)
                             .where(acc.c.account_type == "Income", acc.c.active.is_(True),
@@ -138,7 +138,7 @@ def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *,
 
 
 def _save_steps(engine: sa.Engine, plan_id: str, steps: list[Step]) -> None:
-    tbl = table(engine, "match_plan_steps")
+    tbl = table("match_plan_steps")
     now = utcnow()
     rows = [{"plan_id": plan_id, "step_no": s.step_no, "entity": s.entity, "atera_id": s.atera_id,
              "qbo_id": s.qbo_id, "action": s.action, "payload_json": dumps(s.payload), "request_id": s.request_id,
@@ -150,14 +150,14 @@ def _save_steps(engine: sa.Engine, plan_id: str, steps: list[Step]) -> None:
 
 def _done_before(engine: sa.Engine, plan_id: str) -> set[tuple[int, str]]:
     """(step_no, request_id) of the steps an earlier attempt of this plan recorded done."""
-    tbl = table(engine, "match_plan_steps")
+    tbl = table("match_plan_steps")
     with engine.connect() as conn:
         return {(int(n), str(rid)) for n, rid in conn.execute(
             sa.select(tbl.c.step_no, tbl.c.request_id).where(tbl.c.plan_id == plan_id, tbl.c.status == "done"))}
 
 
 def _record_step(engine: sa.Engine, plan_id: str, step: Step) -> None:
-    tbl = table(engine, "match_plan_steps")
+    tbl = table("match_plan_steps")
     with engine.begin() as conn:
         conn.execute(sa.update(tbl).where(tbl.c.plan_id == plan_id, tbl.c.step_no == step.step_no)
                      .values(status=step.status, result_id=step.result_id, error_text=step.error,
@@ -169,7 +169,7 @@ def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: 
     """Run the plan's steps; when all succeeded, activate the new mapping (provenance: ``staging.mappings``;
     ``overrides`` is the file whose lines decided, to record them)."""
     plan_id = run_id or uuid.uuid4().hex
-    plans = table(engine, "match_plans")
+    plans = table("match_plans")
     earlier = _done_before(engine, plan_id)
     with engine.begin() as conn:
         upsert(conn, plans, [{"plan_id": plan_id, "created_at": utcnow(), "finished_at": None,
@@ -235,7 +235,7 @@ def _stop(engine: sa.Engine, plan_id: str, step: Step, result: CommitResult, exc
 
 
 def _finish(engine: sa.Engine, plan_id: str, status: str, result: CommitResult, *, error: str | None = None) -> None:
-    plans = table(engine, "match_plans")
+    plans = table("match_plans")
     summary = {**result.as_dict(), **({"error": error} if error else {})}
     with engine.begin() as conn:
         conn.execute(sa.update(plans).where(plans.c.plan_id == plan_id)

@@ -35,7 +35,7 @@ class _Side:
     active_id: np.ndarray
 
     @classmethod
-    def of(cls, qbo: pd.DataFrame, key_column: str) -> "_Side":
+    def of(cls, qbo: pd.DataFrame, key_column: str) -> _Side:
         keys = np.asarray(exact_keys(qbo[key_column].tolist()) if key_column in qbo else [""] * len(qbo), object)
         has = keys != ""
         ids = qbo["qbo_id"].astype(str).to_numpy(object)[has]

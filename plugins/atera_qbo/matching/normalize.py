@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 _LEGAL = re.compile(r"\b(incorporated|inc|llc|llp|ltd|limited|co|corp|corporation|company|plc|gmbh)\b")
 _LEGAL_FORM = {"incorporated": "inc", "limited": "ltd", "corporation": "corp", "company": "co"}

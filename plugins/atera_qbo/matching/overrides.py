@@ -8,8 +8,8 @@ Several Atera products may share one QBO item, but only by such an explicit deci
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -33,7 +33,7 @@ class _Ref:
     names: dict[str, str]
 
     @classmethod
-    def of(cls, qbo: pd.DataFrame) -> "_Ref":
+    def of(cls, qbo: pd.DataFrame) -> _Ref:
         ids = qbo["qbo_id"].astype(str)
         return cls(set(ids[qbo["active"].astype(bool).to_numpy()].tolist()), set(ids.tolist()),
                    dict(zip(ids.tolist(), qbo["name"].fillna("").astype(str).tolist())))

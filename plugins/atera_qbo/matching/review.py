@@ -6,9 +6,10 @@ anything. Statuses, actions and decisions are Enums whose values are the words o
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from enum import StrEnum
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pandas as pd
 

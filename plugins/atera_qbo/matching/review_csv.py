@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -107,7 +108,7 @@ def _xlsx_lines(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
     except FileNotFoundError as exc:
         raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV or .xlsx as overrides_path "
                             "(a path on the worker)") from exc
-    except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a file that is not a workbook
+    except Exception as exc:
         raise MatchingError(f"overrides file {path} is not a readable .xlsx workbook ({exc}): save it from Excel "
                             "as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8'") from exc
     sheet = book["review"] if "review" in book.sheetnames else book.worksheets[0]

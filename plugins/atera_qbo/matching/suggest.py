@@ -15,8 +15,8 @@ below ``2 × SUGGEST_MIN_SCORE − 100`` cannot reach the threshold and is never
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

@@ -14,9 +14,10 @@ import base64
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import requests
 import sqlalchemy as sa
@@ -113,7 +114,7 @@ class TokenStore:
         self.clock = clock
         self.sleep = sleep
         self.owner = uuid.uuid4().hex
-        self.tokens = table(engine, "oauth_tokens")
+        self.tokens = table("oauth_tokens")
         self._seed(seed_refresh_token)
 
     def _enc(self, value: str | None) -> str | None:
@@ -210,4 +211,4 @@ class TokenStore:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)

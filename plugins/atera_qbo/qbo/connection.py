@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -43,7 +44,7 @@ class Event:
 
 
 def latest_event(engine: sa.Engine, realm_id: str) -> Event | None:
-    tbl = table(engine, "qbo_connection_events")
+    tbl = table("qbo_connection_events")
     with engine.connect() as conn:
         row = conn.execute(sa.select(tbl).where(tbl.c.realm_id == realm_id)
                            .order_by(tbl.c.at.desc(), tbl.c.event_id.desc()).limit(1)).first()
@@ -52,7 +53,7 @@ def latest_event(engine: sa.Engine, realm_id: str) -> Event | None:
 
 def _record(conn: sa.Connection, engine: sa.Engine, realm_id: str, event: str, actor: str | None,
             seed: str | None, detail: str) -> None:
-    conn.execute(sa.insert(table(engine, "qbo_connection_events")).values(
+    conn.execute(sa.insert(table("qbo_connection_events")).values(
         event_id=uuid.uuid4().hex, realm_id=realm_id, event=event, at=utcnow(), actor=actor,
         seed_fingerprint=fingerprint(seed), detail=detail))
 

@@ -2,7 +2,7 @@
 parameters, so every literal goes through ``quote``."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 MAX_RESULTS = 1000
 

@@ -26,7 +26,7 @@ def country_code(country: str | None) -> str:
 
 
 def company_country(engine: sa.Engine) -> str:
-    prefs = table(engine, "stg_qbo_preferences")
+    prefs = table("stg_qbo_preferences")
     with engine.connect() as conn:
         country = conn.execute(sa.select(prefs.c.country)).scalar()
     return country_code(country)
@@ -39,7 +39,7 @@ def default_item_tax_code(engine: sa.Engine, configured: Any,
     country = company_country(engine)
     if country == "US":
         return None
-    codes = table(engine, "stg_qbo_tax_codes")
+    codes = table("stg_qbo_tax_codes")
     with engine.connect() as conn:
         rows = conn.execute(sa.select(codes.c.source_id, codes.c.name, codes.c.active)
                             .where(codes.c.deleted_at.is_(None))).all()

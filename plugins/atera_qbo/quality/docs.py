@@ -16,10 +16,11 @@ from __future__ import annotations
 import fcntl
 import html
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ._gx import gx as load_gx
 
@@ -181,7 +182,7 @@ def write_summary(context: Any, docs_dir: Path) -> Path:
     to the GX pages of the runs kept. Self-contained: it renders offline."""
     runs = _runs(context)
     rows = "\n".join(_row(suite, keys, context) for suite, keys in sorted(runs.items()) if keys)
-    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Quality gates</title>"
             f"<style>{_CSS}</style></head><body>\n<h1>Quality gates: latest validation per staging table</h1>\n"
             f"<p><small>Written {written}. Each table links its GX validation page (GX's pages need the internet "

@@ -15,9 +15,10 @@ of the tables they refer to; ``prepare`` is pure (rows in, frame out) and does w
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Iterable, Mapping, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -105,12 +106,12 @@ class Prepared:
     """One table, ready for its suite: the rows to validate and what was left out (counts)."""
 
     table: str
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     excluded: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
-        return int(len(self.frame))
+        return len(self.frame)
 
 
 @dataclass
@@ -123,7 +124,7 @@ class Parents:
 
 # ------------------------------------------------------------------------------------------------ loading
 def _has_deleted_at(engine: sa.Engine, name: str) -> bool:
-    return "deleted_at" in table(engine, name).c
+    return "deleted_at" in table(name).c
 
 
 Scope = Callable[[sa.Table], Any]  # table → a WHERE clause: gate only this part of the table
@@ -133,7 +134,7 @@ def load_rows(conn: sa.Connection, engine: sa.Engine, name: str, scope: Scope | 
     """The table's rows (within ``scope``), only the columns its suite needs (history included: ``prepare`` drops
     it)."""
     spec = SPECS[name]
-    tbl = table(engine, name)
+    tbl = table(name)
     names = spec.load_columns()
     # Money columns raw (not through ``Money``): a value no valid write can produce (a hand-edited database) must
     # fail its check naming the row, not crash the gate; ``prepare`` parses them.
@@ -155,7 +156,7 @@ def load_parents(conn: sa.Connection, engine: sa.Engine, names: Iterable[str], e
         parents.deleted.setdefault(parent, set())
         if parent not in existing:  # no such table: every reference to it is dangling
             continue
-        tbl = table(engine, parent)
+        tbl = table(parent)
         if _has_deleted_at(engine, parent):
             for value, deleted_at in conn.execute(sa.select(tbl.c[column], tbl.c.deleted_at)):
                 if value is not None:

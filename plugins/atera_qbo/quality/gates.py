@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -68,13 +69,13 @@ def run_gates(engine: sa.Engine, tables: list[str], *, docs_dir: Path | None = N
     return validate(prepared, docs_dir=docs_dir, fail=fail, keep_runs=keep_runs, project_dir=project_dir)
 
 
-def validate(prepared: Mapping[str, "Prepared"], *, docs_dir: Path | None = None, fail: bool = True,
+def validate(prepared: Mapping[str, Prepared], *, docs_dir: Path | None = None, fail: bool = True,
              keep_runs: int | None = None, project_dir: Path | None = None) -> dict[str, Any]:
     """Validate prepared frames (see ``frames.prepare``): the GX half of ``run_gates``."""
     load_gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
-    run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.now(timezone.utc))
+    run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.now(UTC))
     index = None
     if docs_dir is None:
         context = _ephemeral_context()
@@ -116,7 +117,7 @@ def _expectations(table: str) -> list[Any]:
     return list(BUILDERS[table]())
 
 
-def _logged(prep: "Prepared", started: float, result: Any) -> Any:
+def _logged(prep: Prepared, started: float, result: Any) -> Any:
     failed = sum(1 for r in result.results if not r.success)
     log.info("quality gate %s: %s, %d rows, %d failed expectation(s), excluded %s, %.2f s", prep.table,
              "passed" if result.success else "FAILED", prep.rows, failed, prep.excluded,
@@ -124,7 +125,7 @@ def _logged(prep: "Prepared", started: float, result: Any) -> Any:
     return result
 
 
-def _validate_one(context: Any, source: Any, prep: "Prepared", run_id: Any) -> Any:
+def _validate_one(context: Any, source: Any, prep: Prepared, run_id: Any) -> Any:
     """One table in the ephemeral context (no docs)."""
     gx = load_gx()
     started = time.perf_counter()
@@ -136,7 +137,7 @@ def _validate_one(context: Any, source: Any, prep: "Prepared", run_id: Any) -> A
     return _logged(prep, started, result)
 
 
-def _check_one(context: Any, prep: "Prepared", run_id: Any) -> Any:
+def _check_one(context: Any, prep: Prepared, run_id: Any) -> Any:
     """One table through its checkpoint in the persistent project (the docs action renders its page)."""
     started = time.perf_counter()
     checkpoint = docs.checkpoint(context, prep.table, _expectations(prep.table), _RESULT_FORMAT)
@@ -164,7 +165,7 @@ def prune_docs(docs_dir: Path, keep: int | None = None) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ summary
-def _summarize(prep: "Prepared", result: Any) -> dict[str, Any]:
+def _summarize(prep: Prepared, result: Any) -> dict[str, Any]:
     failed = []
     for res in result.results:
         if res.success:

@@ -49,7 +49,7 @@ def _targets(catalogs: Catalogs) -> dict[str, set[str]]:
 
 def _recent_products(engine: sa.Engine, as_of: date) -> dict[str, int]:
     """Atera product name → how many invoices of the last RECENT_DAYS days use it."""
-    inv, lines = table(engine, "stg_atera_invoices"), table(engine, "stg_atera_invoice_lines")
+    inv, lines = table("stg_atera_invoices"), table("stg_atera_invoice_lines")
     since = (as_of - timedelta(days=RECENT_DAYS)).isoformat()
     with engine.connect() as conn:
         rows = conn.execute(

@@ -6,7 +6,8 @@ Great Expectations is imported inside the builders: importing it costs seconds.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._gx import expectations
 from .currencies import CURRENCY_CODES

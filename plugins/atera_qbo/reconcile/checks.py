@@ -38,11 +38,11 @@ def _maps(conn: sa.Connection, tbl: sa.Table) -> tuple[list[Any], set[str], set[
 
 
 def load_sides(engine: sa.Engine) -> list[Side]:
-    ac, qc = table(engine, "stg_atera_customers"), table(engine, "stg_qbo_customers")
-    ap, qi = table(engine, "stg_atera_products"), table(engine, "stg_qbo_items")
+    ac, qc = table("stg_atera_customers"), table("stg_qbo_customers")
+    ap, qi = table("stg_atera_products"), table("stg_qbo_items")
     with engine.connect() as conn:
-        cmaps, ca, cq = _maps(conn, table(engine, "map_customers"))
-        pmaps, pa, pq = _maps(conn, table(engine, "map_products"))
+        cmaps, ca, cq = _maps(conn, table("map_customers"))
+        pmaps, pa, pq = _maps(conn, table("map_products"))
         atera_c = {str(r.source_id): Rec(r.name or "", r.deleted_at is not None)
                    for r in conn.execute(sa.select(ac.c.source_id, ac.c.name, ac.c.deleted_at))}
         qbo_c = {str(r.source_id): Rec(r.display_name or "", r.deleted_at is not None, bool(r.active))

@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
-from ..money import dumps, to_decimal
-from ..qbo.query import in_list
-from ..staging.db import money_out, table, upsert, utcnow
 from .. import extract
 from ..extract.qbo import CDC_MAX_AGE, QBO_OVERLAP
 from ..extract.watermarks import get_watermark, iso, parse_instant, save_watermark
+from ..money import dumps, to_decimal
+from ..qbo.query import in_list
+from ..staging.db import table, upsert, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,8 @@ def txn_row(entity: str, doc: dict[str, Any], engine: sa.Engine) -> dict[str, An
     return {"qbo_type": entity, "source_id": str(doc["Id"]), "doc_number": doc.get("DocNumber"),
             "customer_id": str(customer.get("value") or "") or None, "customer_name": customer.get("name"),
             "txn_date": doc.get("TxnDate"), "due_date": doc.get("DueDate"),
-            "total": money_out(to_decimal(doc.get("TotalAmt") or 0), engine),
-            "balance": money_out(to_decimal(doc.get(open_field) or 0), engine),
+            "total": to_decimal(doc.get("TotalAmt") or 0),
+            "balance": to_decimal(doc.get(open_field) or 0),
             "status": "voided" if is_voided(doc) else "active", "line_sig": line_signature(doc),
             "sync_token": str(doc.get("SyncToken") or ""),
             "last_updated": (doc.get("MetaData") or {}).get("LastUpdatedTime"), "raw_json": dumps(doc)}
@@ -95,20 +96,20 @@ def payment_row(doc: dict[str, Any], engine: sa.Engine) -> dict[str, Any]:
     links = [[link.get("TxnType"), str(link.get("TxnId")), _num(line.get("Amount"))]
              for line in doc.get("Line") or [] for link in line.get("LinkedTxn") or []]
     return {"source_id": str(doc["Id"]), "txn_date": doc.get("TxnDate"),
-            "total": money_out(to_decimal(doc.get("TotalAmt") or 0), engine), "links_json": json.dumps(links),
+            "total": to_decimal(doc.get("TotalAmt") or 0), "links_json": json.dumps(links),
             "deleted_at": None}
 
 
 def exported_documents(engine: sa.Engine) -> set[tuple[str, str]]:
     """Every (QBO type, id) the export ledger says it created."""
-    led = table(engine, "export_invoices")
+    led = table("export_invoices")
     with engine.connect() as conn:
         return {(t or "Invoice", str(i)) for t, i in conn.execute(
             sa.select(led.c.qbo_type, led.c.qbo_id).where(led.c.status == "exported", led.c.qbo_id.is_not(None)))}
 
 
 def _staged_keys(engine: sa.Engine) -> set[tuple[str, str]]:
-    tbl = table(engine, "stg_qbo_transactions")
+    tbl = table("stg_qbo_transactions")
     with engine.connect() as conn:
         return {(t, i) for t, i in conn.execute(sa.select(tbl.c.qbo_type, tbl.c.source_id))}
 
@@ -129,7 +130,7 @@ def _cdc_changes(qbo: Any, since: datetime) -> dict[str, list[dict[str, Any]]] |
 
 def refresh_transactions(qbo: Any, engine: sa.Engine, *, now: datetime | None = None,
                          result: RefreshResult | None = None, full: bool = False) -> RefreshResult:
-    started = now or datetime.now(timezone.utc)
+    started = now or datetime.now(UTC)
     result = result or RefreshResult()
     tracked = exported_documents(engine)
     staged = _staged_keys(engine)
@@ -181,7 +182,7 @@ def refresh_transactions(qbo: Any, engine: sa.Engine, *, now: datetime | None = 
 
 def _save(engine: sa.Engine, rows: dict[tuple[str, str], dict[str, Any]], deleted: set[tuple[str, str]],
           payments: dict[str, dict[str, Any]], gone_payments: set[str], started: datetime) -> None:
-    txns, pays, base = (table(engine, n) for n in ("stg_qbo_transactions", "stg_qbo_payments", "recon_baselines"))
+    txns, pays, base = (table(n) for n in ("stg_qbo_transactions", "stg_qbo_payments", "recon_baselines"))
     now = utcnow()
     with engine.begin() as conn:
         upsert(conn, txns, [dict(r, extracted_at=now) for r in rows.values()], ["qbo_type", "source_id"])

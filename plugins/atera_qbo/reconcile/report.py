@@ -11,9 +11,10 @@ import csv
 import html
 import re
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..matching.review_csv import _protect
 from .findings import COLUMNS, FINDING_TYPES, SEVERITIES, Finding

@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
+from ..config import QBO_APP_URLS, date_window
 from ..errors import ConfigError, FatalError
 from . import report, store
 from .checks import load_sides, mapping_findings, unmapped_findings
-from ..config import QBO_APP_URLS, date_window
 from .findings import FINDING_TYPES, Finding, with_host
 from .refresh import RefreshResult, refresh_all
 from .transactions import document_findings, not_exported_findings, stuck_ledger_findings
@@ -90,8 +91,8 @@ def reconcile(engine: sa.Engine, *, qbo: Any, atera: Any, review_dir: Path, run_
               full_refresh: bool = False, app_url: str | None = None) -> ReconResult:
     """One run; ``refresh``: bring staging up to date first (incrementally unless ``full_refresh``); ``app_url``:
     the QBO web app of the connection (links), production by default."""
-    moment = now or datetime.now(timezone.utc)
-    naive = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    moment = now or datetime.now(UTC)
+    naive = moment.astimezone(UTC).replace(tzinfo=None)
     lo, hi = window(date_from, date_to, moment.date())
     chosen = finding_types(types)
     store.start_run(engine, run_id, naive, lo.isoformat(), hi.isoformat(), chosen)

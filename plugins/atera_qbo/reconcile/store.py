@@ -3,9 +3,10 @@ longer seen is resolved, and export reads which QBO records reconciliation found
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,7 +28,7 @@ class Recorded:
 
 
 def open_since(engine: sa.Engine) -> dict[str, datetime]:
-    tbl = table(engine, "recon_findings")
+    tbl = table("recon_findings")
     with engine.connect() as conn:
         return {k: f for k, f in conn.execute(sa.select(tbl.c.finding_key, tbl.c.first_seen)
                                                .where(tbl.c.resolved_at.is_(None)))}
@@ -36,14 +37,14 @@ def open_since(engine: sa.Engine) -> dict[str, datetime]:
 def start_run(engine: sa.Engine, run_id: str, now: datetime, date_from: str, date_to: str,
               types: Iterable[str]) -> None:
     with engine.begin() as conn:
-        upsert(conn, table(engine, "recon_runs"), [{
+        upsert(conn, table("recon_runs"), [{
             "run_id": run_id, "started_at": now, "finished_at": None, "date_from": date_from, "date_to": date_to,
             "finding_types": ",".join(types), "counts_json": None, "report_path": None, "status": "running"}],
             ["run_id"])
 
 
 def finish_run(engine: sa.Engine, run_id: str, now: datetime, counts: dict[str, Any], report: str) -> None:
-    tbl = table(engine, "recon_runs")
+    tbl = table("recon_runs")
     with engine.begin() as conn:
         conn.execute(sa.update(tbl).where(tbl.c.run_id == run_id).values(
             finished_at=now, counts_json=json.dumps(counts), report_path=report, status="done"))
@@ -53,7 +54,7 @@ def record(engine: sa.Engine, run_id: str, findings: list[Finding], checked: Ite
            now: datetime) -> Recorded:
     """Upsert this run's findings (first_seen kept for open ones) and resolve the open findings of the checked
     types that this run no longer produced. Sets ``first_seen`` on each finding."""
-    tbl = table(engine, "recon_findings")
+    tbl = table("recon_findings")
     checked = list(checked)
     out = Recorded()
     by_key = {f.key: f for f in findings}  # one finding per key (the last wins)
@@ -85,7 +86,7 @@ def record(engine: sa.Engine, run_id: str, findings: list[Finding], checked: Ite
 
 def unusable_targets(engine: sa.Engine) -> dict[tuple[str, str], str]:
     """(customer|item, QBO id) → why reconciliation found it unusable (open findings: deleted/merged, inactive)."""
-    tbl = table(engine, "recon_findings")
+    tbl = table("recon_findings")
     with engine.connect() as conn:
         rows = conn.execute(sa.select(tbl.c.entity, tbl.c.qbo_id, tbl.c.detail, tbl.c.first_seen).where(
             tbl.c.resolved_at.is_(None), tbl.c.type.in_(UNUSABLE_TYPES))).all()

@@ -25,7 +25,7 @@ class Exported:
 
 def exported_in_window(engine: sa.Engine, date_from: date, date_to: date) -> list[Exported]:
     """Ledger rows exported, of Atera invoices dated in the window (or exported in it, when not staged)."""
-    led, inv = table(engine, "export_invoices"), table(engine, "stg_atera_invoices")
+    led, inv = table("export_invoices"), table("stg_atera_invoices")
     lo, hi = date_from.isoformat(), date_to.isoformat()
     in_window = sa.or_(sa.and_(inv.c.invoice_date >= lo, inv.c.invoice_date <= hi),
                        sa.and_(inv.c.source_id.is_(None), led.c.exported_at >= datetime.combine(date_from,
@@ -40,14 +40,14 @@ def exported_in_window(engine: sa.Engine, date_from: date, date_to: date) -> lis
 
 
 def _by_key(engine: sa.Engine, name: str) -> dict[tuple[str, str], Any]:
-    tbl = table(engine, name)
+    tbl = table(name)
     with engine.connect() as conn:
         return {(r.qbo_type, r.source_id): r for r in conn.execute(sa.select(tbl))}
 
 
 def last_payment_dates(engine: sa.Engine) -> dict[tuple[str, str], str]:
     """(TxnType, TxnId) → the date of the newest payment applied to it."""
-    pays = table(engine, "stg_qbo_payments")
+    pays = table("stg_qbo_payments")
     out: dict[tuple[str, str], str] = {}
     with engine.connect() as conn:
         for txn_date, links in conn.execute(sa.select(pays.c.txn_date, pays.c.links_json)
@@ -147,7 +147,7 @@ def _payment(txn: Any, base: dict[str, Any], last_paid: str | None, today: date)
 
 
 def not_exported_findings(engine: sa.Engine, date_from: date, date_to: date) -> list[Finding]:
-    inv, led = table(engine, "stg_atera_invoices"), table(engine, "export_invoices")
+    inv, led = table("stg_atera_invoices"), table("export_invoices")
     query = (sa.select(inv.c.source_id, inv.c.customer_name, inv.c.invoice_date, inv.c.total, led.c.status)
              .select_from(inv.outerjoin(led, led.c.atera_invoice_number == inv.c.source_id))
              .where(inv.c.deleted_at.is_(None), inv.c.invoice_date >= date_from.isoformat(),
@@ -167,7 +167,7 @@ def stuck_ledger_findings(engine: sa.Engine, now: datetime, stale_days: int,
                           open_since: dict[str, datetime]) -> list[Finding]:
     """Ledger rows ``blocked``/``failed``: a warning once older than ``stale_days``, info before. Their age counts
     from the first send, else from when reconciliation first saw them (blocked rows are never sent)."""
-    led = table(engine, "export_invoices")
+    led = table("export_invoices")
     with engine.connect() as conn:
         rows = conn.execute(sa.select(led).where(led.c.status.in_(("blocked", "failed")))).all()
     out = []

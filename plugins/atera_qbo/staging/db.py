@@ -6,9 +6,10 @@ owns one engine for one URL (the ``StagingHook`` holds one); nothing here caches
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -63,20 +64,13 @@ class Staging:
                 self._engine = None
 
 
-def table(bind: Any, name: str) -> sa.Table:
-    """The Core table ``name`` of the staging schema (``bind`` is accepted for the callers that pass one)."""
-    del bind
+def table(name: str) -> sa.Table:
+    """The Core table ``name`` of the staging schema."""
     return metadata.tables[name]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def money_out(value: Decimal | None, engine_or_conn: Any = None) -> Decimal | None:
-    """The amount to bind to a Money column: the Decimal itself (``Money`` does the per-dialect storage)."""
-    del engine_or_conn
-    return value
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def money_in(value: Any) -> Decimal | None:

@@ -20,10 +20,12 @@ Readers elsewhere may select from the tables; only this module writes them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from collections.abc import Mapping as MappingType
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Iterable, Mapping as MappingType
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -78,7 +80,7 @@ class OverridesFile:
     lines: MappingType[tuple[str, str], int] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, path: Path, decisions: Iterable[tuple[str, str, int]]) -> "OverridesFile":
+    def of(cls, path: Path, decisions: Iterable[tuple[str, str, int]]) -> OverridesFile:
         """``decisions``: (entity, Atera id — or QBO id for an import —, line) of each row with an action."""
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
         return cls(Path(path).name, digest, {(str(e), str(k)): int(n) for e, k, n in decisions})

@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import sqlalchemy as sa
 from alembic import command

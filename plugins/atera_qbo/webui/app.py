@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -203,7 +204,7 @@ def done(request: Request, decisions: str = Form("{}"), csrf: str = Form(""),
         overrides, decided = _overrides(ctx, decisions)
     except MatchingError as exc:
         return refused(request, user, "Done", str(exc))
-    stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
     path = ctx.review_dir() / "overrides" / f"overrides_{stamp}.csv"
     text = rv.write_overrides(path, overrides)
     try:

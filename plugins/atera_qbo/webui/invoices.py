@@ -51,8 +51,8 @@ def invoices(engine: sa.Engine, start: date, end: date, *, app_url: str | None =
              limit: int = 2000) -> list[InvoiceRow]:
     """The staged invoices of the window with their ledger row; links point at ``app_url`` (the QBO web app of the
     connection's environment, production by default), as the export report's."""
-    inv = table(engine, "stg_atera_invoices")
-    led = table(engine, "export_invoices")
+    inv = table("stg_atera_invoices")
+    led = table("export_invoices")
     stmt = (sa.select(inv.c.source_id, inv.c.invoice_date, inv.c.customer_name, inv.c.total, inv.c.currency,
                       led.c.status, led.c.qbo_type, led.c.qbo_id, led.c.error_text)
             .select_from(inv.outerjoin(led, led.c.atera_invoice_number == inv.c.source_id))
@@ -72,7 +72,7 @@ def invoices(engine: sa.Engine, start: date, end: date, *, app_url: str | None =
 
 
 def batch_of_run(engine: sa.Engine, run_id: str) -> dict[str, Any] | None:
-    tbl = table(engine, "export_batches")
+    tbl = table("export_batches")
     with engine.connect() as conn:
         row = conn.execute(sa.select(tbl).where(tbl.c.run_id == run_id).order_by(tbl.c.started_at.desc())).first()
     return dict(row._mapping) if row else None

@@ -8,9 +8,10 @@ what finance would write editing the CSV by hand — so the matching DAG reads o
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -205,7 +206,7 @@ def search_qbo(engine: sa.Engine, entity: str, query: str, *, limit: int = SEARC
     at most ``limit``: the dropdown never loads the whole catalog (100,000 items)."""
     from ..staging.db import table
 
-    tbl = table(engine, "stg_qbo_customers" if entity == "customer" else "stg_qbo_items")
+    tbl = table("stg_qbo_customers" if entity == "customer" else "stg_qbo_items")
     name = tbl.c.display_name if entity == "customer" else tbl.c.name
     needle = query.strip().lower()
     stmt = sa.select(tbl.c.source_id, name).where(tbl.c.deleted_at.is_(None), tbl.c.active.is_(True), name.is_not(None))
@@ -230,7 +231,7 @@ def qbo_names(engine: sa.Engine, wanted: Iterable[tuple[str, str]]) -> dict[tupl
         ids = sorted({i for e, i in wanted if e == entity})
         if not ids:
             continue
-        tbl = table(engine, "stg_qbo_customers" if entity == "customer" else "stg_qbo_items")
+        tbl = table("stg_qbo_customers" if entity == "customer" else "stg_qbo_items")
         name = tbl.c.display_name if entity == "customer" else tbl.c.name
         with engine.connect() as conn:
             for start in range(0, len(ids), 500):

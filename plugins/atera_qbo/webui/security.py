@@ -11,7 +11,8 @@ from this origin (``Origin``/``Referer``): the login is a cookie, so another sit
 from __future__ import annotations
 
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep  # Airflow's own: JWT cookie or bearer
@@ -23,8 +24,8 @@ _PROCESS_SECRET = secrets.token_hex(32)  # only when Airflow has no [api] secret
 
 
 def _allowed(user: Any, dag_id: str, method: str, runs: bool) -> bool:
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
     from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 
     return get_auth_manager().is_authorized_dag(
         method=method, access_entity=DagAccessEntity.RUN if runs else None, details=DagDetails(id=dag_id),

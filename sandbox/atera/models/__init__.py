@@ -3,9 +3,10 @@ models. ``AteraBackend`` owns the accounts (moto's BackendDict, keyed by API key
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timezone
+from typing import Any
 
 from sandbox.core.store import Store
 
@@ -99,7 +100,7 @@ class AteraAccount:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AteraBackend:
@@ -141,5 +142,12 @@ class AteraBackend:
         return {"profile": profile, "seed": seed, **counts}
 
 
-__all__ = ["AteraBackend", "AteraAccount", "AccountConfig", "DEFAULT_API_KEY", "DEFAULT_TIMEZONE", "tenant_of",
-           "resolve_zone"]
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_TIMEZONE",
+    "AccountConfig",
+    "AteraAccount",
+    "AteraBackend",
+    "resolve_zone",
+    "tenant_of",
+]

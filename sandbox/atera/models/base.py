@@ -3,9 +3,10 @@ ordered views over collections that stay cheap on large accounts, and the date f
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.core.store import Store
@@ -41,7 +42,7 @@ def money(value: Decimal) -> Decimal:
 
 def utc_text(moment: datetime) -> str:
     """A UTC instant as Atera writes it: ``2026-08-01T14:03:07Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def local_midnight_text(day: date) -> str:
@@ -64,7 +65,7 @@ def parse_local_param(name: str, raw: str, zone: ZoneInfo) -> datetime:
         clock = time.fromisoformat(m.group(2)) if m.group(2) else time(0, 0)
     except ValueError:
         raise ValidationFailed({name: [f"The value '{raw}' is not valid."]}) from None
-    return datetime.combine(day, clock, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
 
 
 def parse_utc_param(name: str, raw: str) -> datetime:
@@ -74,14 +75,14 @@ def parse_utc_param(name: str, raw: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValidationFailed({name: [f"The value '{raw}' is not valid."]}) from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_wire_time(text: str | None) -> datetime | None:
     if not text:
         return None
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +128,7 @@ class EntityModel:
 
     collection = ""
 
-    def __init__(self, account: "Any") -> None:
+    def __init__(self, account: Any) -> None:
         self.account = account
 
     @property

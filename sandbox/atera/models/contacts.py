@@ -71,7 +71,7 @@ class Contacts(EntityModel):
             raise Conflict(f"A contact with the email '{email}' already exists.")
         customer = self._customer(fields.get("CustomerID"), fields.get("CustomerName"))
         created = parse_wire_time(fields.get("CreatedOn")) or now
-        record = {field: None for field in CONTACT_FIELDS}
+        record = dict.fromkeys(CONTACT_FIELDS)
         record.update({k: v for k, v in fields.items() if k != "CreatedOn"})
         record.update(EndUserID=self.next_id(), CustomerID=customer["CustomerID"],
                       CustomerName=customer["CustomerName"], Email=email, CreatedOn=utc_text(created),
@@ -81,7 +81,7 @@ class Contacts(EntityModel):
         return self.put(record["EndUserID"], record)
 
     def insert_seeded(self, record: dict[str, Any]) -> dict[str, Any]:
-        record = {**{field: None for field in CONTACT_FIELDS}, **record}
+        record = {**dict.fromkeys(CONTACT_FIELDS), **record}
         record["EndUserID"] = self.next_id()
         return self.put(record["EndUserID"], record)
 

@@ -57,14 +57,14 @@ class Customers(EntityModel):
         if not isinstance(name, str) or not name.strip():
             raise ValidationFailed({"CustomerName": ["The CustomerName field is required."]})
         created = parse_wire_time(fields.get("CreatedOn")) or now
-        record = {field: None for field in CUSTOMER_FIELDS}
+        record = dict.fromkeys(CUSTOMER_FIELDS)
         record.update({k: v for k, v in fields.items() if k != "CreatedOn"})
         record.update(CustomerID=self.next_id(), CustomerName=name, CreatedOn=utc_text(created),
                       LastModified=utc_text(now), Logo=None)
         return self.put(record["CustomerID"], record)
 
     def insert_seeded(self, record: dict[str, Any]) -> dict[str, Any]:
-        record = {**{field: None for field in CUSTOMER_FIELDS}, **record}
+        record = {**dict.fromkeys(CUSTOMER_FIELDS), **record}
         record["CustomerID"] = self.next_id()
         return self.put(record["CustomerID"], record)
 

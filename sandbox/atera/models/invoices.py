@@ -18,10 +18,10 @@ import bisect
 import calendar
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from ..exceptions import NotFound, ValidationFailed
 from .base import EntityModel, local_midnight_text, money

@@ -9,13 +9,30 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ..exceptions import (BusinessValidation, InvalidReference, InvalidRequest, ObjectNotFound, QboError,
-                          RequiredParamMissing, UnsupportedOperation)
 from .. import query as qbo_query
-from .base import (LIST_ENTITIES, NAME_ENTITIES, SETUP_COLLECTIONS, Realm, now, parse_time, prune, stamp, touch,
-                   bump_sync_token, response_time)
-from .company import (CURRENCY_NAMES, EXCHANGE_RATES, Taxes, company_info, default_settings, preferences,
-                      setup_records)
+from ..exceptions import (
+    BusinessValidation,
+    InvalidReference,
+    InvalidRequest,
+    ObjectNotFound,
+    QboError,
+    RequiredParamMissing,
+    UnsupportedOperation,
+)
+from .base import (
+    LIST_ENTITIES,
+    NAME_ENTITIES,
+    SETUP_COLLECTIONS,
+    Realm,
+    bump_sync_token,
+    now,
+    parse_time,
+    prune,
+    response_time,
+    stamp,
+    touch,
+)
+from .company import CURRENCY_NAMES, EXCHANGE_RATES, Taxes, company_info, default_settings, preferences, setup_records
 from .entity import EntityModel
 from .items import ItemModel
 from .names import CustomerModel, EmployeeModel, NameIndex, VendorModel
@@ -489,4 +506,4 @@ def _zero_line(line: dict) -> dict:
     return line
 
 
-__all__ = ["QboBackend", "ENTITY_BY_SEGMENT", "response_time", "LIST_ENTITIES"]
+__all__ = ["ENTITY_BY_SEGMENT", "LIST_ENTITIES", "QboBackend", "response_time"]

@@ -7,8 +7,9 @@ Collections whose name starts with ``_`` are the twin's own bookkeeping (request
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..exceptions import BusinessValidation, InvalidRequest, ObjectNotFound, RequiredParamMissing

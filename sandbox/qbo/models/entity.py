@@ -26,7 +26,7 @@ class EntityModel:
     creatable = True
     max_request_id = 50
 
-    def __init__(self, backend: "QboBackend") -> None:
+    def __init__(self, backend: QboBackend) -> None:
         self.backend = backend
 
     @property

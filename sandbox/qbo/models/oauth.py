@@ -13,7 +13,8 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..exceptions import OAuthError
 

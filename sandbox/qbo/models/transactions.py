@@ -9,8 +9,15 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from ..exceptions import (BusinessValidation, DuplicateDocNumber, InvalidReference, InvalidRequest,
-                          MissingInventoryQuantity, ObjectNotFound, RequiredParamMissing)
+from ..exceptions import (
+    BusinessValidation,
+    DuplicateDocNumber,
+    InvalidReference,
+    InvalidRequest,
+    MissingInventoryQuantity,
+    ObjectNotFound,
+    RequiredParamMissing,
+)
 from .base import as_bool, as_text, cents, check_date, check_length, money, prune, ref_value, today
 from .entity import EntityModel
 

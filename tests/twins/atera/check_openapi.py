@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SKIP: {spec_path} not found")
         return 0
     import jsonschema
-
     from atera_exercise import exercise
+
     from sandbox.atera.server import AteraTwin
     from sandbox.core.http import TwinServer
 

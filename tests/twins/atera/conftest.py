@@ -3,7 +3,8 @@ checks every answer against the twin's schema model (``sandbox.atera.schema``)."
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -136,7 +137,7 @@ def empty(make_twin: Callable[..., tuple[AteraTwin, str]]) -> AteraClient:
     return AteraClient(url)
 
 
-__all__ = ["AteraClient", "KEY", "AccountConfig"]
+__all__ = ["KEY", "AccountConfig", "AteraClient"]
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The state model without HTTP: accounts, entity rules, money, paging, seeds."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -14,7 +14,7 @@ from sandbox.atera.paging import envelope
 from sandbox.atera.seed import build_catalog, invoice_generator
 from sandbox.core.store import Store
 
-NOW = datetime(2026, 11, 20, 15, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture

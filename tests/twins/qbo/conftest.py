@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from qbo_twin_helpers import Api
+
 from sandbox.core.http import Request, Response, TwinServer
 from sandbox.qbo.server import QboTwin
-
-from qbo_twin_helpers import Api
 
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")  # requests-oauthlib over http://127.0.0.1
 

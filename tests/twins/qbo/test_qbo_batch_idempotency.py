@@ -128,7 +128,7 @@ def test_minorversion_is_accepted_and_ignored(api):
 
 
 def test_cdc_returns_changes_and_deletes(api):
-    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)).isoformat()
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
     inv = api.post("/invoice", json={"CustomerRef": {"value": "1"}, "Line": [_line()]}).json()["Invoice"]
     gone = api.post("/invoice", json={"CustomerRef": {"value": "2"}, "Line": [_line()]}).json()["Invoice"]
     api.post("/invoice", params={"operation": "delete"}, json={"Id": gone["Id"], "SyncToken": "0"})
@@ -143,10 +143,10 @@ def test_cdc_returns_changes_and_deletes(api):
 
 
 def test_cdc_limits(api):
-    old = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=31)).isoformat()
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).isoformat()
     r = api.get("/cdc", params={"entities": "Invoice", "changedSince": old})
     assert r.status_code == 400
-    recent = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).isoformat()
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).isoformat()
     r = api.get("/cdc", params={"entities": "TaxCode", "changedSince": recent})
     assert r.status_code == 400
     r = api.get("/cdc", params={"entities": "Invoice", "changedSince": recent})

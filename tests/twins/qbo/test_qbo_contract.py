@@ -16,12 +16,12 @@ from intuitlib.exceptions import AuthClientError  # noqa: E402
 from quickbooks import QuickBooks  # noqa: E402
 from quickbooks.batch import batch_create, batch_delete  # noqa: E402
 from quickbooks.exceptions import AuthorizationException, QuickbooksException, ValidationException  # noqa: E402
+from quickbooks.objects.account import Account  # noqa: E402
 from quickbooks.objects.base import Ref  # noqa: E402
 from quickbooks.objects.customer import Customer  # noqa: E402
 from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail  # noqa: E402
 from quickbooks.objects.invoice import Invoice  # noqa: E402
 from quickbooks.objects.item import Item  # noqa: E402
-from quickbooks.objects.account import Account  # noqa: E402
 from quickbooks.objects.taxcode import TaxCode  # noqa: E402
 
 
@@ -174,9 +174,10 @@ def test_batch_create_and_delete(qb):
 
 def test_change_data_capture(qb):
     import datetime as dt
+
     from quickbooks.cdc import change_data_capture
     _invoice("1", "1", 1, "125.00").save(qb=qb)
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     result = change_data_capture([Invoice], since.strftime("%Y-%m-%dT%H:%M:%S+00:00"), qb=qb)
     assert len(result.Invoice) == 1
 
@@ -198,6 +199,7 @@ def test_throttle_xml_body_is_an_unreadable_json_error_as_in_the_wild(api, qb):
 
 def test_intuit_oauth_authorization_code_flow(api):
     from urllib.parse import parse_qs, urlsplit
+
     from intuitlib.enums import Scopes
     auth = AuthClient("twin-client-id", "twin-client-secret", "http://127.0.0.1/callback",
                       f"{api.url}/.well-known/openid_configuration")

@@ -6,7 +6,6 @@ import time
 
 import pytest
 import requests
-
 from qbo_twin_helpers import fault
 
 

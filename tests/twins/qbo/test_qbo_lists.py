@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from qbo_twin_helpers import fault
 
 DUP_DETAIL = ("The name supplied already exists. : Another customer, vendor or employee is already using this name. "

@@ -7,8 +7,17 @@ import pytest
 
 from sandbox.core.store import Store
 from sandbox.qbo import query as q
-from sandbox.qbo.exceptions import (DuplicateDocNumber, DuplicateName, InvalidReference, OAuthError, ObjectNotFound,
-                                    QueryParserError, QueryValidationError, StaleObject, UnsupportedOperation)
+from sandbox.qbo.exceptions import (
+    DuplicateDocNumber,
+    DuplicateName,
+    InvalidReference,
+    OAuthError,
+    ObjectNotFound,
+    QueryParserError,
+    QueryValidationError,
+    StaleObject,
+    UnsupportedOperation,
+)
 from sandbox.qbo.models.backend import QboBackend
 from sandbox.qbo.models.oauth import OAuthServer
 from sandbox.qbo.seed import seed_company
@@ -214,7 +223,7 @@ def test_cdc_answers_at_most_1000_objects(backend):
     import datetime as dt
     for _ in range(1005):
         backend.save("Invoice", _invoice())
-    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat()
     groups = backend.cdc("Invoice,Customer", since)
     assert sum(len(g.get("Invoice", [])) + len(g.get("Customer", [])) for g in groups) == 1000
 

@@ -7,7 +7,6 @@ import datetime as dt
 import time
 
 from qbo_twin_helpers import fault
-
 from test_qbo_transactions import create_invoice, line
 
 
@@ -25,7 +24,7 @@ def _cdc(api, since: str, entities: str = "Invoice,CreditMemo,Payment,Customer")
 def _later_than(api) -> str:
     """A changedSince just after every change made so far (the twin stamps whole seconds)."""
     time.sleep(1.1)
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
 
 
 def test_a_payment_updates_the_invoice_so_cdc_sees_it(api):

@@ -4,7 +4,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-
 from qbo_twin_helpers import fault, invoice_body
 
 UK_MESSAGE = "Make sure all your transactions have a VAT rate before you save."
