@@ -6,10 +6,10 @@ owns one engine for one URL (the ``StagingHook`` holds one); nothing here caches
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -69,7 +69,21 @@ def table(name: str) -> sa.Table:
     return metadata.tables[name]
 
 
+IN_LIST_CHUNK = 500  # ids per ``IN (...)`` list: well under SQLite's 999 bound parameters, cheap on PostgreSQL
+
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (an ``IN`` list, a QBO batch, a page of work)."""
+    if size < 1:
+        raise ValueError(f"chunk size must be at least 1, got {size}")
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
 def utcnow() -> datetime:
+    """Now in UTC, naive: how every staging timestamp is stored (the one clock helper of the package)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
