@@ -46,20 +46,20 @@ default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
 def atera_qbo_catalog_sync() -> None:
     @task
     def extract_atera(params: dict) -> dict:
-        from atera_qbo.tasks import extract_atera_catalog
+        from atera_qbo.tasks.catalog import extract_atera_catalog
 
         return extract_atera_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(pool="qbo_api", pool_slots=1)
     def extract_qbo(params: dict) -> dict:
-        from atera_qbo.tasks import extract_qbo_catalog
+        from atera_qbo.tasks.catalog import extract_qbo_catalog
 
         return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(outlets=[CATALOG])
     def quality_gate(atera: dict, qbo: dict) -> dict:
-        from atera_qbo.tasks import CATALOG_TABLES
-        from atera_qbo.tasks import quality_gate as gate
+        from atera_qbo.tasks.catalog import CATALOG_TABLES
+        from atera_qbo.tasks.catalog import quality_gate as gate
 
         result = gate(CATALOG_TABLES)
         result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},
@@ -69,7 +69,7 @@ def atera_qbo_catalog_sync() -> None:
     @task
     def follow_qbo_catalog(gate: dict, run_id: str | None = None) -> dict:
         """Once Atera's catalog was handed to QBO (replace_atera_catalog), Atera's products follow QBO's items."""
-        from atera_qbo.tasks import follow_qbo_catalog as follow
+        from atera_qbo.tasks.catalog import follow_qbo_catalog as follow
 
         return follow(run_id=run_id)
 

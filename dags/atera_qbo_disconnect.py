@@ -36,7 +36,7 @@ default_args = {"owner": "data-engineering", "retries": 0}
 def atera_qbo_disconnect() -> None:
     @task
     def disconnect(params: dict, dag_run=None) -> dict:
-        from atera_qbo.tasks import disconnect as run
+        from atera_qbo.tasks.reconcile import disconnect as run
 
         actor = getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_id", None)
         return run(confirm=params.get("confirm"), actor=actor)

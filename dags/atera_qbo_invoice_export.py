@@ -78,16 +78,16 @@ EXPORT_RETRIES = {"retries": 3, "retry_delay": timedelta(minutes=5), "retry_expo
 def atera_qbo_invoice_export() -> None:
     @task
     def extract_invoices(params: dict, dag_run=None, logical_date=None) -> dict:
-        from atera_qbo.tasks import extract_invoices as run
-        from atera_qbo.tasks import run_day
+        from atera_qbo.tasks.export import extract_invoices as run
+        from atera_qbo.tasks.runtime import run_day
 
         return run(date_from=params.get("invoice_date_from"), date_to=params.get("invoice_date_to"),
                    logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)))
 
     @task(pool="qbo_api", pool_slots=1, **EXPORT_RETRIES)
     def export(extracted: dict, params: dict, run_id: str, ti=None, dag_run=None, logical_date=None) -> dict:
-        from atera_qbo.tasks import export as run
-        from atera_qbo.tasks import run_day
+        from atera_qbo.tasks.export import export as run
+        from atera_qbo.tasks.runtime import run_day
 
         return run(date_from=extracted["date_from"], date_to=extracted["date_to"],
                    logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)),
@@ -98,8 +98,8 @@ def atera_qbo_invoice_export() -> None:
 
     @task
     def quality_gate(extracted: dict) -> dict:
-        from atera_qbo.tasks import INVOICE_TABLES
-        from atera_qbo.tasks import quality_gate as gate
+        from atera_qbo.tasks.catalog import INVOICE_TABLES
+        from atera_qbo.tasks.catalog import quality_gate as gate
 
         gate(INVOICE_TABLES, invoice_window=(extracted["date_from"], extracted["date_to"]))
         return extracted

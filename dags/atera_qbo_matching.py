@@ -31,7 +31,8 @@ def _commit_requested(context) -> bool:
 
 
 def _matching(params: dict, run_id: str, *, commit: bool, dag_run=None, logical_date=None) -> dict:
-    from atera_qbo.tasks import match, run_day
+    from atera_qbo.tasks.matching import match
+    from atera_qbo.tasks.runtime import run_day
 
     as_of = run_day(logical_date, getattr(dag_run, "run_after", None)) if commit else None
     return match(as_of=as_of, overrides_path=params.get("overrides_path"), commit=commit,

@@ -57,7 +57,7 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
 def atera_qbo_reconciliation() -> None:
     @task(pool="qbo_api", pool_slots=1)
     def reconcile(params: dict, run_id: str) -> dict:
-        from atera_qbo.tasks import reconcile as run
+        from atera_qbo.tasks.reconcile import reconcile as run
 
         return run(date_from=params.get("date_from"), date_to=params.get("date_to"),
                    finding_types=params.get("finding_types") or [], stale_days=int(params.get("stale_days", 3)),
@@ -65,7 +65,7 @@ def atera_qbo_reconciliation() -> None:
 
     @task(retries=0)
     def check_critical(summary: dict) -> dict:
-        from atera_qbo.tasks import check_critical as run
+        from atera_qbo.tasks.reconcile import check_critical as run
 
         return run(summary)
 

@@ -42,7 +42,7 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
 def atera_qbo_restore_catalog() -> None:
     @task
     def restore(params: dict) -> dict:
-        from atera_qbo.tasks import restore_atera_catalog
+        from atera_qbo.tasks.catalog import restore_atera_catalog
 
         return restore_atera_catalog(plan_id=params.get("plan_id") or "")
 

@@ -25,8 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import quote
+
+from airflow.sdk import BaseHook, Variable
+from airflow.sdk.exceptions import AirflowNotFoundException
 
 from .errors import ConfigError
 
@@ -221,15 +224,28 @@ def data_docs_keep_runs(get_variable: Callable[[str], str | None] | None = None)
     return keep
 
 
+DEFAULT_EXPORT_WINDOW_DAYS = 90
+
+
+def export_window(date_from: str | None, date_to: str | None, today: date) -> tuple[date, date]:
+    """The invoice export's window (params ``invoice_date_from``/``invoice_date_to``, yyyy-mm-dd): by default the
+    90 days up to ``today`` — the run's day for the DAG, the calendar day for the export page."""
+    return date_window(date_from, date_to, today, DEFAULT_EXPORT_WINDOW_DAYS,
+                       names=("invoice_date_from", "invoice_date_to"))
+
+
 def parse_extra(extra: Any) -> dict[str, Any]:
     if not extra:
         return {}
     if isinstance(extra, dict):
         return extra
     try:
-        return json.loads(extra)
+        parsed = json.loads(extra)
     except ValueError as exc:
         raise ConfigError("a connection's extra is not valid JSON") from exc
+    if not isinstance(parsed, dict):
+        raise ConfigError("a connection's extra must be a JSON object like {\"realm_id\": \"...\"}")
+    return parsed
 
 
 def date_window(date_from: str | None, date_to: str | None, default_end: date, default_days: int, *,
@@ -248,3 +264,40 @@ def date_window(date_from: str | None, date_to: str | None, default_end: date, d
         raise ConfigError(f"{names[0]} {start} is after {names[1]} {end}")
     return start, end
 
+
+
+# ------------------------------------------------------------------------- Airflow's stores: the one reader each
+@overload
+def conn_info(conn_id: str, *, required: Literal[True] = ...) -> ConnInfo: ...
+
+
+@overload
+def conn_info(conn_id: str, *, required: bool) -> ConnInfo | None: ...
+
+
+def conn_info(conn_id: str, *, required: bool = True) -> ConnInfo | None:
+    """The connection's parts; a missing one is a ConfigError (or None when it is optional). Works in a task, in
+    the API server and on the command line (Airflow picks the secrets backends of the process)."""
+    try:
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException as exc:
+        if not required:
+            return None
+        raise ConfigError(f"Airflow connection {conn_id!r} is not defined: see README 'Pointing it at real "
+                          "Atera and QBO accounts'") from exc
+    return ConnInfo(conn_type=conn.conn_type or "", host=conn.host, login=conn.login, password=conn.password,
+                    schema=conn.schema, port=conn.port, extra=parse_extra(conn.extra))
+
+
+def variable(name: str) -> str | None:
+    """An Airflow Variable, or None when it is not set (or no Variable store can be reached: the defaults apply)."""
+    try:
+        value = Variable.get(name, default=None)
+    except Exception:  # noqa: BLE001 - no metadata DB / variable backend here: the documented defaults apply
+        return None
+    return None if value is None else str(value)
+
+
+def setting(name: str) -> str | None:
+    """An Airflow Variable, else the environment variable of the same name upper-cased, else None."""
+    return variable(name) or os.environ.get(name.upper())

@@ -1,77 +1,75 @@
 """Airflow hooks: build the sync's clients from Connections. Credentials come only from the Connection and are
-never logged. Swapping production for the twins is a change of connection host, never a code flag."""
+never logged. Swapping production for the twins is a change of connection host, never a code flag.
+
+Each hook is a context manager owning what it builds: the staging engine (the process's one engine for the
+connection's URL, ``staging.db.engine_for``) and one API client (one HTTP session, one rate budget, for QBO one
+token store), closed when the ``with`` block ends::
+
+    with QuickBooksHook() as qbo:
+        qbo.get_conn().query_all("Item")
+"""
 from __future__ import annotations
 
 import logging
 import os
 from functools import cached_property
-from typing import Any
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
 
+import redis
+import sqlalchemy as sa
+from airflow.configuration import conf
 from airflow.sdk import BaseHook
+from cryptography.fernet import Fernet, MultiFernet
 
-from .config import AteraSettings, ConnInfo, QboSettings, parse_extra, staging_url
-from .errors import ConfigError
+from .atera.client import AteraClient
+from .config import AteraSettings, QboSettings, conn_info, staging_url
+from .http import RetryPolicy
+from .qbo.auth import TokenEndpoint, TokenStore
+from .qbo.client import QboClient, QboLimits
+from .qbo.connection import require_connected
+from .staging.db import engine_for
 
 log = logging.getLogger(__name__)
 
 
-def conn_info(conn_id: str, *, required: bool = True) -> ConnInfo | None:
-    """The connection's parts; a missing one is a ConfigError (or None when it is optional)."""
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException as exc:
-        if not required:
-            return None
-        raise ConfigError(f"Airflow connection {conn_id!r} is not defined: see README 'Pointing it at real "
-                          "Atera and QBO accounts'") from exc
-    return ConnInfo(conn_type=conn.conn_type or "", host=conn.host, login=conn.login, password=conn.password,
-                    schema=conn.schema, port=conn.port, extra=parse_extra(conn.extra))
-
-
-def fernet() -> Any:
+def fernet() -> MultiFernet | None:
     """Airflow's Fernet (tokens at rest) when a key is configured, else None."""
-    key = os.environ.get("AIRFLOW__CORE__FERNET_KEY")
-    if not key:
-        try:
-            from airflow.configuration import conf
-
-            key = conf.get("core", "fernet_key", fallback="")
-        except Exception:  # pragma: no cover - configuration unavailable
-            key = ""
-    if not key:
-        return None
-    from cryptography.fernet import Fernet, MultiFernet
-
-    return MultiFernet([Fernet(k.strip().encode()) for k in key.split(",") if k.strip()])
+    key = os.environ.get("AIRFLOW__CORE__FERNET_KEY") or conf.get("core", "fernet_key", fallback="") or ""
+    keys = [k.strip() for k in key.split(",") if k.strip()]
+    return MultiFernet([Fernet(k.encode()) for k in keys]) if keys else None
 
 
-def redis_client() -> Any | None:
+def redis_client() -> redis.Redis | None:
     """A client of the Redis of connection ``atera_qbo_redis`` (conn type redis: host, port, schema = db number,
     password), which holds the rate budgets every worker shares; None when the connection is not defined (then
     each API client keeps its own budget — right for one worker, too generous for many). The caller owns it."""
     info = conn_info("atera_qbo_redis", required=False)
     if info is None:
         return None
-    import redis
-
     return redis.Redis(host=info.host or "127.0.0.1", port=info.port or 6379, db=int(info.schema or 0),
                        password=info.password or None, socket_timeout=10, socket_connect_timeout=5)
 
 
-class _OwnsClient:
-    """A hook builds its API client (one HTTP session, one rate budget, for QBO one token store) on the first
-    ``get_conn`` and hands out that same client until ``close``."""
+class _Closeable(Protocol):
+    def close(self) -> None: ...
 
-    def build_client(self) -> Any:
+
+C = TypeVar("C", bound=_Closeable)
+
+
+class _OwnsClient(Generic[C]):
+    """A hook builds its API client on the first ``get_conn`` and hands out that same client until ``close`` (or
+    the end of its ``with`` block)."""
+
+    def build_client(self) -> C:
         raise NotImplementedError
 
     @cached_property
-    def client(self) -> Any:
+    def client(self) -> C:
         return self.build_client()
 
-    def get_conn(self) -> Any:
+    def get_conn(self) -> C:
         return self.client
 
     def close(self) -> None:
@@ -79,6 +77,13 @@ class _OwnsClient:
         client = self.__dict__.pop("client", None)
         if client is not None:
             client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
 
 
 class StagingHook(BaseHook):
@@ -92,21 +97,26 @@ class StagingHook(BaseHook):
         self.staging_conn_id = staging_conn_id
 
     @cached_property
-    def staging(self) -> Any:
-        """The staging database this hook owns: one engine, migrated to the current schema on first use."""
-        from .staging.db import Staging
-
-        return Staging(staging_url(conn_info(self.staging_conn_id, required=False)))
+    def url(self) -> str:
+        return staging_url(conn_info(self.staging_conn_id, required=False))
 
     @property
-    def engine(self) -> Any:
-        return self.staging.engine
+    def engine(self) -> sa.Engine:
+        """The process's engine for this connection's database, migrated to the current schema once."""
+        return engine_for(self.url)
 
-    def get_conn(self) -> Any:
+    def get_conn(self) -> sa.Engine:
         return self.engine
 
+    def __enter__(self) -> Self:
+        return self
 
-class AteraHook(_OwnsClient, BaseHook):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        """Nothing to close: the engine is the process's, disposed when it exits."""
+
+
+class AteraHook(_OwnsClient[AteraClient], BaseHook):
     conn_name_attr = "atera_conn_id"
     default_conn_name = "atera_default"
     conn_type = "http"
@@ -120,22 +130,19 @@ class AteraHook(_OwnsClient, BaseHook):
     def settings(self) -> AteraSettings:
         return AteraSettings.from_conn(conn_info(self.atera_conn_id), self.atera_conn_id)
 
-    def build_client(self) -> Any:
-        from .atera.client import AteraClient
-
+    def build_client(self) -> AteraClient:
         s = self.settings
         return AteraClient(s.base_url, s.api_key, rate_per_minute=s.rate_per_minute, redis_client=redis_client())
 
     def test_connection(self) -> tuple[bool, str]:
         try:
-            client = self.get_conn()
-            client.get("/account", entity="Atera account")
+            self.get_conn().get("/account", entity="Atera account")
             return True, "Atera answered"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - Airflow's "Test connection" shows any failure as text
             return False, str(exc)
 
 
-class QuickBooksHook(_OwnsClient, BaseHook):
+class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
     conn_name_attr = "qbo_conn_id"
     default_conn_name = "quickbooks_default"
     conn_type = "http"
@@ -150,24 +157,26 @@ class QuickBooksHook(_OwnsClient, BaseHook):
     def settings(self) -> QboSettings:
         return QboSettings.from_conn(conn_info(self.qbo_conn_id), self.qbo_conn_id)
 
-    def token_store(self) -> Any:
-        """The realm's token chain; refuses (with how to reconnect) while the company is disconnected."""
-        from .qbo.auth import TokenEndpoint, TokenStore
-        from .qbo.connection import require_connected
-
+    def token_endpoint(self) -> TokenEndpoint:
         s = self.settings
-        require_connected(self.staging.engine, s.realm_id, s.refresh_token)
+        return TokenEndpoint(s.token_url, s.client_id, s.client_secret, revoke_url=s.revoke_url)
+
+    def stored_tokens(self) -> TokenStore:
+        """The realm's token chain as stored (seeded from the connection's refresh token when there is none yet);
+        a ConfigError when nothing is stored and there is nothing to seed from."""
+        s = self.settings
         cipher = fernet()
         if cipher is None:
             log.warning("No Fernet key configured: QBO tokens are stored unencrypted in the staging database")
-        endpoint = TokenEndpoint(s.token_url, s.client_id, s.client_secret, revoke_url=s.revoke_url)
-        return TokenStore(self.staging.engine, s.realm_id, endpoint, seed_refresh_token=s.refresh_token,
+        return TokenStore(self.staging.engine, s.realm_id, self.token_endpoint(), seed_refresh_token=s.refresh_token,
                           cipher=cipher)
 
-    def build_client(self) -> Any:
-        from .http import RetryPolicy
-        from .qbo.client import QboClient, QboLimits
+    def token_store(self) -> TokenStore:
+        """The realm's token chain; refuses (with how to reconnect) while the company is disconnected."""
+        require_connected(self.staging.engine, self.settings.realm_id, self.settings.refresh_token)
+        return self.stored_tokens()
 
+    def build_client(self) -> QboClient:
         s = self.settings
         policy = RetryPolicy(initial_wait=s.retry_initial_wait, max_wait=s.retry_max_wait,
                              throttle_deadline=s.throttle_deadline, error_deadline=s.error_deadline)
@@ -175,3 +184,11 @@ class QuickBooksHook(_OwnsClient, BaseHook):
                            in_flight=s.max_in_flight)
         return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy, limits=limits,
                          redis_client=redis_client())
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            info = self.get_conn().company_info()
+            return True, f"QuickBooks Online answered: {info.get('CompanyName') or 'company'} " \
+                         f"(realm {self.settings.realm_id})"
+        except Exception as exc:  # noqa: BLE001 - Airflow's "Test connection" shows any failure as text
+            return False, str(exc)

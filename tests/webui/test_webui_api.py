@@ -61,9 +61,30 @@ def airflow_db():
     db.resetdb()
 
 
+class FakeRuns:
+    """The app's ``DagRuns`` dependency in these tests: records what Done and Export trigger."""
+
+    def __init__(self) -> None:
+        self.triggered: list = []
+        self.before_trigger = None  # a test may hold a trigger (Done waiting on Airflow's database)
+
+    def trigger(self, dag_id, conf, user):
+        if self.before_trigger:
+            self.before_trigger()
+        self.triggered.append((dag_id, conf, user))
+        return f"manual__{len(self.triggered)}"
+
+    def outcome(self, dag_id, run_id):
+        from atera_qbo.webui.runs import RunOutcome
+
+        return RunOutcome(dag_id, run_id, "queued")
+
+
 @pytest.fixture
 def world(airflow_db, engine, tmp_path, monkeypatch):
-    """Staged catalogs, the review CSV a matching run writes, Airflow's auth manager with two users, the app."""
+    """Staged catalogs, the review CSV a matching run writes, Airflow's auth manager with two users, the app
+    mounted as Airflow mounts it (its lifespan entered by the parent's, Airflow's own), its dependencies
+    (staging engine, review dir, day, DAG runs) replaced through ``app.dependency_overrides``."""
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", USERS)
     monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-jwt-secret-" + "x" * 64)
     monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER",
@@ -73,7 +94,7 @@ def world(airflow_db, engine, tmp_path, monkeypatch):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from atera_qbo.webui import runs
+    from atera_qbo.webui import deps
     from atera_qbo.webui.app import create_app
 
     stage(engine)
@@ -83,20 +104,19 @@ def world(airflow_db, engine, tmp_path, monkeypatch):
     write_rows(review_dir / "match_review.csv", list(rows_of(review)))  # as the matching task writes it
     airflow_app.purge_cached_app()
     manager = airflow_app.init_auth_manager()
-    triggered: list = []
-    monkeypatch.setattr(runs, "trigger", lambda dag_id, conf, user: triggered.append((dag_id, conf, user))
-                        or f"manual__{len(triggered)}")
-    monkeypatch.setattr(runs, "outcome", lambda dag_id, run_id: runs.RunOutcome(dag_id, run_id, "queued"))
-    parent = FastAPI()
-    parent.mount("/atera-qbo", create_app(engine=lambda: engine, review_dir=lambda: review_dir,
-                                          today=lambda: date(2026, 10, 31)))
-    client = TestClient(parent, base_url=ORIGIN)
+    runs = FakeRuns()
+    app = create_app()
+    app.dependency_overrides.update({deps.staging_engine: lambda: engine, deps.current_review_dir: lambda: review_dir,
+                                     deps.today: lambda: date(2026, 10, 31), deps.dag_runs: lambda: runs})
+    parent = FastAPI(lifespan=airflow_app.lifespan)
+    parent.mount("/atera-qbo", app)
 
     def login(name: str, role: str) -> None:
         client.cookies.set("_token", manager.generate_jwt(SimpleAuthManagerUser(username=name, role=role)))
 
-    yield {"client": client, "login": login, "engine": engine, "review_dir": review_dir, "catalogs": cat,
-           "triggered": triggered}
+    with TestClient(parent, base_url=ORIGIN) as client:  # one event loop for every request, as in the API server
+        yield {"client": client, "login": login, "engine": engine, "review_dir": review_dir, "catalogs": cat,
+               "triggered": runs.triggered, "runs": runs, "app": app}
     airflow_app.purge_cached_app()
 
 
@@ -286,30 +306,27 @@ def test_done_with_the_box_ticked_hands_the_product_catalog_to_qbo(world):
     assert dag_id == "atera_qbo_matching" and conf["commit"] is True and conf["replace_atera_catalog"] is True
 
 
-def test_done_waiting_on_airflow_does_not_stall_the_other_pages(world, monkeypatch):
+def test_done_waiting_on_airflow_does_not_stall_the_other_pages(world):
     """Done writes to the staging and Airflow databases, which may wait on a lock (a catalog sync writing, the
     scheduler): meanwhile the API server, one process serving the UI and the task execution API, keeps answering."""
-    from atera_qbo.webui import runs
-
     entered, release, outcome = threading.Event(), threading.Event(), {}
 
-    def slow_trigger(dag_id, conf, user):
+    def slow_trigger():
         entered.set()
         outcome["released"] = release.wait(5)  # False: nothing else was served while Done waited
-        return "manual__slow"
 
-    monkeypatch.setattr(runs, "trigger", slow_trigger)
+    world["runs"].before_trigger = slow_trigger
     world["login"]("finance", "user")
-    with world["client"] as client:  # one event loop for every request, as in the API server
-        token, summary = accept_acme(client)
-        done = threading.Thread(target=lambda: outcome.update(done=client.post(
-            "/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
-            headers={"Origin": ORIGIN}, follow_redirects=False)))
-        done.start()
-        assert entered.wait(10)
-        assert client.get("/atera-qbo/versions").status_code == 200
-        release.set()
-        done.join(10)
+    client = world["client"]  # one event loop for every request, as in the API server
+    token, summary = accept_acme(client)
+    done = threading.Thread(target=lambda: outcome.update(done=client.post(
+        "/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
+        headers={"Origin": ORIGIN}, follow_redirects=False)))
+    done.start()
+    assert entered.wait(10)
+    assert client.get("/atera-qbo/versions").status_code == 200
+    release.set()
+    done.join(10)
     assert outcome["released"] is True, "the versions page waited for Done"
     assert outcome["done"].status_code == 303
 
@@ -375,3 +392,32 @@ def test_export_triggers_the_export_dag_with_the_selected_numbers(world):
         "dry_run": False}, "finance")]
     bad = client.get("/atera-qbo/export?date_from=2026-11-01&date_to=2026-10-01")
     assert bad.status_code == 400 and "is after" in bad.text
+
+
+def test_done_makes_at_most_one_engine_in_the_process(world, monkeypatch):
+    """The app's staging engine is the process's one for the connection's URL: the lifespan builds nothing that
+    connects, the first request makes the engine (and checks the schema once), Done and every later page reuse it."""
+    engine = world["engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the connection names the SQLite file; the engine cache is the same code on PostgreSQL")
+    from atera_qbo.staging import db
+    from atera_qbo.webui import deps
+
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING",
+                       json.dumps({"conn_type": "sqlite", "host": engine.url.database}))
+    db.dispose_engines()
+    made: list[str] = []
+    real = db.make_engine
+    monkeypatch.setattr(db, "make_engine", lambda url: made.append(url) or real(url))
+    del world["app"].dependency_overrides[deps.staging_engine]  # the real dependency, from the connection
+    client = world["client"]
+    world["login"]("finance", "user")
+    token, summary = accept_acme(client)
+    done = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token},
+                       headers={"Origin": ORIGIN}, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.get(done.headers["location"]).status_code == 200
+    assert made == [f"sqlite:///{engine.url.database}"]  # one engine, for every request of the process
+    with engine.connect() as conn:  # and Done's version went into the connection's database
+        assert conn.execute(sa.select(sa.func.count()).select_from(table("review_overrides"))).scalar() == 1
+    db.dispose_engines()

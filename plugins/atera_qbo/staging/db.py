@@ -1,10 +1,12 @@
 """Engine, schema migration and portable upserts (SQLAlchemy Core).
 
-The schema is ``tables.metadata``; ``apply_schema`` migrates a database to it with Alembic. A ``Staging`` object
-owns one engine for one URL (the ``StagingHook`` holds one); nothing here caches per process.
+The schema is ``tables.metadata``; ``apply_schema`` migrates a database to it with Alembic. ``engine_for`` is the
+process's one engine per URL (the ``StagingHook`` hands it out): made and migrated once, disposed at exit.
 """
 from __future__ import annotations
 
+import atexit
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -14,54 +16,54 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .engine import make_engine
+from .migrate import upgrade
 from .tables import metadata
 
-
-def make_engine(url: str) -> sa.Engine:
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
-
-        @sa.event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+__all__ = ["apply_schema", "chunked", "dispose_engines", "engine_for", "make_engine", "money_in", "table",
+           "upsert", "utcnow"]  # make_engine re-exported: tests and tools make throw-away engines from here
 
 
 def apply_schema(engine: sa.Engine) -> None:
     """Migrate the database to the current schema (``alembic upgrade head``): creates it on an empty database,
     adopts one made by the old ``schema.sql`` (see the baseline revision). Safe to run any number of times."""
-    from .migrate import upgrade
-
     upgrade(engine)
 
 
-class Staging:
-    """The staging database of one URL: its engine, created and migrated on first use, then reused."""
+_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES_LOCK = threading.Lock()
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._engine: sa.Engine | None = None
-        self._lock = threading.Lock()
 
-    @property
-    def engine(self) -> sa.Engine:
-        with self._lock:
-            if self._engine is None:
-                engine = make_engine(self.url)
-                apply_schema(engine)
-                self._engine = engine
-            return self._engine
+def engine_for(url: str) -> sa.Engine:
+    """The process's one engine for ``url``: made, and migrated to the current schema (the Alembic head check),
+    the first time this process asks; the same engine after that. Disposed when the process exits; a forked
+    child (a Celery or task-runner fork) starts with none, so it never shares its parent's connections."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            apply_schema(engine)
+            _ENGINES[url] = engine
+        return engine
 
-    def dispose(self) -> None:
-        with self._lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+
+def dispose_engines() -> None:
+    """Close every cached engine's pool (at exit; tests that change a database behind the cache)."""
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def _forget_after_fork() -> None:
+    # the parent's pooled connections belong to the parent: drop them without closing them under its feet
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+    _ENGINES.clear()
+
+
+atexit.register(dispose_engines)
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def table(name: str) -> sa.Table:

@@ -32,6 +32,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from ..config import conn_info, staging_url
+from .engine import make_engine
 from .tables import metadata
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
@@ -70,8 +72,6 @@ def configure_context(context: Any) -> None:
         return
     conn = cfg.attributes.get("connection")
     if conn is None:  # the CLI's commands that need a database (current, history with ranges, autogenerate)
-        from .db import make_engine
-
         engine = make_engine(cfg.get_main_option("sqlalchemy.url"))
         with engine.begin() as conn:
             _run_online(context, conn)
@@ -163,12 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     url = args.url or _default_url()
     cfg = alembic_config(url=url)
     if args.command == "upgrade" and not args.sql:
-        from .db import make_engine
-
         upgrade(make_engine(url), args.revision)
     elif args.command == "downgrade":
-        from .db import make_engine
-
         downgrade(make_engine(url), args.revision)
     elif args.command == "upgrade":
         sys.stdout.write(upgrade_sql(url, args.revision))
@@ -182,13 +178,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _default_url() -> str:
-    from ..config import staging_url
-
+    """The ``atera_qbo_staging`` connection's URL, else the default SQLite file."""
     try:
-        from ..hooks import conn_info
-
         return staging_url(conn_info("atera_qbo_staging", required=False))
-    except Exception:  # noqa: BLE001 - no Airflow metadata DB: the default SQLite file
+    except Exception:  # noqa: BLE001 - no Airflow metadata DB to read the connection from: the default SQLite file
         return staging_url(None)
 
 

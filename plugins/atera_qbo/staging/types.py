@@ -57,7 +57,7 @@ def to_amount(value: Any) -> Decimal | None:
     TypeError/ValueError naming the value."""
     if value is None:
         return None
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise TypeError(f"money must be a Decimal, not {type(value).__name__} {value!r}")
     if isinstance(value, Decimal):
         amount = value

@@ -10,6 +10,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..config import export_window
+from ..errors import FatalError
 from ..export.report import qbo_link
 from ..staging.db import money_in, table
 
@@ -38,9 +40,6 @@ class InvoiceRow:
 
 def parse_window(date_from: str | None, date_to: str | None, today: date) -> tuple[date, date]:
     """The window from the page's query (yyyy-mm-dd), default the 90 days up to today (as the export DAG)."""
-    from ..errors import FatalError
-    from ..tasks import export_window
-
     try:
         return export_window(date_from or None, date_to or None, today)
     except FatalError as exc:

@@ -8,6 +8,7 @@ what finance would write editing the CSV by hand — so the matching DAG reads o
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from ..errors import MatchingError
 from ..matching.review import MATCHED, Action, Entity, MatchStatus, ReviewRow
 from ..matching.review_csv import read_rows, write_rows
+from ..staging.db import chunked, table
 
 # What each step of the wizard shows, and the actions it offers (the matching model's Enums).
 STEPS = {
@@ -82,6 +84,20 @@ class Review:
         spec = STEPS[step]
         return [r for r in self.rows()
                 if r.entity == spec["entity"] and (r.status == MatchStatus.QBO_ONLY) == spec["qbo_only"]]
+
+
+class ReviewCache:
+    """The ``Review`` of the current review file, kept between requests (the file is re-read when it changes)."""
+
+    def __init__(self) -> None:
+        self._review: Review | None = None
+        self._lock = threading.Lock()
+
+    def of(self, path: Path) -> Review:
+        with self._lock:
+            if self._review is None or self._review.path != path:
+                self._review = Review(path)
+            return self._review
 
 
 @dataclass
@@ -204,7 +220,6 @@ def _like(text: str) -> str:
 def search_qbo(engine: sa.Engine, entity: str, query: str, *, limit: int = SEARCH_LIMIT) -> list[Candidate]:
     """Active QBO customers/items whose name contains ``query`` (case-insensitive), names starting with it first;
     at most ``limit``: the dropdown never loads the whole catalog (100,000 items)."""
-    from ..staging.db import table
 
     tbl = table("stg_qbo_customers" if entity == "customer" else "stg_qbo_items")
     name = tbl.c.display_name if entity == "customer" else tbl.c.name
@@ -224,7 +239,6 @@ def search_qbo(engine: sa.Engine, entity: str, query: str, *, limit: int = SEARC
 
 def qbo_names(engine: sa.Engine, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """(entity, qbo_id) → name for the given records (the names written next to a chosen match)."""
-    from ..staging.db import table
 
     out: dict[tuple[str, str], str] = {}
     for entity in ("customer", "product"):
@@ -234,7 +248,7 @@ def qbo_names(engine: sa.Engine, wanted: Iterable[tuple[str, str]]) -> dict[tupl
         tbl = table("stg_qbo_customers" if entity == "customer" else "stg_qbo_items")
         name = tbl.c.display_name if entity == "customer" else tbl.c.name
         with engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                for i, n in conn.execute(sa.select(tbl.c.source_id, name).where(tbl.c.source_id.in_(ids[start:start + 500]))):
+            for part in chunked(ids):
+                for i, n in conn.execute(sa.select(tbl.c.source_id, name).where(tbl.c.source_id.in_(part))):
                     out[(entity, str(i))] = n or ""
     return out

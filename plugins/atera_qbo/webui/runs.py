@@ -5,7 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from airflow.api.common.trigger_dag import trigger_dag
+from airflow.configuration import conf as airflow_conf
+from airflow.exceptions import DagNotFound
+from airflow.models.dagrun import DagRun
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from airflow.utils.session import create_session
+from airflow.utils.types import DagRunTriggeredByType
+from sqlalchemy import select
 
 MATCHING_DAG = "atera_qbo_matching"
 EXPORT_DAG = "atera_qbo_invoice_export"
@@ -32,10 +42,6 @@ class RunOutcome:
 
 def trigger(dag_id: str, conf: dict[str, Any], user: str) -> str:
     """Create a manual run of ``dag_id`` with ``conf`` (validated against the DAG's params); answers its run id."""
-    from airflow.api.common.trigger_dag import trigger_dag
-    from airflow.exceptions import DagNotFound
-    from airflow.utils.types import DagRunTriggeredByType
-
     try:
         run = trigger_dag(dag_id, conf=conf, triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user)
     except DagNotFound:
@@ -48,12 +54,6 @@ def trigger(dag_id: str, conf: dict[str, Any], user: str) -> str:
 
 
 def outcome(dag_id: str, run_id: str) -> RunOutcome | None:
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     with create_session() as session:
         run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
         if run is None:
@@ -77,9 +77,7 @@ def outcome(dag_id: str, run_id: str) -> RunOutcome | None:
 
 def task_errors(dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
     """The exception messages a task attempt logged (Airflow 3 writes JSON lines with ``error_detail``)."""
-    from airflow.configuration import conf
-
-    base = Path(conf.get("logging", "base_log_folder"))
+    base = Path(airflow_conf.get("logging", "base_log_folder"))
     path = base / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}" / f"attempt={try_number}.log"
     if not path.exists():
         return []
@@ -93,3 +91,21 @@ def task_errors(dag_id: str, run_id: str, task_id: str, try_number: int) -> list
             if isinstance(detail, dict) and detail.get("exc_value"):
                 found.append(f"{detail.get('exc_type', 'Error')}: {detail['exc_value']}")
     return found[-1:]  # the outermost (last) error is the one that failed the task
+
+
+class DagRuns(Protocol):
+    """How the pages start DAG runs and read their outcome (Airflow's, or a test's stand-in)."""
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], user: str) -> str: ...
+
+    def outcome(self, dag_id: str, run_id: str) -> RunOutcome | None: ...
+
+
+class AirflowRuns:
+    """``DagRuns`` on Airflow's own trigger and metadata database, in the API server's process."""
+
+    def trigger(self, dag_id: str, conf: dict[str, Any], user: str) -> str:
+        return trigger(dag_id, conf, user)
+
+    def outcome(self, dag_id: str, run_id: str) -> RunOutcome | None:
+        return outcome(dag_id, run_id)

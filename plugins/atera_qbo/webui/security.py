@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep  # Airflow's own: JWT cookie or bearer
+from airflow.configuration import conf
 from fastapi import HTTPException, Request, status
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -24,8 +26,7 @@ _PROCESS_SECRET = secrets.token_hex(32)  # only when Airflow has no [api] secret
 
 
 def _allowed(user: Any, dag_id: str, method: str, runs: bool) -> bool:
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+    from airflow.api_fastapi.app import get_auth_manager  # here, not above: Airflow's app imports the plugins
 
     return get_auth_manager().is_authorized_dag(
         method=method, access_entity=DagAccessEntity.RUN if runs else None, details=DagDetails(id=dag_id),
@@ -54,8 +55,6 @@ def may_run(user: Any, dag_id: str) -> bool:
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
-    from airflow.configuration import conf
-
     secret = conf.get("api", "secret_key", fallback=None) or _PROCESS_SECRET
     return URLSafeTimedSerializer(secret, salt="atera-qbo-webui-csrf")
 
@@ -82,6 +81,6 @@ def check_csrf(request: Request, user: Any, token: str | None) -> None:
 
 
 def login_url(request: Request) -> str:
-    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.app import get_auth_manager  # here, not above: Airflow's app imports the plugins
 
     return get_auth_manager().get_url_login(next_url=str(request.url))

@@ -1,0 +1,96 @@
+"""The tasks' composition root: the one place a task gets its staging engine, its API clients, its review dir and
+its settings, and the error contract every task function follows (``fail_fatal``)."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import date, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from airflow.sdk.exceptions import AirflowFailException
+
+from ..atera.api import AteraApi
+from ..config import QboSettings, review_dir, variable
+from ..errors import ConfigError, FatalError
+from ..hooks import AteraHook, QuickBooksHook, StagingHook
+from ..qbo.api import QboApi
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fail_fatal(fn: Callable[P, R]) -> Callable[P, R]:
+    """A ``FatalError`` fails the task for good (``AirflowFailException``, no retry), its message intact."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except FatalError as exc:
+            raise AirflowFailException(str(exc)) from exc
+
+    return wrapper
+
+
+class Wiring:
+    """What one task run uses: the staging engine (the process's one for the connection's URL) and each API
+    client, opened on first use and closed when the task's ``with wiring()`` block ends."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self.staging = StagingHook()
+
+    @cached_property
+    def engine(self) -> sa.Engine:
+        return self.staging.engine
+
+    @cached_property
+    def qbo_hook(self) -> QuickBooksHook:
+        """The QBO connection (settings, token chain); no client is opened until ``qbo`` is used."""
+        return self._stack.enter_context(QuickBooksHook(staging=self.staging))
+
+    @property
+    def qbo_settings(self) -> QboSettings:
+        return self.qbo_hook.settings
+
+    @property
+    def qbo(self) -> QboApi:
+        return self.qbo_hook.get_conn()
+
+    @cached_property
+    def atera(self) -> AteraApi:
+        return self._stack.enter_context(AteraHook()).get_conn()
+
+    @cached_property
+    def review_dir(self) -> Path:
+        """Where review, override and report files go (Variable ``atera_qbo_review_dir``, else the default)."""
+        return review_dir(variable)
+
+
+@contextmanager
+def wiring() -> Iterator[Wiring]:
+    with ExitStack() as stack:
+        yield Wiring(stack)
+
+
+def run_stamp(run_id: str | None) -> str:
+    """A run id as a file-name part (review copies, plan ids)."""
+    return (run_id or "manual").replace(":", "").replace("+", "")[:40]
+
+
+def run_day(logical_date: datetime | date | str | None, run_after: datetime | date | str | None) -> date:
+    """The day a run stands for: its logical date (scheduled runs), else the moment it was triggered to run
+    (``run_after``: an Airflow 3 manual run has no logical date). Never the wall clock: a retried task sees the
+    same day as its first attempt."""
+    moment = logical_date or run_after
+    if moment is None:
+        raise ConfigError("the run has neither a logical date nor run_after: pass invoice_date_to")
+    if isinstance(moment, datetime):
+        return moment.date()
+    if isinstance(moment, date):
+        return moment
+    return date.fromisoformat(str(moment)[:10])
