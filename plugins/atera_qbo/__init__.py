@@ -10,12 +10,17 @@ The flow, stage by stage (each a subpackage named after what it does):
 4. ``export/``   — Atera invoice → QBO invoice (``transform.py``), exactly once through the ledger (``load.py``);
 5. ``reconcile/`` — where present: what QBO did with what we exported (payments, balances).
 
-Beside the stages: ``atera/`` and ``qbo/`` are the API clients (``qbo/rules.py`` holds QBO's rules for names,
-request ids and payloads; ``qbo/auth.py`` the OAuth token chain), ``staging/`` the staging database, ``http.py``
-retries and rate limits, ``money.py`` Decimal money, ``errors.py`` the error tree, ``config.py`` settings,
-``reports.py`` the run summary.
+Beside the stages: ``atera/`` and ``qbo/`` are the API clients, each with the ``Protocol`` the domain is typed
+against (``api.py``; ``qbo/rules.py`` holds QBO's rules for names, request ids and payloads; ``qbo/auth.py`` the
+OAuth token chain), ``staging/`` the staging database (``db.engine_for``: one engine per URL per process),
+``http.py`` retries and rate limits, ``pacing.py`` the rate budgets, ``money.py`` Decimal money, ``errors.py`` the
+error tree, ``config.py`` settings and the one reader of Airflow's Connections and Variables, ``html.py`` the one
+Jinja environment (``templates/``), ``reports.py`` the run summary.
 
-Everything here is testable without Airflow except ``hooks.py`` (which imports the Airflow SDK at the top: it
-builds clients from Connections), ``assets.py`` (the DAGs' Assets, defined once) and ``tasks.py`` (what each DAG task runs; it imports Airflow lazily, inside the
-functions). The DAG files import ``tasks`` inside their task callables only.
+The wiring: ``hooks.py`` builds clients from Connections (context managers owning one engine and one client);
+``tasks/`` holds what each DAG task runs, one module per DAG family, opening what it uses through
+``tasks.runtime.wiring()``; ``webui/`` is the Airflow plugin's FastAPI app (its dependencies in ``webui/deps.py``).
+The layers and what may import what are written in ``.importlinter`` (``make lint`` checks them). The DAG files
+import ``tasks.<family>`` inside their task callables only, so parsing a DAG imports nothing of this package but
+``assets.py``.
 """

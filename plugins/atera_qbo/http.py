@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
@@ -102,7 +103,7 @@ class SharedRateLimiter:
     return '0'
     """
 
-    def __init__(self, client: Any, key: str, per_minute: float, burst: int = 1,
+    def __init__(self, client: redis.Redis, key: str, per_minute: float, burst: int = 1,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if not per_minute or per_minute <= 0:
             raise ValueError("a shared rate limit needs a positive per_minute")
@@ -123,7 +124,7 @@ class SharedRateLimiter:
 
 
 def make_limiter(key: str, per_minute: float | None, burst: int | None = None,
-                 redis_client: Any | None = None) -> RateLimiter | SharedRateLimiter:
+                 redis_client: redis.Redis | None = None) -> RateLimiter | SharedRateLimiter:
     """The limiter for one Atera account: in Redis when a client is given (shared by every worker), else owned by
     the client that asks (its threads share it)."""
     if redis_client is not None and per_minute:
@@ -275,3 +276,10 @@ class ApiSession:
     def json(response: requests.Response) -> Any:
         """The body as JSON with Decimal amounts."""
         return loads(response.content) if response.content else None
+
+
+def json_object(value: Any, entity: str) -> dict[str, Any]:
+    """An API answer (or part of one) that must be a JSON object; anything else is the API's fault, said so."""
+    if not isinstance(value, dict):
+        raise FatalApiError(f"{entity}: the API answered {type(value).__name__}, not a JSON object", entity=entity)
+    return value

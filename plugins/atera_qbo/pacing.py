@@ -20,6 +20,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import redis
+
 
 class Budget(Protocol):
     name: str
@@ -91,7 +93,7 @@ class RedisWindowBudget:
     return '0'
     """
 
-    def __init__(self, client: Any, key: str, name: str, limit: int, window: float, *, lease: float = 300.0,
+    def __init__(self, client: redis.Redis, key: str, name: str, limit: int, window: float, *, lease: float = 300.0,
                  poll: float = 0.02, sleep: Callable[[float], None] = time.sleep) -> None:
         if limit <= 0 or window < 0:
             raise ValueError(f"budget {name}: limit must be positive and window non-negative")
@@ -114,7 +116,7 @@ class RedisWindowBudget:
         self._release(keys=[self.key], args=[self.window, token])
 
 
-def make_budget(name: str, limit: int | None, window: float, *, key: str, redis_client: Any | None = None
+def make_budget(name: str, limit: int | None, window: float, *, key: str, redis_client: redis.Redis | None = None
                 ) -> WindowBudget | RedisWindowBudget | None:
     """The budget for one limit: in Redis when a client is given, else in this process; None for no limit."""
     if not limit:

@@ -9,7 +9,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .staging.db import table
+from .config import staging_url
+from .staging.db import apply_schema, make_engine, table
 
 
 def summary(engine: sa.Engine) -> dict[str, Any]:
@@ -24,8 +25,8 @@ def summary(engine: sa.Engine) -> dict[str, Any]:
             out["staging_rows"][f"stg_atera_products[{kind}]"] = n
         for name in ("map_customers", "map_products"):
             tbl = table(name)
-            out["matches"][name] = {m: n for m, n in conn.execute(
-                sa.select(tbl.c.method, sa.func.count()).where(tbl.c.active.is_(True)).group_by(tbl.c.method))}
+            out["matches"][name] = dict(conn.execute(
+                sa.select(tbl.c.method, sa.func.count()).where(tbl.c.active.is_(True)).group_by(tbl.c.method)))
         batches, invoices = table("export_batches"), table("export_invoices")
         last = conn.execute(sa.select(batches).order_by(batches.c.started_at.desc()).limit(1)).first()
         if last is not None:
@@ -37,8 +38,8 @@ def summary(engine: sa.Engine) -> dict[str, Any]:
                 "skipped_already_exported": last.skipped_count, "failed_or_blocked": last.failed_count,
                 "exported_ids": {r.atera_invoice_number: r.qbo_id for r in rows if r.status == "exported"},
             }
-        totals = {s: n for s, n in conn.execute(sa.select(invoices.c.status, sa.func.count())
-                                                 .group_by(invoices.c.status))}
+        totals: dict[str, int] = dict(conn.execute(sa.select(invoices.c.status, sa.func.count())
+                                                 .group_by(invoices.c.status)))
         out["export"]["ledger_totals"] = totals
     return out
 
@@ -64,9 +65,6 @@ def format_summary(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import staging_url
-    from .staging.db import apply_schema, make_engine
-
     parser = argparse.ArgumentParser(prog="python -m atera_qbo.reports")
     parser.add_argument("command", choices=["summary"])
     parser.add_argument("--url", default=None, help="staging SQLAlchemy URL (default: the SQLite file)")

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from atera_qbo.staging import migrate
-from atera_qbo.staging.db import Staging, apply_schema, make_engine, table
+from atera_qbo.staging.db import apply_schema, dispose_engines, engine_for, make_engine, table
 from atera_qbo.staging.tables import metadata
 
 FROZEN = Path(__file__).with_name("fixtures") / "schema_v1.sql"
@@ -195,14 +195,41 @@ def test_downgrade_to_the_baseline_and_up_again_keeps_the_rows(blank_engine):
     assert_rows_survived(blank_engine)
 
 
-def test_staging_owns_one_engine_and_migrates_once(tmp_path):
-    staging = Staging(f"sqlite:///{tmp_path / 's.db'}")
-    first = staging.engine
-    assert staging.engine is first
+def test_one_engine_per_url_per_process_migrated_once(tmp_path, monkeypatch):
+    upgrades: list[object] = []
+    real = migrate.upgrade
+    monkeypatch.setattr(migrate, "upgrade", lambda engine, *a: upgrades.append(engine) or real(engine, *a))
+    from atera_qbo.staging import db
+
+    monkeypatch.setattr(db, "upgrade", migrate.upgrade)  # db calls it by the name it imported
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    first = engine_for(url)
+    assert engine_for(url) is first and engine_for(f"sqlite:///{tmp_path / 'other.db'}") is not first
     assert migrate.schema_diff(first) == []
-    staging.dispose()
-    assert staging.engine is not first  # a new engine after dispose, same database
-    staging.dispose()
+    assert len(upgrades) == 2  # once per URL: the second ask of the same URL checked nothing
+    dispose_engines()
+    assert engine_for(url) is not first  # a new engine after dispose, same database
+    dispose_engines()
+
+
+def test_a_forked_child_starts_without_the_parents_engines(tmp_path):
+    import os
+
+    url = f"sqlite:///{tmp_path / 'fork.db'}"
+    parent = engine_for(url)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its engine is its own, and the parent's pool is left alone
+        os.close(read)
+        os.write(write, b"own" if engine_for(url) is not parent else b"shared")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 10)
+    os.waitpid(pid, 0)
+    assert answer == b"own"
+    with parent.connect() as conn:  # the parent's engine still works after the child went
+        assert conn.execute(sa.text("select 1")).scalar() == 1
+    dispose_engines()
 
 
 def test_concurrent_first_migrations_do_not_collide(tmp_path):

@@ -12,10 +12,11 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 import requests
 
 from ..errors import FatalApiError
-from ..http import ApiSession, RetryPolicy, make_limiter
+from ..http import ApiSession, RetryPolicy, json_object, make_limiter
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class AteraPaginator:
 class AteraClient:
     def __init__(self, base_url: str, api_key: str, *, policy: RetryPolicy | None = None,
                  rate_per_minute: float | None = 700, account_key: str | None = None, burst: int = 1,
-                 redis_client: Any | None = None) -> None:
+                 redis_client: redis.Redis | None = None) -> None:
         if not api_key:
             raise ValueError("Atera API key is empty: set the password of the atera_default connection")
         # Stable across processes (a shared limiter is keyed in Redis), and no secret in it: a digest of the key.
@@ -136,7 +137,8 @@ class AteraClient:
         return self.paged("/billing/invoices", params, entity=f"Atera invoices {date_from}..{date_to}")
 
     def invoice(self, number: int | str) -> dict[str, Any]:
-        return self.get(f"/billing/invoice/{number}", entity=f"Atera invoice {number}")
+        entity = f"Atera invoice {number}"
+        return json_object(self.get(f"/billing/invoice/{number}", entity=entity), entity)
 
     def create_customer(self, body: dict[str, Any]) -> int:
         result = self.post("/customers", body, entity=f"Atera customer {body.get('CustomerName')!r}")

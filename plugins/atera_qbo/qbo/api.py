@@ -9,6 +9,8 @@ from typing import Any, Protocol
 class QboApi(Protocol):
     """QBO's accounting API for one realm: reads, CDC, creates (with request ids) and /batch."""
 
+    realm_id: str
+
     def close(self) -> None: ...
 
     def query(self, statement: str, *, entity: str) -> dict[str, Any]: ...

@@ -96,7 +96,7 @@ class TokenEndpoint:
             raise AuthError(f"QBO token refresh refused ({error or response.status_code}): {hint}",
                             status=response.status_code, vendor_code=error or None, entity="QBO OAuth")
         body = response.json()
-        if "access_token" not in body or "refresh_token" not in body:
+        if not isinstance(body, dict) or "access_token" not in body or "refresh_token" not in body:
             raise AuthError("QBO token refresh: answer without access_token/refresh_token", entity="QBO OAuth")
         return body
 
@@ -123,6 +123,14 @@ class TokenStore:
     def _dec(self, value: str | None) -> str | None:
         return None if value is None else self.cipher.decrypt(value.encode()).decode()
 
+    def _token(self, value: str | None, what: str) -> str:
+        """A stored token that must be there (the row's invariants); its absence is a broken store, said so."""
+        token = self._dec(value)
+        if not token:
+            raise ConfigError(f"QBO token store for realm {self.realm_id}: the {what} is missing; reconnect "
+                              "(README 'Disconnecting and reconnecting QBO')")
+        return token
+
     def _seed(self, refresh_token: str | None) -> None:
         with self.engine.begin() as conn:
             exists = conn.execute(sa.select(self.tokens.c.realm_id).where(
@@ -137,7 +145,7 @@ class TokenStore:
                 realm_id=self.realm_id, refresh_token=self._enc(refresh_token), access_token=None,
                 access_expires_at=0, version=0, lease_owner=None, lease_until=0, updated_at=_now()))
 
-    def _row(self) -> Any:
+    def _row(self) -> sa.Row[Any]:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(self.tokens).where(self.tokens.c.realm_id == self.realm_id)).one()
 
@@ -148,9 +156,9 @@ class TokenStore:
             row = self._row()
             fresh = row.access_token and row.access_expires_at > self.clock() + EARLY_REFRESH_SECONDS
             if fresh and not force_refresh and (stale_version is None or row.version != stale_version):
-                return self._dec(row.access_token), row.version
+                return self._token(row.access_token, "access token"), int(row.version)
             if stale_version is not None and row.version != stale_version and row.access_token:
-                return self._dec(row.access_token), row.version  # someone refreshed since our 401
+                return self._token(row.access_token, "access token"), int(row.version)  # refreshed since our 401
             if self._take_lease(row.version):
                 try:
                     return self._refresh(row.version)
@@ -179,7 +187,7 @@ class TokenStore:
 
     def _refresh(self, version: int) -> tuple[str, int]:
         row = self._row()
-        body = self.endpoint.refresh(self._dec(row.refresh_token))
+        body = self.endpoint.refresh(self._token(row.refresh_token, "refresh token"))
         expires_at = self.clock() + float(body.get("expires_in", 3600))
         with self.engine.begin() as conn:
             result = conn.execute(

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 import requests
 
 from ..errors import AuthError, FatalApiError
-from ..http import ApiSession, RetryPolicy
+from ..http import ApiSession, RetryPolicy, json_object
 from ..pacing import Budget, make_budget
 from .auth import TokenStore
 from .query import MAX_RESULTS, select
@@ -85,7 +86,7 @@ class QboLimits:
 class QboBudgets:
     """The budgets of one realm, and which of them a request holds."""
 
-    def __init__(self, key: str, limits: QboLimits, redis_client: Any | None = None) -> None:
+    def __init__(self, key: str, limits: QboLimits, redis_client: redis.Redis | None = None) -> None:
         self.limits = limits
         self.batch = make_budget("batch", limits.batch_per_minute, limits.minute, key=key, redis_client=redis_client)
         per_minute = make_budget("requests", limits.per_minute, limits.minute, key=key, redis_client=redis_client)
@@ -102,7 +103,7 @@ class QboBudgets:
 class QboClient:
     def __init__(self, base_url: str, realm_id: str, tokens: TokenStore, *, policy: RetryPolicy | None = None,
                  rate_per_minute: float | None = 500, limits: QboLimits | None = None,
-                 redis_client: Any | None = None) -> None:
+                 redis_client: redis.Redis | None = None) -> None:
         """``limits`` default to QBO's, with ``rate_per_minute`` requests/min (None: no per-minute budget)."""
         self.realm_id = realm_id
         self.tokens = tokens
@@ -118,7 +119,7 @@ class QboClient:
         token, self._version = self.tokens.access_token()
         return {"headers": {"Authorization": f"Bearer {token}"}}
 
-    def _call(self, method: str, path: str, *, entity: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, entity: str, **kwargs: Any) -> dict[str, Any]:
         url = f"/v3/company/{self.realm_id}{path}"
         params = dict(kwargs.pop("params", None) or {})
         params.setdefault("minorversion", MINOR_VERSION)
@@ -139,7 +140,7 @@ class QboClient:
                                 f"access QBO company {self.realm_id} (disconnected in Intuit, or the wrong "
                                 "extra.realm_id); reconnect (README 'Disconnecting and reconnecting QBO')",
                                 status=again.status, vendor_code=again.vendor_code, entity=again.entity) from again
-        return ApiSession.json(response)
+        return json_object(ApiSession.json(response), entity)
 
     # -- reads -------------------------------------------------------------------------------------------------
     def query(self, statement: str, *, entity: str) -> dict[str, Any]:
@@ -184,15 +185,16 @@ class QboClient:
         return out
 
     def read(self, entity: str, entity_id: str) -> dict[str, Any]:
-        body = self._call("GET", f"/{entity.lower()}/{entity_id}", entity=f"QBO {entity} {entity_id}")
-        return body[entity]
+        label = f"QBO {entity} {entity_id}"
+        return json_object(self._call("GET", f"/{entity.lower()}/{entity_id}", entity=label).get(entity), label)
 
     def preferences(self) -> dict[str, Any]:
-        return self._call("GET", "/preferences", entity="QBO Preferences")["Preferences"]
+        return json_object(self._call("GET", "/preferences", entity="QBO Preferences").get("Preferences"),
+                           "QBO Preferences")
 
     def company_info(self) -> dict[str, Any]:
         rows = self.query("SELECT * FROM CompanyInfo", entity="QBO CompanyInfo").get("CompanyInfo") or [{}]
-        return rows[0]
+        return json_object(rows[0], "QBO CompanyInfo")
 
     # -- writes ------------------------------------------------------------------------------------------------
     def create(self, entity: str, body: dict[str, Any], *, request_id: str | None = None,
@@ -205,7 +207,7 @@ class QboClient:
                             params={"requestid": rid})
         if entity not in result:
             raise FatalApiError(f"{label or entity}: QBO answer has no {entity} object", entity=entity)
-        return result[entity]
+        return json_object(result[entity], label or entity)
 
     def batch(self, items: list[dict[str, Any]], *, request_id: str | None = None,
               label: str = "QBO batch") -> dict[str, dict[str, Any]]:

@@ -72,8 +72,9 @@ def customer_payload(rec: Mapping[str, Any]) -> dict[str, Any]:
     addr = {key: text_or_none(rec.get(src)) for key, src in _ADDRESS_FIELDS if text_or_none(rec.get(src))}
     if addr:
         payload["BillAddr"] = addr
-    if text_or_none(rec.get("phone")):
-        payload["PrimaryPhone"] = {"FreeFormNumber": text_or_none(rec["phone"])[:PHONE_MAX]}
+    phone = text_or_none(rec.get("phone"))
+    if phone:
+        payload["PrimaryPhone"] = {"FreeFormNumber": phone[:PHONE_MAX]}
     return payload
 
 

@@ -140,7 +140,8 @@ def downgrade(engine: sa.Engine, revision: str) -> None:
 def schema_diff(engine: sa.Engine) -> list[Any]:
     """Alembic's autogenerate comparison of the database with ``tables.metadata``: empty when they agree."""
     with engine.connect() as conn:
-        return compare_metadata(MigrationContext.configure(conn, opts=context_options()), metadata)
+        diff: list[Any] = compare_metadata(MigrationContext.configure(conn, opts=context_options()), metadata)
+        return diff
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,8 @@ Every source record keeps its id in ``source_id``; records that disappear or bec
 """
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy import Boolean, Column, Integer, Text
 
@@ -15,24 +17,24 @@ from .types import Double, Money
 
 metadata = sa.MetaData()
 
-TS = sa.TIMESTAMP  # naive UTC (``utcnow``)
+TS = sa.TIMESTAMP()  # naive UTC (``utcnow``)
 
 
-def _key(name: str = "source_id") -> Column:
+def _key(name: str = "source_id") -> Column[Any]:
     return Column(name, Text, primary_key=True)
 
 
-def _id_part(name: str) -> Column:
+def _id_part(name: str) -> Column[Any]:
     return Column(name, Text, primary_key=True)
 
 
-def _text(*names: str) -> list[Column]:
+def _text(*names: str) -> list[Column[Any]]:
     return [Column(n, Text) for n in names]
 
 
-def _tail(*, flags: bool = True, raw: bool = True, deleted: bool = True) -> list[Column]:
+def _tail(*, flags: bool = True, raw: bool = True, deleted: bool = True) -> list[Column[Any]]:
     """The bookkeeping columns most staging tables end with."""
-    cols = [Column("quality_flags", Text)] if flags else []
+    cols: list[Column[Any]] = [Column("quality_flags", Text)] if flags else []
     if raw:
         cols.append(Column("raw_json", Text))
     cols.append(Column("extracted_at", TS, nullable=False))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 MONEY_PRECISION, MONEY_SCALE = 18, 5
 
 
-class Money(sa.types.TypeDecorator):
+class Money(sa.types.TypeDecorator[Decimal]):
     """An exact amount: ``Decimal`` in, ``Decimal`` out, never ``float``.
 
     - PostgreSQL: ``NUMERIC(18,5)`` (five places: QBO keeps unit prices and rates to 5 decimals).
@@ -31,7 +31,7 @@ class Money(sa.types.TypeDecorator):
     impl = sa.Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine:
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.Text())
         return dialect.type_descriptor(sa.Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True))
@@ -74,4 +74,4 @@ def to_amount(value: Any) -> Decimal | None:
 
 
 # DOUBLE PRECISION on PostgreSQL, REAL on SQLite: the token store's epoch seconds (not money).
-Double = sa.Double().with_variant(sa.REAL(), "sqlite")
+Double: sa.types.TypeEngine[float] = sa.Double().with_variant(sa.REAL(), "sqlite")

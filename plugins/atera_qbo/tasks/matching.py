@@ -55,8 +55,8 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
         latest = write_review(w.review_dir, stamp, for_review(review), keep)
         summary: dict[str, Any] = {
             "review_csv": str(latest),
-            "status_counts": {f"{e}:{s}": int(n) for (e, s), n in review.groupby(["entity", "status"]).size().items()},
-            "decisions": {k: int(v) for k, v in review["decision"].value_counts().items()},
+            "status_counts": _status_counts(review),
+            "decisions": {str(k): int(v) for k, v in review["decision"].value_counts().items()},
         }
         if commit:
             outcome, steps = _commit(w, review, catalogs, as_of=as_of or date.today(), run_id=run_id, source=source)
@@ -66,6 +66,12 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
             summary["catalog_replacement"] = _replace_catalog(w, review, stamp, commit=commit)
     log.info("matching: %s", summary)
     return summary
+
+
+def _status_counts(review: pd.DataFrame) -> dict[str, int]:
+    """Rows per ``entity:status`` (the summary finance reads first)."""
+    counts = review.groupby(["entity", "status"]).size().reset_index(name="n")
+    return {f"{e}:{s}": int(n) for e, s, n in zip(counts["entity"], counts["status"], counts["n"], strict=True)}
 
 
 def _commit(w: Wiring, review: pd.DataFrame, catalogs: Catalogs, *, as_of: date, run_id: str | None,

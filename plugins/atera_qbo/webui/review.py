@@ -21,11 +21,20 @@ from ..matching.review import MATCHED, Action, Entity, MatchStatus, ReviewRow
 from ..matching.review_csv import read_rows, write_rows
 from ..staging.db import chunked, table
 
-# What each step of the wizard shows, and the actions it offers (the matching model's Enums).
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What a step of the wizard shows (rows of ``entity``, QBO-only ones or not) and the actions it offers."""
+
+    entity: Entity
+    qbo_only: bool
+    actions: tuple[Action, ...]
+
+
 STEPS = {
-    "products": {"entity": Entity.PRODUCT, "qbo_only": False, "actions": (Action.MATCH, Action.CREATE, Action.SKIP)},
-    "customers": {"entity": Entity.CUSTOMER, "qbo_only": False, "actions": (Action.MATCH, Action.CREATE, Action.SKIP)},
-    "import": {"entity": Entity.CUSTOMER, "qbo_only": True, "actions": (Action.IMPORT, Action.SKIP)},
+    "products": StepSpec(Entity.PRODUCT, False, (Action.MATCH, Action.CREATE, Action.SKIP)),
+    "customers": StepSpec(Entity.CUSTOMER, False, (Action.MATCH, Action.CREATE, Action.SKIP)),
+    "import": StepSpec(Entity.CUSTOMER, True, (Action.IMPORT, Action.SKIP)),
 }
 SEARCH_LIMIT = 20
 PAGE_SIZE = 100
@@ -83,7 +92,7 @@ class Review:
     def step_rows(self, step: str) -> list[ReviewRow]:
         spec = STEPS[step]
         return [r for r in self.rows()
-                if r.entity == spec["entity"] and (r.status == MatchStatus.QBO_ONLY) == spec["qbo_only"]]
+                if r.entity == spec.entity and (r.status == MatchStatus.QBO_ONLY) == spec.qbo_only]
 
 
 class ReviewCache:
@@ -134,7 +143,7 @@ def suggestions_above(rows: Iterable[ReviewRow], min_score: float) -> dict[str, 
 def _problem(key: str, row: ReviewRow | None, choice: Choice) -> str | None:
     if row is None:
         return f"{key}: not in the latest review (a newer matching run replaced it): reload the page"
-    allowed = STEPS["import" if row.status == MatchStatus.QBO_ONLY else "customers"]["actions"]
+    allowed = STEPS["import" if row.status == MatchStatus.QBO_ONLY else "customers"].actions
     if choice.action not in allowed:
         return (f"{key} ({row.atera_name or row.qbo_name}): action {str(choice.action)!r} is not one of "
                 f"{', '.join(allowed)}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
@@ -25,7 +25,7 @@ CSRF_MAX_AGE = 12 * 3600
 _PROCESS_SECRET = secrets.token_hex(32)  # only when Airflow has no [api] secret_key: tokens valid in this process
 
 
-def _allowed(user: Any, dag_id: str, method: str, runs: bool) -> bool:
+def _allowed(user: Any, dag_id: str, method: Literal["GET", "POST"], runs: bool) -> bool:
     from airflow.api_fastapi.app import get_auth_manager  # here, not above: Airflow's app imports the plugins
 
     return get_auth_manager().is_authorized_dag(

@@ -28,7 +28,10 @@ def save(engine: sa.Engine, *, user: str, decisions: int, csv_text: str, file_pa
     with engine.begin() as conn:
         result = conn.execute(REVIEW_OVERRIDES.insert().values(
             created_at=utcnow(), created_by=user, decisions=decisions, csv_text=csv_text, file_path=file_path))
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        if key is None:  # every insert of this table has a key: SQLAlchemy answers None only without one
+            raise RuntimeError("review_overrides: the database gave the new version no id")
+        return int(key[0])
 
 
 def attach(engine: sa.Engine, version: int, **values: Any) -> None:

@@ -12,6 +12,8 @@ Create Date: 2026-11-27
 """
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import context, op
 
@@ -25,7 +27,7 @@ depends_on = None
 T, I, B, TS, M, F = sa.Text, sa.Integer, sa.Boolean, sa.TIMESTAMP, Money, Double  # noqa: E741 - one-letter types keep the frozen baseline's columns one per line
 PK, NN = "pk", "not null"
 
-TABLES: dict[str, list[tuple]] = {
+TABLES: dict[str, list[tuple[Any, ...]]] = {
     "schema_version": [
         ("version", I, PK), ("applied_at", TS, NN)],
     "stg_atera_customers": [
@@ -137,7 +139,7 @@ INDEXES = {"ix_stg_atera_invoices_date": ("stg_atera_invoices", "invoice_date"),
            "ix_qbo_connection_events_realm": ("qbo_connection_events", "realm_id", "at")}
 
 
-def _column(name: str, type_: object, flag: str = "") -> sa.Column:
+def _column(name: str, type_: Any, flag: str = "") -> sa.Column[Any]:
     return sa.Column(name, type_, primary_key=flag == PK, nullable=flag not in (PK, NN))
 
 
@@ -146,8 +148,8 @@ def baseline_metadata() -> sa.MetaData:
     meta = sa.MetaData()
     for name, columns in TABLES.items():
         sa.Table(name, meta, *(_column(*c) for c in columns))
-    for index, (table, *columns) in INDEXES.items():
-        sa.Index(index, *(meta.tables[table].c[c] for c in columns))
+    for index, (table, *names) in INDEXES.items():
+        sa.Index(index, *(meta.tables[table].c[c] for c in names))
     return meta
 
 
