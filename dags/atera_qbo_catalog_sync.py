@@ -20,6 +20,7 @@ Connections: `atera_default`, `quickbooks_default`, `atera_qbo_staging` (see REA
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Param, dag, task
 
@@ -45,21 +46,21 @@ default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timede
 )
 def atera_qbo_catalog_sync() -> None:
     @task
-    def extract_atera(params: dict) -> dict:
-        from atera_qbo.tasks.catalog import extract_atera_catalog
+    def extract_atera(params: dict[str, Any]) -> dict[str, Any]:
+        from atera_qbo.tasks.catalog import extract_atera_catalog  # at run time: parsing stays light
 
         return extract_atera_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(pool="qbo_api", pool_slots=1)
-    def extract_qbo(params: dict) -> dict:
-        from atera_qbo.tasks.catalog import extract_qbo_catalog
+    def extract_qbo(params: dict[str, Any]) -> dict[str, Any]:
+        from atera_qbo.tasks.catalog import extract_qbo_catalog  # at run time: parsing stays light
 
         return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
 
     @task(outlets=[CATALOG])
-    def quality_gate(atera: dict, qbo: dict) -> dict:
-        from atera_qbo.tasks.catalog import CATALOG_TABLES
-        from atera_qbo.tasks.catalog import quality_gate as gate
+    def quality_gate(atera: dict[str, Any], qbo: dict[str, Any]) -> dict[str, Any]:
+        from atera_qbo.tasks.catalog import CATALOG_TABLES  # at run time: parsing stays light
+        from atera_qbo.tasks.catalog import quality_gate as gate  # at run time: parsing stays light
 
         result = gate(CATALOG_TABLES)
         result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},
@@ -67,13 +68,13 @@ def atera_qbo_catalog_sync() -> None:
         return result
 
     @task
-    def follow_qbo_catalog(gate: dict, run_id: str | None = None) -> dict:
+    def follow_qbo_catalog(gate: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
         """Once Atera's catalog was handed to QBO (replace_atera_catalog), Atera's products follow QBO's items."""
-        from atera_qbo.tasks.catalog import follow_qbo_catalog as follow
+        from atera_qbo.tasks.catalog import follow_qbo_catalog as follow  # at run time: parsing stays light
 
         return follow(run_id=run_id)
 
-    follow_qbo_catalog(quality_gate(extract_atera(), extract_qbo()))
+    follow_qbo_catalog(quality_gate(extract_atera(), extract_qbo()))  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
 
 
 atera_qbo_catalog_sync()

@@ -13,6 +13,7 @@ run picks it up and resumes where it left off; nothing already exported is sent 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from airflow.sdk import Param, dag, task
 
@@ -35,13 +36,13 @@ default_args = {"owner": "data-engineering", "retries": 0}
 )
 def atera_qbo_disconnect() -> None:
     @task
-    def disconnect(params: dict, dag_run=None) -> dict:
-        from atera_qbo.tasks.reconcile import disconnect as run
+    def disconnect(params: dict[str, Any], dag_run=None) -> dict[str, Any]:
+        from atera_qbo.tasks.reconcile import disconnect as run  # at run time: parsing stays light
 
         actor = getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_id", None)
         return run(confirm=params.get("confirm"), actor=actor)
 
-    disconnect()
+    disconnect()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
 
 
 atera_qbo_disconnect()

@@ -24,14 +24,15 @@ its request id — and Airflow retries the export task (3 retries, 5/10/20 min);
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Param, dag, task
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5)}
 # The export rides out a QBO outage on Airflow retries (after the client's own retries of each request): 5, 10,
 # 20 minutes. Safe: each attempt is its own export_batches row, and the ledger and request ids make it exactly-once.
-EXPORT_RETRIES = {"retries": 3, "retry_delay": timedelta(minutes=5), "retry_exponential_backoff": 2.0,
-                  "max_retry_delay": timedelta(minutes=30)}
+EXPORT_RETRIES, EXPORT_BACKOFF = 3, 2.0
+EXPORT_FIRST_DELAY, EXPORT_MAX_DELAY = timedelta(minutes=5), timedelta(minutes=30)
 
 
 @dag(
@@ -77,17 +78,19 @@ EXPORT_RETRIES = {"retries": 3, "retry_delay": timedelta(minutes=5), "retry_expo
 )
 def atera_qbo_invoice_export() -> None:
     @task
-    def extract_invoices(params: dict, dag_run=None, logical_date=None) -> dict:
-        from atera_qbo.tasks.export import extract_invoices as run
-        from atera_qbo.tasks.runtime import run_day
+    def extract_invoices(params: dict[str, Any], dag_run=None, logical_date=None) -> dict[str, Any]:
+        from atera_qbo.tasks.export import extract_invoices as run  # at run time: parsing stays light
+        from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
 
         return run(date_from=params.get("invoice_date_from"), date_to=params.get("invoice_date_to"),
                    logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)))
 
-    @task(pool="qbo_api", pool_slots=1, **EXPORT_RETRIES)
-    def export(extracted: dict, params: dict, run_id: str, ti=None, dag_run=None, logical_date=None) -> dict:
-        from atera_qbo.tasks.export import export as run
-        from atera_qbo.tasks.runtime import run_day
+    @task(pool="qbo_api", pool_slots=1, retries=EXPORT_RETRIES, retry_delay=EXPORT_FIRST_DELAY,
+          retry_exponential_backoff=EXPORT_BACKOFF, max_retry_delay=EXPORT_MAX_DELAY)
+    def export(extracted: dict[str, Any], params: dict[str, Any], run_id: str, ti=None, dag_run=None,
+               logical_date=None) -> dict[str, Any]:
+        from atera_qbo.tasks.export import export as run  # at run time: parsing stays light
+        from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
 
         return run(date_from=extracted["date_from"], date_to=extracted["date_to"],
                    logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)),
@@ -97,14 +100,14 @@ def atera_qbo_invoice_export() -> None:
                    try_number=getattr(ti, "try_number", None))
 
     @task
-    def quality_gate(extracted: dict) -> dict:
-        from atera_qbo.tasks.catalog import INVOICE_TABLES
-        from atera_qbo.tasks.catalog import quality_gate as gate
+    def quality_gate(extracted: dict[str, Any]) -> dict[str, Any]:
+        from atera_qbo.tasks.catalog import INVOICE_TABLES  # at run time: parsing stays light
+        from atera_qbo.tasks.catalog import quality_gate as gate  # at run time: parsing stays light
 
         gate(INVOICE_TABLES, invoice_window=(extracted["date_from"], extracted["date_to"]))
         return extracted
 
-    export(quality_gate(extract_invoices()))
+    export(quality_gate(extract_invoices()))  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
 
 
 atera_qbo_invoice_export()

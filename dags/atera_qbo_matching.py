@@ -3,8 +3,8 @@
 
 Matches Atera customers and products/rates/expenses to QBO customers and items, one to one: exact keys (names
 after NFC, blank collapsing and case folding; QBO CompanyName; item SKU — README "What exact means"), then
-finance's decisions from the overrides CSV, then scored suggestions for the rest. Always writes the review CSV (`match_review.csv` in the review dir) — edit its
-`action` column and pass it back as `overrides_path`.
+finance's decisions from the overrides CSV, then scored suggestions for the rest. Always writes the review CSV
+(`match_review.csv` in the review dir) — edit its `action` column and pass it back as `overrides_path`.
 
 With `commit=true` (the wizard's "Done") it plans the writes (create in QBO, import into Atera), executes them
 idempotently and activates the new mapping only when every step succeeded.
@@ -18,6 +18,7 @@ Runs after each catalog sync (Asset `atera_qbo://staging/catalog`) or by hand.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Param, dag, task
 
@@ -30,9 +31,9 @@ def _commit_requested(context) -> bool:
     return bool(context["params"].get("commit"))
 
 
-def _matching(params: dict, run_id: str, *, commit: bool, dag_run=None, logical_date=None) -> dict:
-    from atera_qbo.tasks.matching import match
-    from atera_qbo.tasks.runtime import run_day
+def _matching(params: dict[str, Any], run_id: str, *, commit: bool, dag_run=None, logical_date=None) -> dict[str, Any]:
+    from atera_qbo.tasks.matching import match  # at run time: parsing stays light
+    from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
 
     as_of = run_day(logical_date, getattr(dag_run, "run_after", None)) if commit else None
     return match(as_of=as_of, overrides_path=params.get("overrides_path"), commit=commit,
@@ -82,19 +83,20 @@ def _matching(params: dict, run_id: str, *, commit: bool, dag_run=None, logical_
 def atera_qbo_matching() -> None:
     @task.skip_if(_commit_requested, skip_message="commit=true: the commit task does the matching")
     @task
-    def preview(params: dict, run_id: str) -> dict:
+    def preview(params: dict[str, Any], run_id: str) -> dict[str, Any]:
         return _matching(params, run_id, commit=False)
 
     @task.run_if(_commit_requested, skip_message="commit=false: a preview writes nothing")
     @task(outlets=[MAPPING_UPDATES], pool="qbo_api", pool_slots=1)
-    def commit(params: dict, run_id: str, outlet_events=None, dag_run=None, logical_date=None) -> dict:
+    def commit(params: dict[str, Any], run_id: str, outlet_events=None, dag_run=None,
+               logical_date=None) -> dict[str, Any]:
         summary = _matching(params, run_id, commit=True, dag_run=dag_run, logical_date=logical_date)
         if summary.get("mapping_changed"):
             outlet_events[MAPPING_UPDATES].add(MAPPING, extra={"run_id": run_id})
         return summary
 
-    preview()
-    commit()
+    preview()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+    commit()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
 
 
 atera_qbo_matching()

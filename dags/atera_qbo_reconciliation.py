@@ -22,10 +22,11 @@ warnings).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from atera_qbo.reconcile.findings import FINDING_TYPES  # a plain dict: no heavy import at parse time
+from atera_qbo.reconcile.findings import FINDING_TYPES  # a plain dict[str, Any]: no heavy import at parse time
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5)}
 
@@ -56,20 +57,20 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
 )
 def atera_qbo_reconciliation() -> None:
     @task(pool="qbo_api", pool_slots=1)
-    def reconcile(params: dict, run_id: str) -> dict:
-        from atera_qbo.tasks.reconcile import reconcile as run
+    def reconcile(params: dict[str, Any], run_id: str) -> dict[str, Any]:
+        from atera_qbo.tasks.reconcile import reconcile as run  # at run time: parsing stays light
 
         return run(date_from=params.get("date_from"), date_to=params.get("date_to"),
                    finding_types=params.get("finding_types") or [], stale_days=int(params.get("stale_days", 3)),
                    run_id=run_id)
 
     @task(retries=0)
-    def check_critical(summary: dict) -> dict:
-        from atera_qbo.tasks.reconcile import check_critical as run
+    def check_critical(summary: dict[str, Any]) -> dict[str, Any]:
+        from atera_qbo.tasks.reconcile import check_critical as run  # at run time: parsing stays light
 
         return run(summary)
 
-    check_critical(reconcile())
+    check_critical(reconcile())  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
 
 
 atera_qbo_reconciliation()

@@ -18,6 +18,7 @@ the next matching review, or create it in QBO.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from airflow.sdk import Param, dag, task
 
@@ -41,12 +42,12 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
 )
 def atera_qbo_restore_catalog() -> None:
     @task
-    def restore(params: dict) -> dict:
-        from atera_qbo.tasks.catalog import restore_atera_catalog
+    def restore(params: dict[str, Any]) -> dict[str, Any]:
+        from atera_qbo.tasks.catalog import restore_atera_catalog  # at run time: parsing stays light
 
         return restore_atera_catalog(plan_id=params.get("plan_id") or "")
 
-    restore()
+    restore()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
 
 
 atera_qbo_restore_catalog()
