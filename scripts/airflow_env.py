@@ -44,6 +44,9 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "ATERA_QBO_REVIEW_DIR": str(home / "atera_qbo" / "review"),
+        # the demo's overrides file lies in the repo: an admin lists its directory (overrides_path is refused
+        # outside the review dir and the directories listed here)
+        "ATERA_QBO_OVERRIDES_DIRS": str(REPO / "include" / "demo"),
         "PYTHONPATH": os.pathsep.join([str(REPO / "plugins"), str(REPO), env.get("PYTHONPATH", "")]),
         "NO_PROXY": "127.0.0.1,localhost",
     })

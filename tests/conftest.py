@@ -18,6 +18,7 @@ os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__PLUGINS_FOLDER", str(REPO / "plugins"))
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_HOME / 'airflow.db'}")
 os.environ.setdefault("ATERA_QBO_REVIEW_DIR", str(_HOME / "review"))
+os.environ.setdefault("ATERA_QBO_OVERRIDES_DIRS", str(REPO / "include" / "demo"))  # the demo's overrides file
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 for path in (str(REPO), str(REPO / "plugins")):
     if path not in sys.path:

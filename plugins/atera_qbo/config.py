@@ -187,19 +187,44 @@ def review_dir(get_variable: Callable[[str], str | None] | None = None) -> Path:
     return path
 
 
-def overrides_file(value: str, review: Path) -> Path:
-    """The overrides CSV a matching run reads: ``value`` as given when absolute, else relative to the review dir
-    (the Variable ``atera_qbo_review_dir``, where the review CSV is written). It is read on the WORKER, so it
-    must exist there; the error names the path as given and as resolved."""
+OVERRIDES_DIRS_VARIABLE = "atera_qbo_overrides_dirs"
+
+
+def overrides_dirs(review: Path, get_variable: Callable[[str], str | None] | None = None) -> list[Path]:
+    """Where an ``overrides_path`` may point: the review dir, and the directories an admin lists in the Variable
+    ``atera_qbo_overrides_dirs`` (comma-separated absolute paths; env ``ATERA_QBO_OVERRIDES_DIRS`` else), each
+    resolved (symlinks followed)."""
+    listed = (get_variable(OVERRIDES_DIRS_VARIABLE) if get_variable else None) \
+        or os.environ.get(OVERRIDES_DIRS_VARIABLE.upper()) or ""
+    extra = [Path(d.strip()).expanduser() for d in listed.split(",") if d.strip()]
+    relative = [str(d) for d in extra if not d.is_absolute()]
+    if relative:
+        raise ConfigError(f"{OVERRIDES_DIRS_VARIABLE} lists relative paths ({', '.join(relative)}): give absolute "
+                          "directories")
+    return [review.resolve(), *(d.resolve() for d in extra)]
+
+
+def overrides_file(value: str, review: Path, get_variable: Callable[[str], str | None] | None = None) -> Path:
+    """The overrides file a matching run reads. A relative ``value`` is resolved against the review dir (Variable
+    ``atera_qbo_review_dir``, where the review CSV is written); either way the file, symlinks followed, must lie
+    inside the review dir or a directory listed in ``atera_qbo_overrides_dirs`` — a param never reads anything
+    else on the worker (its environment, its keys). It is read on the WORKER, so it must exist there; the error
+    names the path as given and as resolved, never what the file holds."""
     given = Path(str(value).strip()).expanduser()
     path = given if given.is_absolute() else review / given
     shown = f"{str(value)!r}" + ("" if given.is_absolute() else f" (resolved against the review dir: {path})")
-    if not path.exists():
+    allowed = overrides_dirs(review, get_variable)
+    real = path.resolve()  # symlinks followed: a link in the review dir to /etc/passwd is /etc/passwd
+    if not any(real.is_relative_to(d) for d in allowed):
+        raise ConfigError(f"overrides_path {shown} is outside the directories overrides are read from "
+                          f"({', '.join(map(str, allowed))}): put the file in the review dir and pass its name, or "
+                          f"have an admin add its directory to the Variable {OVERRIDES_DIRS_VARIABLE}")
+    if not real.exists():
         raise ConfigError(f"overrides_path {shown} does not exist on the worker: put the file in the review dir "
                           f"{review} and pass its name, or pass an absolute path the worker can read")
-    if not path.is_file():
+    if not real.is_file():
         raise ConfigError(f"overrides_path {shown} is not a file: pass the CSV itself")
-    if not os.access(path, os.R_OK):
+    if not os.access(real, os.R_OK):
         raise ConfigError(f"overrides_path {shown} is not readable by the worker's user: fix its permissions")
     return path
 

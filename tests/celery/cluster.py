@@ -4,6 +4,7 @@ dag-processor and Celery workers as separate process groups, each on free loopba
 stopped (and the databases dropped) by ``close()``, also after a failure half-way through ``start()``."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -110,6 +111,7 @@ class Cluster:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "ATERA_QBO_REVIEW_DIR": str(self.work / "review"),
+            "ATERA_QBO_OVERRIDES_DIRS": str(REPO / "include" / "demo"),  # where the demo's overrides file lies
         })
         return env
 
@@ -187,16 +189,12 @@ class Cluster:
     def close(self) -> None:
         for proc in self.procs.values():  # TERM every process group first, so they wind down in parallel
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 30
         for proc in self.procs.values():
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
             try:  # whatever is left of the group (task supervisors, pool children): KILL
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)

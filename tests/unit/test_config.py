@@ -38,7 +38,7 @@ def test_qbo_environment_from_the_extra_or_the_host_and_the_report_links_to_its_
     assert settings("https://sandbox-quickbooks.api.intuit.com").app_url == "https://app.sandbox.qbo.intuit.com"
     assert settings("http://127.0.0.1:5000", environment="Sandbox").environment == "sandbox"  # the twins
     assert settings("http://127.0.0.1:5000").environment == "production"
-    with pytest.raises(ConfigError, match="extra.environment is 'staging'"):
+    with pytest.raises(ConfigError, match=r"extra\.environment is 'staging'"):
         settings("https://quickbooks.api.intuit.com", environment="staging")
     prod, sandbox = settings("quickbooks.api.intuit.com").app_url, settings("sandbox-quickbooks.api.intuit.com").app_url
     assert qbo_link("Invoice", "42", prod) == "https://app.qbo.intuit.com/app/invoice?txnId=42"
@@ -53,13 +53,48 @@ def test_overrides_path_relative_to_the_review_dir_and_errors_name_the_resolved_
     (review / "overrides").mkdir(parents=True)
     (review / "overrides" / "nov.csv").write_text("entity,atera_id,qbo_id,action\n")
     assert overrides_file("overrides/nov.csv", review) == review / "overrides" / "nov.csv"
-    assert overrides_file(str(review / "overrides" / "nov.csv"), tmp_path / "elsewhere") == \
-        review / "overrides" / "nov.csv"
+    assert overrides_file(str(review / "overrides" / "nov.csv"), review) == review / "overrides" / "nov.csv"
     with pytest.raises(ConfigError, match=f"'dec.csv' \\(resolved against the review dir: {review / 'dec.csv'}\\) "
                                           "does not exist on the worker"):
         overrides_file("dec.csv", review)
     with pytest.raises(ConfigError, match="is not a file"):
         overrides_file("overrides", review)
+
+
+@pytest.mark.parametrize("value", ["/proc/self/environ", "../../etc/passwd", "/etc/passwd", "link.csv",
+                                   "overrides/../../outside.csv"])
+def test_overrides_path_outside_the_allowed_directories_is_refused_before_reading(tmp_path, value, monkeypatch):
+    """A param must not read the worker's files: the environment (connection URIs), /etc/passwd, a symlink out of
+    the review dir. Refused naming the rule, and nothing of the file is read."""
+    from atera_qbo.config import overrides_file
+
+    monkeypatch.delenv("ATERA_QBO_OVERRIDES_DIRS", raising=False)
+    review = tmp_path / "review"
+    (review / "overrides").mkdir(parents=True)
+    (tmp_path / "outside.csv").write_text("SECRET_TOKEN=abc\n")
+    (review / "link.csv").symlink_to("/etc/passwd")
+    with pytest.raises(ConfigError, match="outside the directories overrides are read from") as refused:
+        overrides_file(value, review, lambda name: None)
+    assert "atera_qbo_overrides_dirs" in str(refused.value) and "SECRET_TOKEN" not in str(refused.value)
+    assert "root:" not in str(refused.value)
+
+
+def test_an_admin_lists_more_overrides_directories_in_a_variable(tmp_path, monkeypatch):
+    from atera_qbo.config import overrides_file
+
+    monkeypatch.delenv("ATERA_QBO_OVERRIDES_DIRS", raising=False)
+    review, shared = tmp_path / "review", tmp_path / "finance-share"
+    review.mkdir()
+    shared.mkdir()
+    (shared / "nov.csv").write_text("entity,atera_id,qbo_id,action\n")
+    with pytest.raises(ConfigError, match="outside"):
+        overrides_file(str(shared / "nov.csv"), review, lambda name: None)
+    listed = {"atera_qbo_overrides_dirs": f"{tmp_path / 'nowhere'}, {shared}"}
+    assert overrides_file(str(shared / "nov.csv"), review, listed.get) == shared / "nov.csv"
+    with pytest.raises(ConfigError, match="relative paths"):
+        overrides_file(str(shared / "nov.csv"), review, {"atera_qbo_overrides_dirs": "share"}.get)
+    monkeypatch.setenv("ATERA_QBO_OVERRIDES_DIRS", str(shared))  # or the environment, where no Variable is set
+    assert overrides_file(str(shared / "nov.csv"), review) == shared / "nov.csv"
 
 
 def test_data_docs_keep_runs_from_variable_then_environment(monkeypatch):

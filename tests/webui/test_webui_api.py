@@ -283,7 +283,11 @@ def test_done_saves_an_overrides_version_equal_to_the_csv_path(world, tmp_path):
         ("customer", "qbo:15"): {"action": "import"},
     }).encode("utf-8-sig"))
     ui_rows = [r.as_list() for r in read_rows(Path(saved.file_path))]
-    assert ui_rows == [r.as_list() for r in read_rows(by_hand)]
+    edited = {("customer", "2"), ("customer", "5"), ("customer", "4"), ("product", "rate:1"), ("customer", "qbo:15")}
+    # the version holds exactly the rows finance changed, as finance would have written them by hand
+    assert ui_rows == [r.as_list() for r in read_rows(by_hand)
+                       if (r.entity, r.atera_id or f"qbo:{r.qbo_id}") in edited]
+    assert len(ui_rows) == 5
     cat = world["catalogs"]
     base = match_all(cat)
     from_ui = apply_overrides(base, list(read_rows(Path(saved.file_path))), cat)
@@ -421,3 +425,55 @@ def test_done_makes_at_most_one_engine_in_the_process(world, monkeypatch):
     with engine.connect() as conn:  # and Done's version went into the connection's database
         assert conn.execute(sa.select(sa.func.count()).select_from(table("review_overrides"))).scalar() == 1
     db.dispose_engines()
+
+
+def test_two_dones_from_the_same_version_the_second_is_refused_and_saves_nothing(world):
+    """Two people press Done having started from the same overrides version: the first is saved, the second is
+    refused (409) naming who saved what and when, saves nothing, and clears its draft."""
+    client = world["client"]
+    world["login"]("finance", "user")
+    step = client.get("/atera-qbo/step/customers").text
+    assert 'data-version="0"' in step  # the version a draft starts from
+    token, summary = accept_acme(client)
+    first = client.post("/atera-qbo/done", data={"decisions": csrf_free(summary.text), "csrf": token,
+                                                 "base_version": "0"}, headers={"Origin": ORIGIN},
+                        follow_redirects=False)
+    assert first.status_code == 303
+    second = client.post("/atera-qbo/done", data={"decisions": json.dumps({"customer|4": {"action": "create"}}),
+                                                  "csrf": token, "base_version": "0"},
+                         headers={"Origin": ORIGIN, "Accept": "text/html"}, follow_redirects=False)
+    assert second.status_code == 409
+    assert "overrides version 1 was saved by finance" in second.text and "nothing was saved" in second.text
+    assert "data-clear-draft" in second.text
+    with world["engine"].connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(table("review_overrides"))).scalar() == 1
+    assert len(world["triggered"]) == 1
+    assert 'data-version="1"' in client.get("/atera-qbo/step/customers").text  # a new draft starts from 1
+
+
+def test_a_version_never_reasserts_a_decision_its_author_did_not_make(world):
+    """B's Done, started after A's, carries only B's own change: when the review B saw still showed the mapping
+    A changed (A's run had not rewritten it yet), B's version does not set it back."""
+    client, review_dir = world["client"], world["review_dir"]
+    world["login"]("finance", "user")
+    token = csrf_of(client.get("/atera-qbo/step/customers").text)
+    rows = list(read_rows(review_dir / "match_review.csv"))
+    northwind = next(r for r in rows if r.atera_id == "1")
+    for r in rows:  # the review as a committed run wrote it: Northwind mapped by an earlier decision
+        if r.atera_id == "1":
+            r.action = "match"
+    write_rows(review_dir / "match_review.csv", rows)
+    a = client.post("/atera-qbo/done", data={"decisions": json.dumps({"customer|1": {"action": "skip"}}),
+                                             "csrf": token, "base_version": "0"}, headers={"Origin": ORIGIN},
+                    follow_redirects=False)
+    assert a.status_code == 303
+    b = client.post("/atera-qbo/done", data={"decisions": json.dumps({"customer|4": {"action": "create"}}),
+                                             "csrf": token, "base_version": "1"}, headers={"Origin": ORIGIN},
+                    follow_redirects=False)
+    assert b.status_code == 303
+    (_, conf_a, _), (_, conf_b, _) = world["triggered"]
+    in_a = {(r.entity, r.atera_id): r.action for r in read_rows(Path(conf_a["overrides_path"]))}
+    in_b = {(r.entity, r.atera_id): r.action for r in read_rows(Path(conf_b["overrides_path"]))}
+    assert in_a == {("customer", "1"): "skip"}
+    assert in_b == {("customer", "4"): "create"}  # Northwind's old "match" is not in B's version
+    assert northwind.qbo_id  # (the row B's review still showed as matched)

@@ -32,7 +32,7 @@ def _overrides(engine: sa.Engine, catalogs: Catalogs, overrides_path: str | None
     overrides: list[ReviewRow] = kept_mappings(engine, catalogs)
     if not overrides_path:
         return overrides, None
-    path = overrides_file(overrides_path, out_dir)
+    path = overrides_file(overrides_path, out_dir, variable)
     explicit = list(read_rows(path))
     explicit_keys = {(r.entity, r.atera_id or r.qbo_id) for r in explicit if r.action}
     overrides = [o for o in overrides if (o.entity, o.atera_id) not in explicit_keys] + explicit

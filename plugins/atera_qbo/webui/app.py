@@ -49,15 +49,23 @@ def create_app() -> FastAPI:
 
 
 # ---------------------------------------------------------------------------------------------- the wizard
+def _version_id(engine: sa.Engine) -> int:
+    """The overrides version in force (0 before the first Done): what a draft started from."""
+    found = store.current(engine)
+    return found.version if found else 0
+
+
 @wizard.get("/", response_class=HTMLResponse)
 def index(page: ReadWizard, review: CurrentReview, engine: Engine) -> HTMLResponse:
     steps = {s: rv.page_of(review.step_rows(s)).status_counts for s in rv.STEPS}
+    versions = store.latest(engine, 5)
     return page.render("index.html", title="Atera ↔ QBO", steps=steps, titles=STEP_TITLES,
-                       review_exists=review.path.exists(), versions=store.latest(engine, 5))
+                       review_exists=review.path.exists(), versions=versions,
+                       current_version=versions[0].version if versions else 0)
 
 
 @wizard.get("/step/{step}", response_class=HTMLResponse)
-def step_page(page: ReadWizard, review: CurrentReview, step: str, status: str = "", q: str = "",
+def step_page(page: ReadWizard, review: CurrentReview, engine: Engine, step: str, status: str = "", q: str = "",
               number: Annotated[int, Query(ge=1, alias="page")] = 1) -> HTMLResponse:
     if step not in rv.STEPS:
         raise HTTPException(404, f"no step {step!r}: products, customers or import")
@@ -67,7 +75,8 @@ def step_page(page: ReadWizard, review: CurrentReview, step: str, status: str = 
         return "&".join(f"{k}={quote(str(v))}" for k, v in {"status": status, "q": q, **more}.items() if v)
 
     return page.render("step.html", title=STEP_TITLES[step], step=step, spec=rv.STEPS[step], listing=listing,
-                       status=status, q=q, key=rv.row_key, candidates=rv.candidates, qs=qs)
+                       status=status, q=q, key=rv.row_key, candidates=rv.candidates, qs=qs,
+                       current_version=_version_id(engine))
 
 
 @wizard.get("/api/search")
@@ -89,32 +98,39 @@ def suggestions(page: ReadWizard, review: CurrentReview, step: str,
 
 @wizard.post("/summary", response_class=HTMLResponse)
 def summary(page: ReadWizard, review: CurrentReview, engine: Engine, decisions: Annotated[str, Form()] = "{}",
-            csrf: Annotated[str, Form()] = "") -> HTMLResponse:
+            csrf: Annotated[str, Form()] = "", base_version: Annotated[str, Form()] = "") -> HTMLResponse:
     check_csrf(page.request, page.user, csrf)
     try:
         overrides, decided = _overrides(review, engine, decisions)
     except MatchingError as exc:
         return page.refused("Summary", str(exc))
     return page.render("summary.html", title="Summary", plan=rv.plan(overrides), decided=len(decided),
-                       decisions=json.dumps({k: c.__dict__ for k, c in decided.items()}))
+                       decisions=json.dumps({k: c.__dict__ for k, c in decided.items()}),
+                       base_version=base_version.strip() or str(_version_id(engine)))
 
 
 @wizard.post("/done")
 def done(page: RunMatching, review: CurrentReview, engine: Engine, dag_runs: Runs,
          decisions: Annotated[str, Form()] = "{}", csrf: Annotated[str, Form()] = "",
-         replace_atera_catalog: Annotated[str, Form()] = "") -> Response:
+         replace_atera_catalog: Annotated[str, Form()] = "", base_version: Annotated[str, Form()] = "") -> Response:
     """Save the overrides version (file + row, in one go), then start the committing matching run — with
-    ``replace_atera_catalog`` when the box was ticked (Atera's products then follow QBO's items)."""
+    ``replace_atera_catalog`` when the box was ticked (Atera's products then follow QBO's items). The version
+    holds only what this user changed; when another version was saved since the draft began (``base_version``),
+    nothing is saved: 409, naming who saved it and when."""
     check_csrf(page.request, page.user, csrf)
+    conflict = _conflict(engine, base_version)
+    if conflict is not None:
+        return page.render("error.html", 409, title="Done", message=conflict, clear_draft=True)
     try:
-        overrides, decided = _overrides(review, engine, decisions)
+        overrides, _ = _overrides(review, engine, decisions)
     except MatchingError as exc:
         return page.refused("Done", str(exc))
+    changed = rv.changed_rows(review.rows(), overrides)
     stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
     path = page.review_dir / "overrides" / f"overrides_{stamp}.csv"
-    text = rv.write_overrides(path, overrides)
+    text = rv.write_overrides(path, changed)
     try:
-        version = store.save(engine, user=page.user_name, decisions=len(decided), csv_text=text,
+        version = store.save(engine, user=page.user_name, decisions=len(changed), csv_text=text,
                              file_path=str(path))
     except sa.exc.OperationalError as exc:  # locked past its timeout, or the server is gone: keep nothing
         path.unlink(missing_ok=True)
@@ -128,6 +144,23 @@ def done(page: RunMatching, review: CurrentReview, engine: Engine, dag_runs: Run
         return page.refused("Done", f"overrides version {version} saved, but {exc}", 503)
     store.attach(engine, version, dag_run_id=run_id)
     return RedirectResponse(f"{page.base}/versions/{version}?saved=1", status_code=303)
+
+
+def _conflict(engine: sa.Engine, base_version: str) -> str | None:
+    """Why Done must not save (another overrides version was saved since the draft began), or None."""
+    if not base_version.strip():
+        return None  # a client that does not say where it started: nothing to compare with
+    try:
+        base = int(base_version)
+    except ValueError:
+        return f"base_version {base_version!r} is not a version number: reload the page"
+    newer = store.current(engine)
+    if newer is None or newer.version <= base:
+        return None
+    return (f"overrides version {newer.version} was saved by {newer.created_by} at "
+            f"{newer.created_at:%Y-%m-%d %H:%M} UTC after you started (from version {base}): nothing was saved, so "
+            "that person's decisions are not undone. Your draft was cleared: open the steps again to see the "
+            "decisions in force (the matching run it started rewrites the review when it ends), then decide again.")
 
 
 def _overrides(review: rv.Review, engine: sa.Engine, raw: str) -> tuple[list[ReviewRow], dict[str, rv.Choice]]:

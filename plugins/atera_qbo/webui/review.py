@@ -198,6 +198,14 @@ def apply_decisions(rows: list[ReviewRow], decided: dict[str, Choice],
     return out
 
 
+def changed_rows(before: list[ReviewRow], after: list[ReviewRow]) -> list[ReviewRow]:
+    """The rows of ``after`` (the review with a user's decisions written in) that differ from ``before`` (the
+    review they started from): what an overrides version saves, so it never re-asserts a decision its author did
+    not make (another user's Done in between stays in force)."""
+    return [a for b, a in zip(before, after, strict=True)
+            if (a.action, a.qbo_id, a.note) != (b.action, b.qbo_id, b.note)]
+
+
 def write_overrides(path: Path, rows: list[ReviewRow]) -> str:
     """Write the overrides file (the review CSV format) and answer its text."""
     write_rows(path, rows)

@@ -49,3 +49,9 @@ def latest(engine: sa.Engine, limit: int = 20) -> list[Version]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(REVIEW_OVERRIDES).order_by(REVIEW_OVERRIDES.c.version.desc()).limit(limit))
         return [Version(**r._mapping) for r in rows]
+
+
+def current(engine: sa.Engine) -> Version | None:
+    """The newest overrides version (the one a page's decisions start from), or None before the first Done."""
+    found = latest(engine, 1)
+    return found[0] if found else None

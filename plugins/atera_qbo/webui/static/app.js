@@ -2,21 +2,32 @@
 (function () {
   "use strict";
   var STORE = "atera-qbo-draft";
+  var BASE = "atera-qbo-draft-base";  // the overrides version in force when the first decision was made
   var body = document.body;
   var base = body.dataset.base || "";
 
   function load() { try { return JSON.parse(sessionStorage.getItem(STORE) || "{}"); } catch (e) { return {}; } }
-  function save(d) { sessionStorage.setItem(STORE, JSON.stringify(d)); count(d); }
+  function save(d) {
+    var n = Object.keys(d).length;
+    if (!n) { sessionStorage.removeItem(BASE); }
+    else if (sessionStorage.getItem(BASE) === null && body.dataset.version !== "") {
+      sessionStorage.setItem(BASE, body.dataset.version);
+    }
+    sessionStorage.setItem(STORE, JSON.stringify(d)); count(d);
+  }
   function count(d) {
     var n = Object.keys(d || load()).length, el = document.getElementById("draft-count");
     if (el) { el.textContent = n ? n + " decision(s) not saved yet" : "no unsaved decision"; }
   }
 
-  if (document.querySelector("[data-clear-draft]")) { sessionStorage.removeItem(STORE); }
+  if (document.querySelector("[data-clear-draft]")) { sessionStorage.removeItem(STORE); sessionStorage.removeItem(BASE); }
 
   // Summary: post the draft.
   document.querySelectorAll("form.summary-form").forEach(function (f) {
-    f.addEventListener("submit", function () { f.elements.decisions.value = JSON.stringify(load()); });
+    f.addEventListener("submit", function () {
+      f.elements.decisions.value = JSON.stringify(load());
+      f.elements.base_version.value = sessionStorage.getItem(BASE) || body.dataset.version || "";
+    });
   });
 
   function rowState(tr, draft) {
