@@ -131,7 +131,7 @@ ROUTES = [("get", "/atera-qbo/"), ("get", "/atera-qbo/step/customers"),
           ("post", "/atera-qbo/done"), ("post", "/atera-qbo/export")]
 
 
-@pytest.mark.parametrize("method,path", ROUTES)
+@pytest.mark.parametrize(("method", "path"), ROUTES)
 def test_every_route_needs_a_login(world, method, path):
     response = getattr(world["client"], method)(path, headers={"Accept": "application/json"})
     assert response.status_code == 401
