@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 class TwinProcess:
     kind: str
     url: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log_path: Path
 
     def stop(self, timeout: float = 10) -> None:
@@ -38,10 +38,10 @@ def start_twin(kind: str, args: list[str], *, log_path: Path | None = None, time
     log_path = log_path or workdir / "twin.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    log_file = open(log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", kind, "--port", "0", "--ready-file", str(ready), *args],
-                            cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    log_file.close()
+    with open(log_path, "ab") as log_file:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "sandbox", kind, "--port", "0", "--ready-file", str(ready),
+                                 *args], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready.exists():
@@ -56,8 +56,9 @@ def start_twin(kind: str, args: list[str], *, log_path: Path | None = None, time
 
 
 @contextmanager
-def twin_process(kind: str, args: list[str], **kwargs: object) -> Iterator[TwinProcess]:
-    twin = start_twin(kind, args, **kwargs)  # type: ignore[arg-type]
+def twin_process(kind: str, args: list[str], *, log_path: Path | None = None,
+                 timeout: float = 60) -> Iterator[TwinProcess]:
+    twin = start_twin(kind, args, log_path=log_path, timeout=timeout)
     try:
         yield twin
     finally:

@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import lru_cache
+from typing import Literal, TypedDict, TypeVar
 
 # An anchor date, not today: seeds are deterministic. Demo invoices fall in the three months before it.
 ANCHOR_DATE = "2026-11-01"
@@ -132,8 +133,8 @@ _DEMO_COMPANIES: list[tuple[str | None, str | None, str]] = [
 # Sub-customer of Contoso Ltd (key 1) in QBO only, and a customer in another currency: appended after the list.
 _DEMO_EXTRA_QBO = [("Contoso Warehouse", "sub", 1, "USD"), ("Maple Leaf Outfitters", "currency", None, "CAD")]
 
-_DEMO_PRODUCTS: list[tuple[str, str | None, str | None, str, str, str | None, str]] = [
-    # kind, atera name, qbo name, price, category, sku, snag
+_DEMO_PRODUCTS: list[tuple[str | None, str | None, str | None, str, str, str | None, str]] = [
+    # kind (None: "product"), atera name, qbo name, price, category, sku, snag
     ("rate", "Remote Support (hourly)", "Remote Support (hourly)", "125.00", "Labor", None, "exact"),
     ("rate", "On-site Support (hourly)", "On-site Support (hourly)", "165.00", "Labor", None, "exact"),
     ("rate", "After-hours Support (hourly)", "After-hours Support (hourly)", "210.00", "Labor", None, "exact"),
@@ -244,11 +245,43 @@ _PRODUCT_SNAGS = [("exact", 78), ("case", 4), ("blank", 3), ("punct", 2), ("abbr
                   ("atera_only", 4), ("qbo_only", 4), ("inactive", 1)]
 
 
+class _Place(TypedDict):
+    """Where a company is and how to reach it (the address and contact fields of ``Company``)."""
+
+    city: str
+    state: str
+    country: str
+    zip_code: str
+    phone: str
+    domain: str
+    email: str
+
+
+class _Pricing(TypedDict):
+    """The fields of a generated ``Product`` that do not depend on its snag."""
+
+    price: Decimal
+    sku: str | None
+    category: str
+    qbo_type: str
+
+
+class _Names(TypedDict, total=False):
+    """Renamed sides of a record (``dataclasses.replace`` arguments)."""
+
+    atera_name: str
+    qbo_name: str
+
+
+_Named = TypeVar("_Named", Company, Product)
+_SIDES: tuple[Literal["atera_name", "qbo_name"], ...] = ("atera_name", "qbo_name")
+
+
 def _weighted(rng: random.Random, table: list[tuple[str, int]]) -> str:
     return rng.choices([n for n, _ in table], weights=[w for _, w in table])[0]
 
 
-def _place(rng: random.Random, key: int, name: str) -> dict[str, str]:
+def _place(rng: random.Random, key: int, name: str) -> _Place:
     city, state, zip_code = _CITIES[key % len(_CITIES)]
     slug = "".join(ch for ch in name.lower() if ch.isalnum())[:20] or f"c{key}"
     return {"city": city, "state": state, "country": "United States", "zip_code": zip_code,
@@ -341,7 +374,7 @@ def _generated_products(rng: random.Random, count: int) -> list[Product]:
         sku = None if rng.random() < 0.15 else f"SKU-{i:06d}"
         snag = _weighted(rng, _PRODUCT_SNAGS)
         qbo_type = "NonInventory" if category == "Hardware" else "Service"
-        common = dict(price=price, sku=sku, category=category, qbo_type=qbo_type)
+        common = _Pricing(price=price, sku=sku, category=category, qbo_type=qbo_type)
         if snag in ("exact", "apostrophe"):
             products.append(Product(i + 1, kind, name, name, snag=snag, **common))
         elif snag in ("case", "blank", "punct", "abbrev"):
@@ -365,9 +398,9 @@ def _demo_world(seed: int) -> World:
         key = len(companies) + 1
         place = _place(rng, key, name)
         if currency != "USD":
-            place.update(country="Canada", state="ON", city="Toronto", zip_code="M5H 2N2")
+            place.update({"country": "Canada", "state": "ON", "city": "Toronto", "zip_code": "M5H 2N2"})
         companies.append(Company(key, None, name, snag, qbo_parent_key=parent, currency=currency, **place))
-    products = []
+    products: list[Product] = []
     for key, (kind, atera, qbo, price, category, sku, snag) in enumerate(_DEMO_PRODUCTS, start=1):
         products.append(Product(
             key, kind or "product", atera, qbo, Decimal(price), sku, category, snag,
@@ -396,13 +429,13 @@ def _norm(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _unique_names(records: list) -> list:
+def _unique_names(records: list[_Named]) -> list[_Named]:
     """Make names unique per side the way the vendors compare them (case- and blank-insensitive)."""
     seen: dict[str, set[str]] = {"atera_name": set(), "qbo_name": set()}
-    out = []
+    out: list[_Named] = []
     for rec in records:
-        changes = {}
-        for side in ("atera_name", "qbo_name"):
+        changes: _Names = {}
+        for side in _SIDES:
             name = getattr(rec, side)
             if name is None:
                 continue

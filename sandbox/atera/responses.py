@@ -5,7 +5,9 @@ Paths are matched case-insensitively, as ASP.NET does.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 from sandbox.core.http import Request, Response, Router
 
@@ -16,7 +18,8 @@ API = "/api/v3"
 
 
 def _account(request: Request) -> AteraAccount:
-    return request.context["account"]
+    account: AteraAccount = request.context["account"]
+    return account
 
 
 def created(new_id: Any) -> Response:
@@ -42,18 +45,29 @@ def _flag(request: Request, name: str) -> bool:
 
 
 def register(router: Router) -> None:
-    route = router.route
+    """Every route of the API, in this order (the first matching route wins)."""
+    _register_account(router)
+    # customers and contacts: the same CRUD shape
+    _register_crud(router, "customers", "customers", "CustomerID", ("FromLastModifiedDate", "SortBy"))
+    _register_crud(router, "contacts", "contacts", "EndUserID", ("Email", "Phone", "FromLastModifiedDate", "SortBy"))
+    _register_contracts(router)
+    # rates: products and expenses (no LastModified; update is PUT only in the document)
+    for segment in ("products", "expenses"):
+        _register_crud(router, f"rates/{segment}", segment, "RateID", stamped=False, update_methods="PUT")
+    _register_custom_values(router)
+    _register_billing(router)
+    _register_tickets(router)
 
-    # -- account ---------------------------------------------------------------------------------------------
-    @route("GET", f"{API}/account")
+
+def _register_account(router: Router) -> None:
+    @router.route("GET", f"{API}/account")
     def account_info(request: Request) -> Response:
         return Response.json(_account(request).info())
 
-    # -- customers and contacts: the same CRUD shape ---------------------------------------------------------
-    _register_crud(router, "customers", "customers", "CustomerID", ("FromLastModifiedDate", "SortBy"))
-    _register_crud(router, "contacts", "contacts", "EndUserID", ("Email", "Phone", "FromLastModifiedDate", "SortBy"))
 
-    # -- contracts -------------------------------------------------------------------------------------------
+def _register_contracts(router: Router) -> None:
+    route = router.route
+
     @route("GET", f"{API}/contracts")
     def list_contracts(request: Request) -> Response:
         model = _account(request).contracts
@@ -78,11 +92,10 @@ def register(router: Router) -> None:
         _account(request).contracts.update(contract_id, request.json())
         return no_content()
 
-    # -- rates: products and expenses (no LastModified; update is PUT only in the document) -------------------
-    for segment in ("products", "expenses"):
-        _register_crud(router, f"rates/{segment}", segment, "RateID", stamped=False, update_methods="PUT")
 
-    # -- custom values ---------------------------------------------------------------------------------------
+def _register_custom_values(router: Router) -> None:
+    route = router.route
+
     @route("GET", f"{API}/customvalues/customfields")
     def custom_fields(request: Request) -> Response:
         return Response.json(_account(request).custom.definitions())
@@ -93,14 +106,17 @@ def register(router: Router) -> None:
 
     @route("GET", f"{API}/customvalues/customerfield/{{customer_id:int}}/{{field_name}}")
     def customer_field(request: Request, customer_id: int, field_name: str) -> Response:
-        return Response.json(_account(request).custom.customer_value(customer_id, _unquote(field_name)))
+        return Response.json(_account(request).custom.customer_value(customer_id, unquote(field_name)))
 
     @route("PUT|POST", f"{API}/customvalues/customerfield/{{customer_id:int}}/{{field_name}}")
     def set_customer_field(request: Request, customer_id: int, field_name: str) -> Response:
-        _account(request).custom.set_customer_value(customer_id, _unquote(field_name), request.json())
+        _account(request).custom.set_customer_value(customer_id, unquote(field_name), request.json())
         return ok_result(customer_id)
 
-    # -- billing ---------------------------------------------------------------------------------------------
+
+def _register_billing(router: Router) -> None:
+    route = router.route
+
     @route("GET", f"{API}/billing/invoices")
     def list_invoices(request: Request) -> Response:
         items = _account(request).invoices.list(request.arg("invoiceDateFrom"), request.arg("invoiceDateTo"))
@@ -114,7 +130,11 @@ def register(router: Router) -> None:
     def read_invoice_plural(request: Request, number: int) -> Response:
         return Response.json(_account(request).invoices.get(number))
 
-    # -- tickets and work hours ------------------------------------------------------------------------------
+
+def _register_tickets(router: Router) -> None:
+    """Tickets and work hours."""
+    route = router.route
+
     @route("GET", f"{API}/tickets")
     def list_tickets(request: Request) -> Response:
         model = _account(request).tickets
@@ -145,10 +165,10 @@ def _register_crud(router: Router, path: str, attr: str, id_field: str, list_par
     entity. ``stamped`` models take ``account.now()`` on writes (they keep LastModified); rates do not."""
     base = f"{API}/{path}"
 
-    def model(request: Request) -> Any:
+    def model(request: Request) -> Any:  # Customers, Contacts or Rates: the same CRUD methods
         return getattr(_account(request), attr)
 
-    def now(request: Request) -> tuple:
+    def now(request: Request) -> tuple[datetime, ...]:
         return (_account(request).now(),) if stamped else ()
 
     def list_all(request: Request) -> Response:
@@ -174,9 +194,3 @@ def _register_crud(router: Router, path: str, attr: str, id_field: str, list_par
     router.add("GET", f"{base}/{{entity_id:int}}", read)
     router.add(update_methods, f"{base}/{{entity_id:int}}", update)
     router.add("DELETE", f"{base}/{{entity_id:int}}", delete)
-
-
-def _unquote(text: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(text)

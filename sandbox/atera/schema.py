@@ -29,7 +29,7 @@ def _n(schema: dict[str, Any]) -> dict[str, Any]:
     out = dict(schema)
     out["type"] = [schema["type"], "null"]
     if "enum" in out:
-        out["enum"] = list(out["enum"]) + [None]
+        out["enum"] = [*out["enum"], None]
     return out
 
 

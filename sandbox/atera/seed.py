@@ -4,7 +4,8 @@ the ``rate`` products, products, expenses, tickets, work hours, and the invoices
 
 Everything is a pure function of (profile, seed) and cached, so the invoices, which are generated when read, name
 exactly the customers, contracts and products the account was seeded with. Ids are assigned in list order from 1
-per collection (customers, contacts, contracts, products, expenses, services, tickets, work hours).
+per collection (customers, contacts, contracts, products, expenses, services, tickets, work hours). This module only
+builds the data; the account writes it (``AteraAccount.load_catalog``) and reads its invoices (``Invoices``).
 """
 from __future__ import annotations
 
@@ -18,8 +19,7 @@ from typing import Any
 
 from sandbox.seed import ANCHOR_DATE, World, build_world
 
-from .models.base import local_midnight_text, utc_text
-from .models.invoices import (
+from .billing import (
     FIRST_INVOICE_NUMBER,
     day_index,
     invoice_totals,
@@ -28,6 +28,12 @@ from .models.invoices import (
     month_bounds,
     zip_code_int,
 )
+from .wire import local_midnight_text, utc_text
+
+Record = dict[str, Any]  # a seeded record, as the account stores it
+RateRow = tuple[str, Decimal, str | None, str]  # a rate of the catalog: (Description, Amount, SKU, Category)
+# An invoice line before pricing: (product, description, quantity, rate, taxable).
+_Pending = tuple[str, str, Decimal, Decimal, bool]
 
 # The MSP that owns the account: the ``From`` of its invoices and what ``GET /account`` shows.
 COMPANY = {"CompanyName": "Twin MSP Services", "Address": "500 Harbor Blvd, Suite 210", "City": "Seattle",
@@ -48,20 +54,30 @@ _TECHS = [(101, "Jordan Avery", "jordan@twinmsp.example.com"), (102, "Kai Morgan
           (103, "Rae Lindqvist", "rae@twinmsp.example.com")]
 
 
+def company_party() -> Record:
+    """The MSP as an invoice's ``From`` (an InvoiceContactDetailsDto): a new dict each time."""
+    return {"CompanyName": COMPANY["CompanyName"], "ContactFirstName": COMPANY["ContactFirstName"],
+            "ContactLastName": COMPANY["ContactLastName"],
+            "ContactFullName": f"{COMPANY['ContactFirstName']} {COMPANY['ContactLastName']}",
+            "Address": COMPANY["Address"], "State": COMPANY["State"], "Country": COMPANY["Country"],
+            "ZipCode": zip_code_int(COMPANY["PostalCode"]), "City": COMPANY["City"], "Phone": COMPANY["Phone"],
+            "Email": COMPANY["Email"]}
+
+
 @dataclass
 class Catalog:
     """The seeded records of one account, ids implied by position (index + 1)."""
 
-    customers: list[dict[str, Any]] = field(default_factory=list)
-    contacts: list[dict[str, Any]] = field(default_factory=list)
-    services: list[tuple[str, Decimal, str | None, str]] = field(default_factory=list)
-    products: list[tuple[str, Decimal, str | None, str]] = field(default_factory=list)
-    expenses: list[tuple[str, Decimal, str | None, str]] = field(default_factory=list)
-    contracts: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    customers: list[Record] = field(default_factory=list)
+    contacts: list[Record] = field(default_factory=list)
+    services: list[RateRow] = field(default_factory=list)
+    products: list[RateRow] = field(default_factory=list)
+    expenses: list[RateRow] = field(default_factory=list)
+    contracts: list[tuple[Record, Record]] = field(default_factory=list)  # (header, terms with rate ids)
     contracts_of: dict[int, list[int]] = field(default_factory=dict)  # customer index -> contract indexes
     primary_contact: dict[int, int] = field(default_factory=dict)  # customer index -> contact index
-    tickets: list[dict[str, Any]] = field(default_factory=list)
-    workhours: list[dict[str, Any]] = field(default_factory=list)
+    tickets: list[Record] = field(default_factory=list)
+    workhours: list[Record] = field(default_factory=list)
 
 
 def _anchor() -> date:
@@ -81,18 +97,18 @@ def _months_back(day: date, months: int) -> date:
 def build_catalog(profile: str, seed: int) -> Catalog:
     world = build_world(profile, seed)
     rng = random.Random(f"atera:{profile}:{seed}")
-    cat = Catalog()
-    for p in world.atera_products("rate"):
-        cat.services.append((p.atera_name, p.price, p.sku, p.category))
-    for p in world.atera_products("product"):
-        cat.products.append((p.atera_name, p.price, p.sku, p.category))
-    for p in world.atera_products("expense"):
-        cat.expenses.append((p.atera_name, p.price, p.sku, p.category))
+    cat = Catalog(services=_rate_rows(world, "rate"), products=_rate_rows(world, "product"),
+                  expenses=_rate_rows(world, "expense"))
     _customers(world, rng, cat)
     if cat.services:
         _contracts(rng, cat)
     _tickets(world, rng, cat)
     return cat
+
+
+def _rate_rows(world: World, kind: str) -> list[RateRow]:
+    return [(p.atera_name, p.price, p.sku, p.category) for p in world.atera_products(kind)
+            if p.atera_name is not None]  # (atera_products answers named products only)
 
 
 def _customers(world: World, rng: random.Random, cat: Catalog) -> None:
@@ -199,67 +215,80 @@ def _tickets(world: World, rng: random.Random, cat: Catalog) -> None:
     per_customer = {"demo": 3, "small": 1}.get(world.profile, 0)
     limit = len(cat.customers) * per_customer if per_customer else min(len(cat.customers), 5000)
     for t in range(limit):
-        k = t % len(cat.customers)
-        customer = cat.customers[k]
-        contact = cat.contacts[cat.primary_contact[k]]
-        created = anchor - timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 1440))
-        status = rng.choice(["Open", "Pending", "Resolved", "Closed", "Closed"])
-        resolved = created + timedelta(hours=rng.randint(1, 72)) if status in ("Resolved", "Closed") else None
-        modified = resolved or created + timedelta(hours=rng.randint(0, 48))
-        tech = rng.choice(_TECHS)
-        contract_ids = cat.contracts_of.get(k, [])
-        hourly = contract_ids[0] if contract_ids else None
-        ticket_id = len(cat.tickets) + 1
-        seconds = 0
-        onsite_seconds = 0
-        for _ in range(rng.randint(1, 2)):
-            start = created + timedelta(hours=rng.randint(0, 24))
-            minutes = rng.choice([15, 30, 45, 60, 90, 120])
-            on_site = rng.random() < 0.25
-            rate_id = None
-            rate_amount = None
-            if hourly is not None:
-                terms = cat.contracts[hourly][1]
-                rate_id = terms["PrimaryRate"] if not on_site else (terms["AdditionalRates"] or
-                                                                     [terms["PrimaryRate"]])[0]
-                rate_amount = cat.services[rate_id - 1][1]
-            seconds += minutes * 60
-            onsite_seconds += minutes * 60 if on_site else 0
-            cat.workhours.append({
-                "WorkHoursID": len(cat.workhours) + 1, "TicketID": ticket_id, "CustomerID": k + 1,
-                "EndUserID": cat.primary_contact[k] + 1, "StartWorkHour": utc_text(start),
-                "EndWorkHour": utc_text(start + timedelta(minutes=minutes)), "TechnicianContactID": tech[0],
-                "Billiable": rng.random() < 0.85, "OnCustomerSite": on_site,
-                "Description": f"Work on: {customer['CustomerName'].strip()} ticket #{ticket_id}",
-                "TechnicianFullName": tech[1], "TechnicianEmail": tech[2], "RateID": rate_id,
-                "RateAmount": rate_amount,
-            })
-        first_comment = rng.choice(_TICKET_TITLES)
-        cat.tickets.append({
-            "TicketID": ticket_id, "TicketTitle": first_comment, "TicketNumber": str(ticket_id),
-            "TicketPriority": rng.choice(["Low", "Medium", "Medium", "High", "Critical"]),
-            "TicketImpact": rng.choice(["NoImpact", "Minor", "Major", "ServerIssue"]), "TicketStatus": status,
-            "TicketSource": rng.choice(["Email", "Portal", "Phone"]),
-            "TicketType": rng.choice(["Incident", "Problem", "Request", "Change"]),
-            "EndUserID": cat.primary_contact[k] + 1, "EndUserEmail": contact["Email"],
-            "EndUserFirstName": contact["Firstname"], "EndUserLastName": contact["Lastname"],
-            "EndUserPhone": contact["Phone"], "TicketResolvedDate": utc_text(resolved) if resolved else None,
-            "TicketCreatedDate": utc_text(created), "TechnicianFirstCommentDate": utc_text(created + timedelta(
-                minutes=30)), "FirstResponseDueDate": utc_text(created + timedelta(hours=4)),
-            "ClosedTicketDueDate": utc_text(created + timedelta(days=3)), "FirstComment": first_comment,
-            "LastEndUserComment": None, "LastEndUserCommentTimestamp": None,
-            "LastTechnicianComment": "Looking into it.", "LastTechnicianCommentTimestamp": utc_text(modified),
-            "OnSiteDurationSeconds": onsite_seconds, "OnSiteDurationMinutes": onsite_seconds // 60,
-            "OffSiteDurationSeconds": seconds - onsite_seconds,
-            "OffSiteDurationMinutes": (seconds - onsite_seconds) // 60,
-            "OnSLADurationSeconds": seconds, "OnSLADurationMinutes": seconds // 60, "OffSLADurationSeconds": 0,
-            "OffSLADurationMinutes": 0, "TotalDurationSeconds": seconds, "TotalDurationMinutes": seconds // 60,
-            "CustomerID": k + 1, "CustomerName": customer["CustomerName"],
-            "CustomerBusinessNumber": customer["BusinessNumber"], "TechnicianContactID": tech[0],
-            "TechnicianFullName": tech[1], "TechnicianEmail": tech[2],
-            "ContractID": (hourly + 1) if hourly is not None else None, "RelationType": "None",
-            "RelatedTicketId": None, "_modified": utc_text(modified),
+        _ticket(rng, cat, t % len(cat.customers), anchor)
+
+
+def _ticket(rng: random.Random, cat: Catalog, k: int, anchor: datetime) -> None:
+    """A ticket of customer ``k``, raised by its primary contact, with one or two entries of work hours."""
+    customer = cat.customers[k]
+    contact = cat.contacts[cat.primary_contact[k]]
+    created = anchor - timedelta(days=rng.randint(1, 90), minutes=rng.randint(0, 1440))
+    status = rng.choice(["Open", "Pending", "Resolved", "Closed", "Closed"])
+    resolved = created + timedelta(hours=rng.randint(1, 72)) if status in ("Resolved", "Closed") else None
+    modified = resolved or created + timedelta(hours=rng.randint(0, 48))
+    tech = rng.choice(_TECHS)
+    contract_ids = cat.contracts_of.get(k, [])
+    hourly = contract_ids[0] if contract_ids else None
+    ticket_id = len(cat.tickets) + 1
+    seconds, onsite_seconds = _work_hours(rng, cat, k, ticket_id, created, tech, hourly)
+    first_comment = rng.choice(_TICKET_TITLES)
+    cat.tickets.append({
+        "TicketID": ticket_id, "TicketTitle": first_comment, "TicketNumber": str(ticket_id),
+        "TicketPriority": rng.choice(["Low", "Medium", "Medium", "High", "Critical"]),
+        "TicketImpact": rng.choice(["NoImpact", "Minor", "Major", "ServerIssue"]), "TicketStatus": status,
+        "TicketSource": rng.choice(["Email", "Portal", "Phone"]),
+        "TicketType": rng.choice(["Incident", "Problem", "Request", "Change"]),
+        "EndUserID": cat.primary_contact[k] + 1, "EndUserEmail": contact["Email"],
+        "EndUserFirstName": contact["Firstname"], "EndUserLastName": contact["Lastname"],
+        "EndUserPhone": contact["Phone"], "TicketResolvedDate": utc_text(resolved) if resolved else None,
+        "TicketCreatedDate": utc_text(created), "TechnicianFirstCommentDate": utc_text(created + timedelta(
+            minutes=30)), "FirstResponseDueDate": utc_text(created + timedelta(hours=4)),
+        "ClosedTicketDueDate": utc_text(created + timedelta(days=3)), "FirstComment": first_comment,
+        "LastEndUserComment": None, "LastEndUserCommentTimestamp": None,
+        "LastTechnicianComment": "Looking into it.", "LastTechnicianCommentTimestamp": utc_text(modified),
+        "OnSiteDurationSeconds": onsite_seconds, "OnSiteDurationMinutes": onsite_seconds // 60,
+        "OffSiteDurationSeconds": seconds - onsite_seconds,
+        "OffSiteDurationMinutes": (seconds - onsite_seconds) // 60,
+        "OnSLADurationSeconds": seconds, "OnSLADurationMinutes": seconds // 60, "OffSLADurationSeconds": 0,
+        "OffSLADurationMinutes": 0, "TotalDurationSeconds": seconds, "TotalDurationMinutes": seconds // 60,
+        "CustomerID": k + 1, "CustomerName": customer["CustomerName"],
+        "CustomerBusinessNumber": customer["BusinessNumber"], "TechnicianContactID": tech[0],
+        "TechnicianFullName": tech[1], "TechnicianEmail": tech[2],
+        "ContractID": (hourly + 1) if hourly is not None else None, "RelationType": "None",
+        "RelatedTicketId": None, "_modified": utc_text(modified),
+    })
+
+
+def _work_hours(rng: random.Random, cat: Catalog, k: int, ticket_id: int, created: datetime,
+                tech: tuple[int, str, str], hourly: int | None) -> tuple[int, int]:
+    """The work-hour entries of a ticket, at the rates of the customer's hourly contract (if any); answers the
+    (total, on-site) seconds worked."""
+    customer = cat.customers[k]
+    seconds = 0
+    onsite_seconds = 0
+    for _ in range(rng.randint(1, 2)):
+        start = created + timedelta(hours=rng.randint(0, 24))
+        minutes = rng.choice([15, 30, 45, 60, 90, 120])
+        on_site = rng.random() < 0.25
+        rate_id = None
+        rate_amount = None
+        if hourly is not None:
+            terms = cat.contracts[hourly][1]
+            rate_id = terms["PrimaryRate"] if not on_site else (terms["AdditionalRates"] or
+                                                                 [terms["PrimaryRate"]])[0]
+            rate_amount = cat.services[rate_id - 1][1]
+        seconds += minutes * 60
+        onsite_seconds += minutes * 60 if on_site else 0
+        cat.workhours.append({
+            "WorkHoursID": len(cat.workhours) + 1, "TicketID": ticket_id, "CustomerID": k + 1,
+            "EndUserID": cat.primary_contact[k] + 1, "StartWorkHour": utc_text(start),
+            "EndWorkHour": utc_text(start + timedelta(minutes=minutes)), "TechnicianContactID": tech[0],
+            "Billiable": rng.random() < 0.85, "OnCustomerSite": on_site,
+            "Description": f"Work on: {customer['CustomerName'].strip()} ticket #{ticket_id}",
+            "TechnicianFullName": tech[1], "TechnicianEmail": tech[2], "RateID": rate_id,
+            "RateAmount": rate_amount,
         })
+    return seconds, onsite_seconds
 
 
 # -- invoices ------------------------------------------------------------------------------------------------------
@@ -279,18 +308,12 @@ class InvoiceGenerator:
         n = len(self.catalog.customers) or 1
         self.step = next(s for s in (7, 11, 13, 17, 19, 23, 29, 31, 1) if gcd(s, n) == 1)
         self.credits = profile != "demo"
-        self.from_party = {
-            "CompanyName": COMPANY["CompanyName"], "ContactFirstName": COMPANY["ContactFirstName"],
-            "ContactLastName": COMPANY["ContactLastName"],
-            "ContactFullName": f"{COMPANY['ContactFirstName']} {COMPANY['ContactLastName']}",
-            "Address": COMPANY["Address"], "State": COMPANY["State"], "Country": COMPANY["Country"],
-            "ZipCode": zip_code_int(COMPANY["PostalCode"]), "City": COMPANY["City"], "Phone": COMPANY["Phone"],
-            "Email": COMPANY["Email"]}
+        self.from_party = company_party()
 
     def index_range(self, lo_day: date | None, hi_day: date | None) -> tuple[int, int]:
         return day_index(self.days, lo_day, upper=False), day_index(self.days, hi_day, upper=True)
 
-    def invoice(self, i: int) -> dict[str, Any]:
+    def invoice(self, i: int) -> Record:
         cat = self.catalog
         rng = random.Random(f"inv:{self.profile}:{self.seed}:{i}")
         k = (i * self.step) % len(cat.customers)
@@ -301,14 +324,28 @@ class InvoiceGenerator:
         period_start, period_end = month_bounds(day)
         taxed = rng.random() < 0.12
         credit = self.credits and rng.random() < 0.03
-        sign = Decimal(-1) if credit else Decimal(1)
-        pending: list[tuple[str, str, Decimal, Decimal, bool]] = []  # product, description, qty, rate, taxable
+        pending = self._contract_lines(rng, header, terms, day.strftime("%B %Y"))
+        pending += self._catalog_lines(rng, taxed)
+        lines = _priced_lines(rng, pending, credit, taxed)
+        subtotal, tax, total = invoice_totals(lines)
+        number = FIRST_INVOICE_NUMBER + i
+        return {
+            "IsAdhoc": False, "InvoiceId": invoice_uuid(f"{self.profile}:{self.seed}:{number}"),
+            "InvoiceNumber": number, "InvoiceNumberAsString": str(number), "Total": total, "Subtotal": subtotal,
+            "Tax": tax, "TaxPercentage": TAX_PERCENTAGE if taxed else Decimal(0),
+            "InvoiceDate": local_midnight_text(day), "ContractName": header["ContractName"],
+            "PeriodStartDate": local_midnight_text(period_start), "PeriodEndDate": local_midnight_text(period_end),
+            "Currency": "USD", "LineItems": lines, "From": dict(self.from_party), "To": _to_party(customer, contact),
+        }
+
+    def _contract_lines(self, rng: random.Random, header: Record, terms: Record, month: str) -> list[_Pending]:
+        """What the contract bills for the month, at its rates."""
+        pending: list[_Pending] = []
 
         def service(rate_id: int, qty: Decimal, what: str) -> None:
-            name, amount, _, _ = cat.services[rate_id - 1]
+            name, amount, _, _ = self.catalog.services[rate_id - 1]
             pending.append((name, what, qty, amount, False))
 
-        month = day.strftime("%B %Y")
         ctype = header["ContractType"]
         if ctype == "Hourly" or ctype == "ProjectHourlyRate":
             service(terms["PrimaryRate"], Decimal(rng.randint(2, 32)) / 4, f"Labor - {month}")
@@ -328,6 +365,12 @@ class InvoiceGenerator:
             service(terms["ContractAmount"], Decimal(1), "Prepaid block")
         else:  # ProjectOneTimeFee
             service(terms["TotalAmount"], Decimal(1), "Project fee")
+        return pending
+
+    def _catalog_lines(self, rng: random.Random, taxed: bool) -> list[_Pending]:
+        """Products (always when the invoice is taxed) and expenses sold besides the contract."""
+        cat = self.catalog
+        pending: list[_Pending] = []
         if cat.products and (rng.random() < 0.5 or taxed):
             for _ in range(rng.randint(1, 3)):
                 name, amount, _, _ = rng.choice(cat.products)
@@ -335,55 +378,31 @@ class InvoiceGenerator:
         if cat.expenses and rng.random() < 0.25:
             name, amount, _, _ = rng.choice(cat.expenses)
             pending.append((name, name, Decimal(rng.randint(1, 60)) if amount < 5 else Decimal(1), amount, False))
-        lines = []
-        for idx, (name, description, qty, amount, taxable) in enumerate(pending):
-            discount = rng.choice([Decimal(5), Decimal(10), Decimal("12.5"), Decimal(15)]) \
-                if rng.random() < 0.07 else None
-            tax_pct = TAX_PERCENTAGE if taxed and taxable else Decimal(0)
-            lines.append(make_line(idx, name, ("Credit: " if credit else "") + description, qty * sign, amount,
-                                   tax_pct, discount))
-        subtotal, tax, total = invoice_totals(lines)
-        number = FIRST_INVOICE_NUMBER + i
-        to_party = {
-            "CompanyName": customer["CustomerName"], "ContactFirstName": contact["Firstname"],
-            "ContactLastName": contact["Lastname"], "ContactFullName": f"{contact['Firstname']} {contact['Lastname']}",
-            "Address": customer["Address"], "State": customer["State"], "Country": customer["Country"],
-            "ZipCode": zip_code_int(customer["ZipCodeStr"]), "City": customer["City"], "Phone": customer["Phone"],
-            "Email": contact["Email"]}
-        return {
-            "IsAdhoc": False, "InvoiceId": invoice_uuid(f"{self.profile}:{self.seed}:{number}"),
-            "InvoiceNumber": number, "InvoiceNumberAsString": str(number), "Total": total, "Subtotal": subtotal,
-            "Tax": tax, "TaxPercentage": TAX_PERCENTAGE if taxed else Decimal(0),
-            "InvoiceDate": local_midnight_text(day), "ContractName": header["ContractName"],
-            "PeriodStartDate": local_midnight_text(period_start), "PeriodEndDate": local_midnight_text(period_end),
-            "Currency": "USD", "LineItems": lines, "From": dict(self.from_party), "To": to_party,
-        }
+        return pending
+
+
+def _priced_lines(rng: random.Random, pending: list[_Pending], credit: bool, taxed: bool) -> list[Record]:
+    """The invoice lines: some discounted, taxable ones taxed on a taxed invoice, negated on a credit."""
+    sign = Decimal(-1) if credit else Decimal(1)
+    lines = []
+    for idx, (name, description, qty, amount, taxable) in enumerate(pending):
+        discount = rng.choice([Decimal(5), Decimal(10), Decimal("12.5"), Decimal(15)]) \
+            if rng.random() < 0.07 else None
+        tax_pct = TAX_PERCENTAGE if taxed and taxable else Decimal(0)
+        lines.append(make_line(idx, name, ("Credit: " if credit else "") + description, qty * sign, amount,
+                               tax_pct, discount))
+    return lines
+
+
+def _to_party(customer: Record, contact: Record) -> Record:
+    return {
+        "CompanyName": customer["CustomerName"], "ContactFirstName": contact["Firstname"],
+        "ContactLastName": contact["Lastname"], "ContactFullName": f"{contact['Firstname']} {contact['Lastname']}",
+        "Address": customer["Address"], "State": customer["State"], "Country": customer["Country"],
+        "ZipCode": zip_code_int(customer["ZipCodeStr"]), "City": customer["City"], "Phone": customer["Phone"],
+        "Email": contact["Email"]}
 
 
 @lru_cache(maxsize=4)
 def invoice_generator(profile: str, seed: int) -> InvoiceGenerator:
     return InvoiceGenerator(profile, seed)
-
-
-def load(account: Any, profile: str, seed: int) -> dict[str, int]:
-    """Write the seeded records of (profile, seed) into an (empty) account; answers the counts."""
-    cat = build_catalog(profile, seed)
-    for record in cat.customers:
-        account.customers.insert_seeded(dict(record))
-    for record in cat.contacts:
-        account.contacts.insert_seeded(dict(record))
-    for rates, rows in ((account.services, cat.services), (account.products, cat.products),
-                        (account.expenses, cat.expenses)):
-        for description, amount, sku, category in rows:
-            rates.insert(description, amount, sku, category)
-    for header, terms in cat.contracts:
-        account.contracts.insert(header, {k: (list(v) if isinstance(v, list) else v) for k, v in terms.items()})
-    for record in cat.tickets:
-        account.tickets.insert_seeded(dict(record))
-    for record in cat.workhours:
-        account.tickets.insert_workhour(dict(record))
-    account.invoices.reset_meta(profile, seed)
-    return {"customers": len(cat.customers), "contacts": len(cat.contacts), "services": len(cat.services),
-            "products": len(cat.products), "expenses": len(cat.expenses), "contracts": len(cat.contracts),
-            "tickets": len(cat.tickets), "workhours": len(cat.workhours),
-            "invoices": invoice_generator(profile, seed).count}

@@ -15,11 +15,12 @@ from typing import Any
 
 from sandbox.core.http import BadJson, MethodNotAllowed, NotFound, Request, Response, Router
 from sandbox.core.ratelimit import Clock, SlidingWindowLimiter
+from sandbox.core.store import Store
 from sandbox.core.twin import AdminError, BaseTwin
 
 from . import responses
 from .exceptions import AteraError, ValidationFailed
-from .models import DEFAULT_API_KEY, DEFAULT_TIMEZONE, AccountConfig, AteraBackend, resolve_zone
+from .models import DEFAULT_API_KEY, DEFAULT_TIMEZONE, AccountConfig, AteraAccount, AteraBackend, resolve_zone
 from .schema import OPERATIONS
 
 DEFAULT_PER_MINUTE = 700
@@ -79,6 +80,12 @@ def create_twin(args: argparse.Namespace) -> AteraTwin:
 _TEMPLATES = _template_regexes()
 
 
+def _problem(exc: AteraError, request: Request) -> Response:
+    """An Atera error as ASP.NET renders it: ProblemDetails (``application/problem+json``)."""
+    body = exc.to_problem(instance=request.path, trace_id=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00")
+    return Response.json(body, exc.status, headers={"Content-Type": PROBLEM_JSON})
+
+
 class AteraTwin(BaseTwin):
     name = "atera"
 
@@ -89,7 +96,7 @@ class AteraTwin(BaseTwin):
         self.clock = Clock(time_scale)
         self.limiter = SlidingWindowLimiter(per_minute or None, self.clock)
         self.backend: AteraBackend | None = None
-        self._backend_store: Any = None
+        self._backend_store: Store | None = None
         super().__init__(state_path=state_path, seed_profile=seed_profile, seed_value=seed_value)
         with self.store.transaction():
             self.model.ensure()  # accounts added to an existing state file get their setup
@@ -137,8 +144,7 @@ class AteraTwin(BaseTwin):
         if isinstance(exc, BadJson):
             exc = ValidationFailed({"$": [f"The JSON value is not valid: {exc}"]})
         if isinstance(exc, AteraError):
-            body = exc.to_problem(instance=request.path, trace_id=f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-00")
-            return Response.json(body, exc.status, headers={"Content-Type": PROBLEM_JSON})
+            return _problem(exc, request)
         return None
 
     def fault_response(self, status: int, request: Request) -> Response:
@@ -165,7 +171,7 @@ class AteraTwin(BaseTwin):
                 bad = {name: [f"The value '{segments[i]}' is not valid."] for i, name in params
                        if i < len(segments) and not segments[i].lstrip("-").isdigit()}
                 if bad:
-                    return self.render_error(ValidationFailed(bad), request)  # type: ignore[return-value]
+                    return _problem(ValidationFailed(bad), request)
         return Response.empty(404)
 
     def _routes_to(self, method: str, path: str) -> bool:
@@ -180,7 +186,7 @@ class AteraTwin(BaseTwin):
             raise AdminError("seed: api_key is not one of the twin's keys")
 
     def seed(self, doc: dict[str, Any]) -> dict[str, Any]:
-        account = self.model.default
+        account: AteraAccount | None = self.model.default
         if doc.get("api_key"):
             account = self.model.account_for_key(doc["api_key"])
             if account is None:
@@ -253,7 +259,7 @@ class AteraTwin(BaseTwin):
                                    "customers": len(a.customers.records()),
                                    "invoices": a.invoices.count()} for a in self.model.accounts])
 
-    def _admin_account(self, request: Request) -> Any:
+    def _admin_account(self, request: Request) -> AteraAccount:
         key = request.header("x-api-key") or request.arg("api_key")
         auth = request.header("authorization") or ""
         if not key and auth.lower().startswith("bearer "):

@@ -13,6 +13,7 @@ QBO. ``http.server`` gives that control with keep-alive and a thread per connect
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -173,7 +174,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         parts = urlsplit(self.path)
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        host = self.headers.get("Host") or self._server_host()
         request = Request(
             method=self.command,
             path=parts.path,
@@ -186,10 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.app_handler(request)
         except DropConnection:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.send_response(response.status, HTTPStatus(response.status).phrase if response.status in
                            HTTPStatus._value2member_map_ else "")
@@ -199,6 +198,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def _server_host(self) -> str:
+        """``host:port`` the server listens on (for a request without a Host header)."""
+        host, port = self.server.server_address[:2]
+        return f"{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
 

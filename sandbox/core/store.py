@@ -48,7 +48,7 @@ class Store:
         self.lock = threading.RLock()
         self._data: dict[tuple[str, str], dict[str, Any]] = {}
         self._counters: dict[tuple[str, str], int] = {}
-        self._pending: list[tuple[str, tuple]] = []
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
         self._depth = 0
         self._db: sqlite3.Connection | None = None
         if path:
@@ -91,7 +91,7 @@ class Store:
             if self._depth == 0:
                 self._flush()
 
-    def _write(self, sql: str, params: tuple) -> None:
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         if self._db is None:
             return
         self._pending.append((sql, params))

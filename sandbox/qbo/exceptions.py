@@ -38,7 +38,7 @@ class QboError(Exception):
         if message is not None:
             self.message = message
 
-    def error_doc(self) -> dict:
+    def error_doc(self) -> dict[str, str]:
         return {"Message": self.message, "Detail": self.detail, "code": self.code, "element": self.element}
 
 

@@ -1,7 +1,8 @@
 """QBO's query language: tokenizer, parser and evaluator (no HTTP here).
 
     SELECT * | COUNT(*) | *, Field... FROM Entity
-      [WHERE cond AND cond ...]            cond: Field (= | < | > | <= | >=) value | Field IN (v, ...) | Field LIKE '%x%'
+      [WHERE cond AND cond ...]
+            cond: Field (= | < | > | <= | >=) value | Field IN (v, ...) | Field LIKE '%x%'
       [ORDER BY | ORDERBY Field [ASC|DESC], ...]
       [STARTPOSITION n] [MAXRESULTS n]
 
@@ -24,7 +25,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .exceptions import QueryParserError, QueryValidationError
-from .models.base import parse_time
+from .times import parse_time
+
+Row = dict[str, Any]  # a stored record, as the query reads it
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS_LIMIT = 1000
@@ -90,7 +93,7 @@ def tokenize(text: str) -> list[Token]:
         kind = m.lastgroup
         if kind == "quote":
             i = m.end()
-            chars = []
+            chars: list[str] = []
             while True:
                 if i >= len(text):
                     raise QueryParserError(f"Lexical error at line 1, column {len(text) + 1}.  Encountered: <EOF> "
@@ -184,6 +187,18 @@ class _Parser:
         else:
             self._projection()
         self.expect_word("FROM")
+        query = Query(self._entity(), count=count)
+        schema = SCHEMAS[query.entity]
+        if self.word("WHERE"):
+            self._where(query, schema)
+        if self.word("ORDERBY", "ORDER"):
+            self._order_by(query, schema)
+        self._paging(query)
+        if self.tok.kind != "end":
+            raise self.fail("<EOF>")
+        return query
+
+    def _entity(self) -> str:
         if self.tok.kind != "word" or self.tok.text.upper() in _KEYWORDS:
             raise self.fail("<IDENTIFIER>")
         entity_text = self.tok.text
@@ -191,27 +206,33 @@ class _Parser:
         if entity is None:
             raise QueryValidationError(f"QueryValidationError: Invalid context declaration : {entity_text}")
         self.i += 1
-        query = Query(entity, count=count)
-        schema = SCHEMAS[entity]
-        if self.word("WHERE"):
+        return entity
+
+    def _where(self, query: Query, schema: dict[str, str]) -> None:
+        """``WHERE cond AND cond ...`` (the keyword is the current token)."""
+        self.i += 1
+        query.conditions.append(self._condition(schema, query.entity))
+        while self.word("AND"):
             self.i += 1
-            query.conditions.append(self._condition(schema, entity))
-            while self.word("AND"):
+            query.conditions.append(self._condition(schema, query.entity))
+
+    def _order_by(self, query: Query, schema: dict[str, str]) -> None:
+        """``ORDER BY`` / ``ORDERBY Field [ASC|DESC], ...`` (the keyword is the current token)."""
+        if self.expect_word("ORDERBY", "ORDER") == "ORDER":
+            self.expect_word("BY")
+        while True:
+            name, kind = self._field(schema, query.entity)
+            descending = False
+            if self.word("ASC", "DESC"):
+                descending = self.expect_word("ASC", "DESC") == "DESC"
+            query.order.append((name, kind, descending))
+            if self.tok.kind == "punct" and self.tok.text == ",":
                 self.i += 1
-                query.conditions.append(self._condition(schema, entity))
-        if self.word("ORDERBY", "ORDER"):
-            if self.expect_word("ORDERBY", "ORDER") == "ORDER":
-                self.expect_word("BY")
-            while True:
-                name, kind = self._field(schema, entity)
-                descending = False
-                if self.word("ASC", "DESC"):
-                    descending = self.expect_word("ASC", "DESC") == "DESC"
-                query.order.append((name, kind, descending))
-                if self.tok.kind == "punct" and self.tok.text == ",":
-                    self.i += 1
-                    continue
-                break
+                continue
+            break
+
+    def _paging(self, query: Query) -> None:
+        """``STARTPOSITION n`` and ``MAXRESULTS n``, each at most once, in either order."""
         seen: set[str] = set()
         while self.word("STARTPOSITION", "MAXRESULTS"):
             which = self.expect_word("STARTPOSITION", "MAXRESULTS")
@@ -231,14 +252,12 @@ class _Parser:
                 if value < 1:
                     raise QueryValidationError("QueryValidationError: MAXRESULTS must be at least 1")
                 query.max_results = value
-        if self.tok.kind != "end":
-            raise self.fail("<EOF>")
-        return query
 
     def _projection(self) -> None:
         # No projections: QBO returns every property; ``SELECT *, Sku`` (python-quickbooks) is accepted.
         while True:
-            if (self.tok.kind == "punct" and self.tok.text == "*") or (self.tok.kind == "word" and self.tok.text.upper() not in _KEYWORDS):
+            if (self.tok.kind == "punct" and self.tok.text == "*") or \
+                    (self.tok.kind == "word" and self.tok.text.upper() not in _KEYWORDS):
                 self.i += 1
             else:
                 raise self.fail('"*"')
@@ -352,7 +371,7 @@ def parse(text: str) -> Query:
 
 
 # -- evaluation -----------------------------------------------------------------------------------------------
-def _getter(name: str, kind: str) -> Callable[[dict], Any]:
+def _getter(name: str, kind: str) -> Callable[[Row], Any]:
     if "." in name:
         head, tail = name.split(".", 1)
         return lambda r: (r.get(head) or {}).get(tail)
@@ -375,7 +394,7 @@ def _normalizer(kind: str) -> Callable[[Any], Any]:
     return lambda v: v
 
 
-def _predicate(cond: Condition) -> Callable[[dict], bool]:
+def _predicate(cond: Condition) -> Callable[[Row], bool]:
     get = _getter(cond.field, cond.kind)
     norm = _normalizer(cond.kind)
     if cond.kind == "bool" and cond.field == "Active":
@@ -387,15 +406,15 @@ def _predicate(cond: Condition) -> Callable[[dict], bool]:
     targets = [norm(v) for v in cond.values]
     if cond.op in ("=", "IN"):
         wanted = set(targets) if all(_hashable(t) for t in targets) else targets
-        def eq(r: dict) -> bool:
+        def eq(r: Row) -> bool:
             value = get(r)
             return value is not None and norm(value) in wanted
         return eq
     target = targets[0]
-    compare = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+    compare: Callable[[Any, Any], bool] = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
                ">=": lambda a, b: a >= b}[cond.op]
 
-    def cmp(r: dict) -> bool:
+    def cmp(r: Row) -> bool:
         value = get(r)
         if value is None:
             return False
@@ -414,15 +433,12 @@ def _hashable(value: Any) -> bool:
     return True
 
 
-def execute(query: Query, records: Iterable[dict]) -> tuple[list[dict], int]:
+def execute(query: Query, records: Iterable[Row]) -> tuple[list[Row], int]:
     """The page of ``records`` the query selects, and the number of matches (the total for COUNT)."""
     predicates = [_predicate(c) for c in query.conditions]
     if query.entity in ACTIVE_FILTERED and not query.filters_active:
         predicates.insert(0, lambda r: r.get("Active", True) is True)
-    if predicates:
-        matches = [r for r in records if all(p(r) for p in predicates)]
-    else:
-        matches = list(records)
+    matches = [r for r in records if all(p(r) for p in predicates)] if predicates else list(records)
     if query.count:
         return [], len(matches)
     order = list(query.order)

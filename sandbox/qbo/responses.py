@@ -6,11 +6,13 @@ Rendering rules: entities answer ``{"<Entity>": {...}, "time": ...}``; errors ar
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlencode
 
 from sandbox.core.http import Request, Response, Router
-from sandbox.core.store import dumps, loads
+from sandbox.core.store import Store, loads
+from sandbox.core.store import dumps as dumps  # re-exported (see __all__)
 
 from .exceptions import (
     BusinessValidation,
@@ -23,18 +25,17 @@ from .exceptions import (
     ThrottleExceeded,
     UnsupportedMediaType,
 )
-from .models.backend import ENTITY_BY_SEGMENT
-from .models.base import response_time
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import QboTwin
+from .models.backend import ENTITY_BY_SEGMENT, QboBackend
+from .models.base import Record
+from .models.oauth import OAuthServer
+from .times import response_time
 
 MAX_REQUEST_ID = 50
 MAX_BATCH_REQUEST_ID = 36
 MAX_BATCH_BID_WITH_REQUEST_ID = 10
 
 
-def fault_doc(exc: QboError) -> dict:
+def fault_doc(exc: QboError) -> Record:
     return {"Fault": {"Error": [exc.error_doc()], "type": exc.fault_type}, "time": response_time()}
 
 
@@ -93,12 +94,23 @@ def entity_name(segment: str) -> str:
     return entity
 
 
+class TwinParts(Protocol):
+    """What the HTTP layer uses of the twin (``server.QboTwin``, which builds this layer, provides it)."""
+
+    @property
+    def backend(self) -> QboBackend: ...
+    @property
+    def oauth(self) -> OAuthServer: ...
+    @property
+    def store(self) -> Store: ...
+
+
 class QboResponses:
-    def __init__(self, twin: QboTwin) -> None:
+    def __init__(self, twin: TwinParts) -> None:
         self.twin = twin
 
     @property
-    def backend(self):
+    def backend(self) -> QboBackend:
         return self.twin.backend
 
     def register(self, router: Router) -> None:
@@ -232,7 +244,7 @@ class QboResponses:
 
         return self.idempotent(request, run, MAX_BATCH_REQUEST_ID)
 
-    def batch_item(self, item: dict) -> tuple[str, Any, str]:
+    def batch_item(self, item: Record) -> tuple[str, Any, str]:
         if "Query" in item:
             return "QueryResponse", self.backend.query(item["Query"]), "query"
         operation = str(item.get("operation") or "").lower()
@@ -260,11 +272,11 @@ class QboResponses:
 
     # -- helpers ----------------------------------------------------------------------------------------------
     @staticmethod
-    def ok(doc: dict) -> Response:
+    def ok(doc: Record) -> Response:
         doc["time"] = response_time()
         return Response.json(doc)
 
-    def idempotent(self, request: Request, run, limit: int) -> Response:
+    def idempotent(self, request: Request, run: Callable[[], Response], limit: int) -> Response:
         """``requestid``: a repeated id in this realm answers the original response and does nothing again."""
         request_id = request.arg("requestid")
         if request_id is not None:

@@ -14,13 +14,16 @@ Records are written straight into the store (the caller holds one transaction), 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any
 
-from sandbox.seed import build_world
+from sandbox.core.store import Store
+from sandbox.seed import Company, Product, build_world
 
-from .models.base import COMPANY_TZ
+from .models.backend import QboBackend
+from .models.base import Record
 from .models.company import CURRENCY_NAMES, INCOME_ACCOUNT_PRODUCTS, INCOME_ACCOUNT_SERVICES
+from .times import COMPANY_TZ
 
 TARGETS = {"large": (20_000, 100_000)}  # profile: (customers, items) at least
 CATEGORIES = ("Hardware", "Software")
@@ -35,131 +38,164 @@ class _Stamps:
     def __init__(self) -> None:
         self.n = 0
 
-    def next(self) -> dict:
+    def next(self) -> dict[str, str]:
         moment = (SEED_START + dt.timedelta(seconds=self.n)).isoformat()
         self.n += 1
         return {"CreateTime": moment, "LastUpdatedTime": moment}
 
 
-def seed_company(backend: Any, profile: str, seed_value: int) -> dict:
+def seed_company(backend: QboBackend, profile: str, seed_value: int) -> Record:
     if profile == "none":
         return {"profile": profile, "seed": seed_value, "customers": 0, "items": 0}
     world = build_world(profile, seed_value)
-    store, realm = backend.store, backend.realm_id
-    settings = dict(backend.company_settings())
-    home = settings["home_currency"]
-    country = settings["country"]
+    settings = backend.company_settings().copy()
     companies = world.qbo_companies()
-    if any(c.currency != "USD" and c.currency != home for c in companies) and not settings["multicurrency"]:
+    if any(c.currency != "USD" and c.currency != settings["home_currency"] for c in companies) \
+            and not settings["multicurrency"]:
         settings["multicurrency"] = True
         backend.apply_settings(settings, as_setup=True)  # deterministic: as if the company was set up so
-    stamps = _Stamps()
+    target_customers, target_items = TARGETS.get(profile, (0, 0))
+    seeder = _Seeder(backend.store, backend.realm_id, settings["home_currency"], settings["country"])
+    customers = seeder.customers(companies, target_customers)
+    seeder.vendors_and_employees()
+    n_items = seeder.items(world.qbo_products(), target_items)
+    backend.invalidate()
+    return {"profile": profile, "seed": seed_value, "customers": customers,
+            "items": n_items, "multicurrency": backend.company_settings()["multicurrency"]}
 
-    def put(entity: str, record: dict) -> None:
-        store.put(realm, entity, record["Id"], record)
+
+class _Seeder:
+    """Writes the seed records of one realm straight into the store, ids and time stamps in a fixed order."""
+
+    def __init__(self, store: Store, realm: str, home: str, country: str) -> None:
+        self.store, self.realm, self.home, self.country = store, realm, home, country
+        self.stamps = _Stamps()
+        # The income account of each item type (one reference object per seed, shared by its items).
+        self.income = {"Service": {"value": INCOME_ACCOUNT_SERVICES, "name": "Services"},
+                       "NonInventory": {"value": INCOME_ACCOUNT_PRODUCTS, "name": "Sales of Product Income"}}
+
+    def put(self, entity: str, record: Record) -> None:
+        self.store.put(self.realm, entity, record["Id"], record)
+
+    def next_id(self, entity: str) -> str:
+        return str(self.store.next_id(self.realm, entity))
+
+    def _home_currency(self) -> dict[str, str]:
+        return {"value": self.home, "name": CURRENCY_NAMES[self.home]}
 
     # -- customers ---------------------------------------------------------------------------------------------
-    ids_by_key: dict[int, str] = {}
-    records_by_id: dict[str, dict] = {}
-    n_customers = 0
-    for company in companies:
-        n_customers += 1
-        cid = str(store.next_id(realm, "Customer"))
-        ids_by_key[company.key] = cid
-        currency = home if company.currency == "USD" else company.currency
-        record: dict = {"Id": cid, "SyncToken": "0", "domain": "QBO", "sparse": False,
-                        "DisplayName": company.qbo_name, "FullyQualifiedName": company.qbo_name,
-                        "CompanyName": company.qbo_name.strip(), "PrintOnCheckName": company.qbo_name.strip(),
-                        "Active": company.qbo_active, "Taxable": True, "Job": False, "BillWithParent": False,
-                        "Balance": Decimal("0"), "BalanceWithJobs": Decimal("0"),
-                        "CurrencyRef": {"value": currency, "name": CURRENCY_NAMES.get(currency, currency)},
-                        "PreferredDeliveryMethod": "Email",
-                        "PrimaryEmailAddr": {"Address": company.email},
-                        "PrimaryPhone": {"FreeFormNumber": company.phone},
-                        "WebAddr": {"URI": f"https://{company.domain}"},
-                        "BillAddr": {"City": company.city, "CountrySubDivisionCode": company.state,
-                                     "PostalCode": company.zip_code, "Country": company.country}}
-        if company.qbo_parent_key is not None and company.qbo_parent_key in ids_by_key:
-            parent = records_by_id[ids_by_key[company.qbo_parent_key]]
+    def customers(self, companies: list[Company], target: int) -> int:
+        """The world's QBO companies (sub-customers under their parents), topped up to ``target``; answers how
+        many there are."""
+        ids_by_key: dict[int, str] = {}
+        records_by_id: dict[str, Record] = {}
+        for company in companies:
+            cid = self.next_id("Customer")
+            ids_by_key[company.key] = cid
+            parent = None
+            if company.qbo_parent_key is not None and company.qbo_parent_key in ids_by_key:
+                parent = records_by_id[ids_by_key[company.qbo_parent_key]]
+            records_by_id[cid] = self._customer(cid, company, parent)
+        n = 0
+        while len(records_by_id) < target:
+            n += 1
+            cid = self.next_id("Customer")
+            name = f"Topup Client {n:05d}"
+            records_by_id[cid] = {"Id": cid, "SyncToken": "0", "domain": "QBO", "sparse": False, "DisplayName": name,
+                                  "FullyQualifiedName": name, "CompanyName": name, "PrintOnCheckName": name,
+                                  "Active": True, "Taxable": True, "Job": False, "BillWithParent": False,
+                                  "Balance": Decimal("0"), "BalanceWithJobs": Decimal("0"),
+                                  "CurrencyRef": self._home_currency(), "MetaData": self.stamps.next()}
+        for record in records_by_id.values():
+            self.put("Customer", record)
+        return len(records_by_id)
+
+    def _customer(self, cid: str, company: Company, parent: Record | None) -> Record:
+        name = company.qbo_name
+        assert name is not None  # World.qbo_companies() answers the companies with a QBO name
+        currency = self.home if company.currency == "USD" else company.currency
+        record: Record = {"Id": cid, "SyncToken": "0", "domain": "QBO", "sparse": False,
+                          "DisplayName": name, "FullyQualifiedName": name,
+                          "CompanyName": name.strip(), "PrintOnCheckName": name.strip(),
+                          "Active": company.qbo_active, "Taxable": True, "Job": False, "BillWithParent": False,
+                          "Balance": Decimal("0"), "BalanceWithJobs": Decimal("0"),
+                          "CurrencyRef": {"value": currency, "name": CURRENCY_NAMES.get(currency, currency)},
+                          "PreferredDeliveryMethod": "Email",
+                          "PrimaryEmailAddr": {"Address": company.email},
+                          "PrimaryPhone": {"FreeFormNumber": company.phone},
+                          "WebAddr": {"URI": f"https://{company.domain}"},
+                          "BillAddr": {"City": company.city, "CountrySubDivisionCode": company.state,
+                                       "PostalCode": company.zip_code, "Country": company.country}}
+        if parent is not None:
             record.update(Job=True, BillWithParent=True, Level=parent.get("Level", 0) + 1,
                           ParentRef={"value": parent["Id"]},
-                          FullyQualifiedName=f"{parent['FullyQualifiedName']}:{company.qbo_name}")
-        if country != "US":
+                          FullyQualifiedName=f"{parent['FullyQualifiedName']}:{name}")
+        if self.country != "US":
             record["DefaultTaxCodeRef"] = {"value": "2"}
-        record["MetaData"] = stamps.next()
-        records_by_id[cid] = record
-    target_customers, target_items = TARGETS.get(profile, (0, 0))
-    n = 0
-    while len(records_by_id) < target_customers:
-        n += 1
-        cid = str(store.next_id(realm, "Customer"))
-        name = f"Topup Client {n:05d}"
-        records_by_id[cid] = {"Id": cid, "SyncToken": "0", "domain": "QBO", "sparse": False, "DisplayName": name,
-                              "FullyQualifiedName": name, "CompanyName": name, "PrintOnCheckName": name,
-                              "Active": True, "Taxable": True, "Job": False, "BillWithParent": False,
-                              "Balance": Decimal("0"), "BalanceWithJobs": Decimal("0"),
-                              "CurrencyRef": {"value": home, "name": CURRENCY_NAMES[home]},
-                              "MetaData": stamps.next()}
-    for record in records_by_id.values():
-        put("Customer", record)
+        record["MetaData"] = self.stamps.next()
+        return record
 
     # -- vendors and employees ------------------------------------------------------------------------------
-    for name in VENDORS:
-        vid = str(store.next_id(realm, "Vendor"))
-        put("Vendor", {"Id": vid, "SyncToken": "0", "domain": "QBO", "sparse": False, "DisplayName": name,
-                       "CompanyName": name, "PrintOnCheckName": name, "Active": True, "Vendor1099": False,
-                       "Balance": Decimal("0"),
-                       "CurrencyRef": {"value": home, "name": CURRENCY_NAMES[home]}, "MetaData": stamps.next()})
-    for given, family in EMPLOYEES:
-        eid = str(store.next_id(realm, "Employee"))
-        name = f"{given} {family}"
-        put("Employee", {"Id": eid, "SyncToken": "0", "domain": "QBO", "sparse": False, "DisplayName": name,
-                         "GivenName": given, "FamilyName": family, "PrintOnCheckName": name, "Active": True,
-                         "BillableTime": False, "MetaData": stamps.next()})
+    def vendors_and_employees(self) -> None:
+        """A few of each, so that DisplayName uniqueness across the three name lists is real."""
+        for name in VENDORS:
+            vid = self.next_id("Vendor")
+            self.put("Vendor", {"Id": vid, "SyncToken": "0", "domain": "QBO", "sparse": False, "DisplayName": name,
+                                "CompanyName": name, "PrintOnCheckName": name, "Active": True, "Vendor1099": False,
+                                "Balance": Decimal("0"), "CurrencyRef": self._home_currency(),
+                                "MetaData": self.stamps.next()})
+        for given, family in EMPLOYEES:
+            eid = self.next_id("Employee")
+            name = f"{given} {family}"
+            self.put("Employee", {"Id": eid, "SyncToken": "0", "domain": "QBO", "sparse": False,
+                                  "DisplayName": name, "GivenName": given, "FamilyName": family,
+                                  "PrintOnCheckName": name, "Active": True, "BillableTime": False,
+                                  "MetaData": self.stamps.next()})
 
     # -- items ------------------------------------------------------------------------------------------------
-    products = world.qbo_products()
-    total_products = max(len(products), target_items - len(CATEGORIES)) if target_items else len(products)
-    first_category_id = total_products + 1
-    category_ids = {name: str(first_category_id + i) for i, name in enumerate(CATEGORIES)}
-    income = {"Service": {"value": INCOME_ACCOUNT_SERVICES, "name": "Services"},
-              "NonInventory": {"value": INCOME_ACCOUNT_PRODUCTS, "name": "Sales of Product Income"}}
-    n_items = 0
+    def items(self, products: Iterable[Product], target: int) -> int:
+        """The world's QBO products, topped up to ``target`` items, then the categories they sit in (ids after
+        theirs); answers how many items there are."""
+        products = list(products)
+        total_products = max(len(products), target - len(CATEGORIES)) if target else len(products)
+        first_category_id = total_products + 1
+        category_ids = {name: str(first_category_id + i) for i, name in enumerate(CATEGORIES)}
+        n_items = 0
+        for product in products:
+            name = product.qbo_name
+            assert name is not None  # World.qbo_products() answers the products with a QBO name
+            self.put("Item", self._item(name, product.qbo_type, product.price, product.sku, product.category,
+                                        product.qbo_active, product.taxable, category_ids))
+            n_items += 1
+        n = 0
+        while n_items < total_products:
+            n += 1
+            kind = "NonInventory" if n % 3 == 0 else "Service"
+            price = Decimal(1000 + (n * 7919) % 250000) / 100
+            self.put("Item", self._item(f"Catalog Part {n:06d}", kind, price, None if n % 7 == 0 else f"CP-{n:06d}",
+                                        "Hardware" if kind == "NonInventory" else "Labor", n % 97 != 0, n % 2 == 0,
+                                        category_ids))
+            n_items += 1
+        for name, iid in category_ids.items():
+            assert self.next_id("Item") == iid
+            self.put("Item", {"Id": iid, "SyncToken": "0", "domain": "QBO", "sparse": False, "Name": name,
+                              "FullyQualifiedName": name, "Active": True, "Type": "Category", "SubItem": False,
+                              "MetaData": self.stamps.next()})
+        return n_items + len(CATEGORIES)
 
-    def item_record(name: str, kind: str, price: Decimal, sku: str | None, category: str, active: bool,
-                    taxable: bool) -> dict:
-        iid = str(store.next_id(realm, "Item"))
-        record = {"Id": iid, "SyncToken": "0", "domain": "QBO", "sparse": False, "Name": name,
-                  "FullyQualifiedName": name, "Active": active, "Type": kind, "SubItem": False,
-                  "UnitPrice": price, "Taxable": taxable if country == "US" else None,
-                  "IncomeAccountRef": income[kind], "TrackQtyOnHand": False, "Description": name.strip()}
+    def _item(self, name: str, kind: str, price: Decimal, sku: str | None, category: str, active: bool,
+              taxable: bool, category_ids: dict[str, str]) -> Record:
+        iid = self.next_id("Item")
+        record: Record = {"Id": iid, "SyncToken": "0", "domain": "QBO", "sparse": False, "Name": name,
+                          "FullyQualifiedName": name, "Active": active, "Type": kind, "SubItem": False,
+                          "UnitPrice": price, "Taxable": taxable if self.country == "US" else None,
+                          "IncomeAccountRef": self.income[kind], "TrackQtyOnHand": False, "Description": name.strip()}
         if sku:
             record["Sku"] = sku
-        if country != "US":
+        if self.country != "US":
             record["SalesTaxCodeRef"] = {"value": "2" if taxable else "5"}
         if category in category_ids:
             record.update(SubItem=True, Level=1, ParentRef={"value": category_ids[category], "name": category},
                           FullyQualifiedName=f"{category}:{name}")
-        record["MetaData"] = stamps.next()
+        record["MetaData"] = self.stamps.next()
         return {k: v for k, v in record.items() if v is not None}
-
-    for product in products:
-        put("Item", item_record(product.qbo_name, product.qbo_type, product.price, product.sku, product.category,
-                                product.qbo_active, product.taxable))
-        n_items += 1
-    n = 0
-    while n_items < total_products:
-        n += 1
-        kind = "NonInventory" if n % 3 == 0 else "Service"
-        price = Decimal(1000 + (n * 7919) % 250000) / 100
-        put("Item", item_record(f"Catalog Part {n:06d}", kind, price, None if n % 7 == 0 else f"CP-{n:06d}",
-                                "Hardware" if kind == "NonInventory" else "Labor", n % 97 != 0, n % 2 == 0))
-        n_items += 1
-    for name, iid in category_ids.items():
-        assert str(store.next_id(realm, "Item")) == iid
-        put("Item", {"Id": iid, "SyncToken": "0", "domain": "QBO", "sparse": False, "Name": name,
-                     "FullyQualifiedName": name, "Active": True, "Type": "Category", "SubItem": False,
-                     "MetaData": stamps.next()})
-    backend.invalidate()
-    return {"profile": profile, "seed": seed_value, "customers": len(records_by_id),
-            "items": n_items + len(CATEGORIES), "multicurrency": backend.company_settings()["multicurrency"]}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sandbox.core.http import BadJson, Request, Response, Router
 from sandbox.core.ratelimit import Clock, ConcurrencyLimiter, SlidingWindowLimiter
@@ -26,7 +26,7 @@ from sandbox.core.twin import AdminError, BaseTwin
 
 from .exceptions import InvalidRequest, OAuthError, QboError
 from .models.backend import QboBackend
-from .models.company import default_settings
+from .models.company import CompanySettings, default_settings
 from .models.oauth import OAuthServer
 from .responses import QboResponses, gateway_fault, render_fault, system_fault, throttle_response
 from .seed import seed_company
@@ -36,6 +36,9 @@ DEFAULT_CLIENT_ID = "twin-client-id"
 DEFAULT_CLIENT_SECRET = "twin-client-secret"
 DEFAULT_LIMITS = {"per_minute": 500, "concurrent": 10, "batch_per_minute": 40}
 API_PREFIX = "/v3/company/"
+# The company settings a client may switch (true/false) through PUT /_sandbox/company.
+SWITCHES: tuple[Literal["custom_txn_numbers", "multicurrency", "automated_sales_tax"], ...] = (
+    "custom_txn_numbers", "multicurrency", "automated_sales_tax")
 
 
 class QboTwin(BaseTwin):
@@ -206,32 +209,39 @@ class QboTwin(BaseTwin):
             doc = request.json() or {}
             if not isinstance(doc, dict):
                 raise AdminError("company settings must be a JSON object")
-            settings = dict(self.backend.company_settings())
-            if "country" in doc and doc["country"] != settings["country"]:
-                try:
-                    settings = {**default_settings(str(doc["country"])), "company_name": settings["company_name"]}
-                except ValueError as exc:
-                    raise AdminError(str(exc)) from None
-            known = set(settings) | {"realm_id"}
-            unknown = set(doc) - known
-            if unknown:
-                raise AdminError(f"unknown company settings {sorted(unknown)}; known: {sorted(known - {'realm_id'})}")
-            for key in ("custom_txn_numbers", "multicurrency", "automated_sales_tax"):
-                if key in doc:
-                    if not isinstance(doc[key], bool):
-                        raise AdminError(f"{key} must be true or false")
-                    settings[key] = doc[key]
-            if settings["multicurrency"] is False and settings["country"] == self.backend.company_settings()[
-                    "country"] and self.backend.has_foreign_customers():
-                # QBO can turn multi-currency on, never off; with foreign-currency customers it must stay on.
-                raise AdminError("multi-currency cannot be turned off: the company has customers in another "
-                                 "currency (seed another profile, or change the country for a new company)")
-            if "company_name" in doc:
-                settings["company_name"] = str(doc["company_name"])
-            if "home_currency" in doc and doc["home_currency"] != settings["home_currency"]:
-                raise AdminError("the home currency follows the country and cannot be changed")
-            self.backend.apply_settings(settings)
+            self.backend.apply_settings(self._company_settings(doc))
             return Response.json({**self.backend.company_settings(), "realm_id": self.realm_id})
+
+    def _company_settings(self, doc: dict[str, Any]) -> CompanySettings:
+        """The company settings ``doc`` asks for: a new country is a new company (its defaults, the same name);
+        multi-currency stays on once customers use other currencies; the home currency follows the country."""
+        current = self.backend.company_settings()
+        settings = current.copy()
+        if "country" in doc and doc["country"] != settings["country"]:
+            try:
+                settings = default_settings(str(doc["country"]))
+            except ValueError as exc:
+                raise AdminError(str(exc)) from None
+            settings["company_name"] = current["company_name"]
+        known = set(settings) | {"realm_id"}
+        unknown = set(doc) - known
+        if unknown:
+            raise AdminError(f"unknown company settings {sorted(unknown)}; known: {sorted(known - {'realm_id'})}")
+        for key in SWITCHES:
+            if key in doc:
+                if not isinstance(doc[key], bool):
+                    raise AdminError(f"{key} must be true or false")
+                settings[key] = doc[key]
+        if settings["multicurrency"] is False and settings["country"] == self.backend.company_settings()[
+                "country"] and self.backend.has_foreign_customers():
+            # QBO can turn multi-currency on, never off; with foreign-currency customers it must stay on.
+            raise AdminError("multi-currency cannot be turned off: the company has customers in another "
+                             "currency (seed another profile, or change the country for a new company)")
+        if "company_name" in doc:
+            settings["company_name"] = str(doc["company_name"])
+        if "home_currency" in doc and doc["home_currency"] != settings["home_currency"]:
+            raise AdminError("the home currency follows the country and cannot be changed")
+        return settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.core.store import Store
 
-from .base import Views, resolve_zone
+from ..seed import COMPANY, build_catalog, company_party, invoice_generator
+from .base import Record, Views, resolve_zone
 from .contacts import Contacts
 from .contracts import Contracts
 from .customers import Customers
 from .customvalues import DEFAULT_FIELDS, CustomValues
-from .invoices import Invoices, zip_code_int
+from .invoices import Invoices
 from .rates import Rates
 from .tickets import Tickets
 
@@ -66,8 +67,6 @@ class AteraAccount:
                 self.custom.define(definition)
 
     def info(self) -> dict[str, Any]:
-        from ..seed import COMPANY
-
         stored = self.store.get(self.tenant, "account", "info") or {}
         return {"AccountID": self.tenant.removeprefix("acct-"), "Country": COMPANY["Country"],
                 "CompanyName": COMPANY["CompanyName"], "CreatedOn": stored.get("CreatedOn"),
@@ -75,22 +74,38 @@ class AteraAccount:
                 "Address": COMPANY["Address"], "PostalCode": COMPANY["PostalCode"], "Phone": COMPANY["Phone"],
                 "IsITDepartment": False, "Plan": "Pro"}
 
-    def company_party(self) -> dict[str, Any]:
-        from ..seed import COMPANY
+    def company_party(self) -> Record:
+        return company_party()
 
-        return {"CompanyName": COMPANY["CompanyName"], "ContactFirstName": COMPANY["ContactFirstName"],
-                "ContactLastName": COMPANY["ContactLastName"],
-                "ContactFullName": f"{COMPANY['ContactFirstName']} {COMPANY['ContactLastName']}",
-                "Address": COMPANY["Address"], "State": COMPANY["State"], "Country": COMPANY["Country"],
-                "ZipCode": zip_code_int(COMPANY["PostalCode"]), "City": COMPANY["City"], "Phone": COMPANY["Phone"],
-                "Email": COMPANY["Email"]}
+    def load_catalog(self, profile: str, seed: int) -> dict[str, int]:
+        """Write the seeded records of (profile, seed) into this (empty) account; answers the counts."""
+        cat = build_catalog(profile, seed)
+        for record in cat.customers:
+            self.customers.insert_seeded(dict(record))
+        for record in cat.contacts:
+            self.contacts.insert_seeded(dict(record))
+        for rates, rows in ((self.services, cat.services), (self.products, cat.products),
+                            (self.expenses, cat.expenses)):
+            for description, amount, sku, category in rows:
+                rates.insert(description, amount, sku, category)
+        for header, terms in cat.contracts:
+            self.contracts.insert(header, {k: (list(v) if isinstance(v, list) else v) for k, v in terms.items()})
+        for record in cat.tickets:
+            self.tickets.insert_seeded(dict(record))
+        for record in cat.workhours:
+            self.tickets.insert_workhour(dict(record))
+        self.invoices.reset_meta(profile, seed)
+        return {"customers": len(cat.customers), "contacts": len(cat.contacts), "services": len(cat.services),
+                "products": len(cat.products), "expenses": len(cat.expenses), "contracts": len(cat.contracts),
+                "tickets": len(cat.tickets), "workhours": len(cat.workhours),
+                "invoices": invoice_generator(profile, seed).count}
 
     # -- cross-entity rules ----------------------------------------------------------------------------------
     def product_names(self) -> set[str]:
         """What an invoice line's ``Product`` may name: a product, an expense or a rate some contract carries."""
         return self.products.names() | self.expenses.names() | self.contracts.rate_names()
 
-    def on_customer_renamed(self, customer: dict[str, Any]) -> None:
+    def on_customer_renamed(self, customer: Record) -> None:
         self.contacts.customer_renamed(customer)
 
     def on_customer_deleted(self, customer_id: int) -> None:
@@ -113,7 +128,7 @@ class AteraBackend:
         self.store = store
         self.views = Views()
         self.accounts = [AteraAccount(store, self.views, c, clock) for c in configs]
-        self._by_key = {c.api_key: a for c, a in zip(configs, self.accounts)}
+        self._by_key = {c.api_key: a for c, a in zip(configs, self.accounts, strict=True)}
 
     def account_for_key(self, api_key: str | None) -> AteraAccount | None:
         return self._by_key.get(api_key) if api_key else None
@@ -132,12 +147,10 @@ class AteraBackend:
         self.ensure()
 
     def seed(self, profile: str, seed: int, account: AteraAccount | None = None) -> dict[str, Any]:
-        from ..seed import load
-
         target = account or self.default
         if profile == "none":
             return {"profile": "none", "seed": seed}
-        counts = load(target, profile, seed)
+        counts = target.load_catalog(profile, seed)
         self.views.bump_all()
         return {"profile": profile, "seed": seed, **counts}
 

@@ -1,19 +1,21 @@
 """What every entity model of one Atera account shares: the store slice of its tenant, its clock and timezone,
-ordered views over collections that stay cheap on large accounts, and the date formats of the wire."""
+ordered views over collections that stay cheap on large accounts, and the date parameters of the API."""
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sandbox.core.store import Store
 
 from ..exceptions import ValidationFailed
 
-CENT = Decimal("0.01")
+# One stored entity, a JSON object with Atera's field names (and the model's private ``_`` fields).
+Record = dict[str, Any]
+RecordList = list[Record]  # also spares the models' ``list`` methods from shadowing ``list`` in annotations
+T = TypeVar("T")
 
 # Atera shows Windows time zone names; the twin keeps the IANA zone beside it.
 WINDOWS_ZONES = {
@@ -34,20 +36,6 @@ def resolve_zone(name: str) -> tuple[str, ZoneInfo]:
         return name, ZoneInfo(WINDOWS_ZONES[name])
     zone = ZoneInfo(name)  # raises for an unknown zone
     return IANA_TO_WINDOWS.get(name, name), zone
-
-
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def utc_text(moment: datetime) -> str:
-    """A UTC instant as Atera writes it: ``2026-08-01T14:03:07Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def local_midnight_text(day: date) -> str:
-    """A calendar date of the account (invoice dates): ``2026-08-01T00:00:00``, no offset."""
-    return day.strftime("%Y-%m-%dT00:00:00")
 
 
 _LOCAL_PARAM = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2})?))?$")
@@ -85,7 +73,7 @@ def parse_wire_time(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def public(record: dict[str, Any]) -> dict[str, Any]:
+def public(record: Record) -> Record:
     """A record without the model's private fields (``_``-prefixed)."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
@@ -110,7 +98,7 @@ class Views:
             self._versions[key] += 1
         self._cache.clear()
 
-    def get(self, tenant: str, name: str, variant: Any, build: Callable[[], list[Any]]) -> list[Any]:
+    def get(self, tenant: str, name: str, variant: Any, build: Callable[[], list[T]]) -> list[T]:
         version = self._versions.get((tenant, name), 0)
         key = (tenant, name, variant)
         hit = self._cache.get(key)
@@ -129,24 +117,18 @@ class EntityModel:
     collection = ""
 
     def __init__(self, account: Any) -> None:
+        # The ``AteraAccount`` (models/__init__.py) the model belongs to, through which it reaches its sibling
+        # models (``account.customers`` ...). Typed Any: that class is built from the entity models, so naming it
+        # here would make the modules of this package import each other.
         self.account = account
+        self.store: Store = account.store
+        self.tenant: str = account.tenant
+        self.views: Views = account.views
 
-    @property
-    def store(self) -> Store:
-        return self.account.store
-
-    @property
-    def tenant(self) -> str:
-        return self.account.tenant
-
-    @property
-    def views(self) -> Views:
-        return self.account.views
-
-    def records(self, name: str | None = None) -> dict[str, Any]:
+    def records(self, name: str | None = None) -> dict[str, Record]:
         return self.store.collection(self.tenant, name or self.collection)
 
-    def put(self, key: Any, record: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    def put(self, key: Any, record: Record, name: str | None = None) -> Record:
         name = name or self.collection
         self.store.put(self.tenant, name, key, record)
         self.views.bump(self.tenant, name)
@@ -160,11 +142,11 @@ class EntityModel:
     def next_id(self, name: str | None = None) -> int:
         return self.store.next_id(self.tenant, name or self.collection)
 
-    def ordered(self, variant: Any = "all", keep: Callable[[dict[str, Any]], bool] | None = None,
-                sort_key: Callable[[dict[str, Any]], Any] | None = None, name: str | None = None) -> list[Any]:
+    def ordered(self, variant: Any = "all", keep: Callable[[Record], bool] | None = None,
+                sort_key: Callable[[Record], Any] | None = None, name: str | None = None) -> RecordList:
         name = name or self.collection
 
-        def build() -> list[Any]:
+        def build() -> RecordList:
             values = self.records(name).values()
             items = [r for r in values if keep(r)] if keep else list(values)
             if sort_key:

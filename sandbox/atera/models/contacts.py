@@ -6,8 +6,9 @@ from typing import Any
 
 from ..exceptions import BadRequest, Conflict, NotFound, ValidationFailed
 from ..schema import read_body
-from .base import EntityModel, parse_local_param, parse_wire_time, public, utc_text
-from .customers import SORTS
+from ..wire import utc_text
+from .base import EntityModel, Record, RecordList, parse_local_param, parse_wire_time, public
+from .customers import SORTS, Customers
 
 CONTACT_FIELDS = ("EndUserID", "CustomerID", "CustomerName", "Firstname", "Lastname", "JobTitle", "Email", "Phone",
                   "MobilePhone", "IsContactPerson", "InIgnoreMode", "CreatedOn", "LastModified", "Archived",
@@ -17,19 +18,19 @@ CONTACT_FIELDS = ("EndUserID", "CustomerID", "CustomerName", "Firstname", "Lastn
 class Contacts(EntityModel):
     collection = "contacts"
 
-    def get(self, contact_id: int) -> dict[str, Any]:
+    def get(self, contact_id: int) -> Record:
         record = self.records().get(str(contact_id))
         if record is None:
             raise NotFound(f"Contact {contact_id} was not found.")
         return record
 
-    def _email_index(self) -> dict[str, dict[str, Any]]:
-        def build() -> list[Any]:
+    def _email_index(self) -> dict[str, Record]:
+        def build() -> list[dict[str, Record]]:
             return [{(r["Email"] or "").strip().casefold(): r for r in self.records().values() if r["Email"]}]
         return self.views.get(self.tenant, self.collection, "by_email", build)[0]
 
     def list(self, email: str | None = None, phone: str | None = None, from_modified: str | None = None,
-             sort_by: str | None = None) -> list[dict[str, Any]]:
+             sort_by: str | None = None) -> RecordList:
         if sort_by is not None and sort_by.lower() not in [s.lower() for s in SORTS]:
             raise ValidationFailed({"SortBy": [f"The value '{sort_by}' is not valid."]})
         if email:
@@ -46,8 +47,8 @@ class Contacts(EntityModel):
             items = sorted(items, key=lambda r: (r["LastModified"], r["EndUserID"]))
         return items
 
-    def _customer(self, customer_id: Any, customer_name: Any) -> dict[str, Any]:
-        customers = self.account.customers
+    def _customer(self, customer_id: Any, customer_name: Any) -> Record:
+        customers: Customers = self.account.customers
         if customer_id is not None:
             customer = customers.find(customer_id)
             if customer is None:
@@ -60,7 +61,7 @@ class Contacts(EntityModel):
             raise BadRequest(f"Customer '{customer_name}' was not found.")
         raise ValidationFailed({"CustomerID": ["A contact needs a CustomerID or a CustomerName."]})
 
-    def create(self, body: Any, now: datetime) -> dict[str, Any]:
+    def create(self, body: Any, now: datetime) -> Record:
         fields = read_body("CreateContactRequest", body)
         email = (fields.get("Email") or "").strip()
         if not email:
@@ -80,12 +81,12 @@ class Contacts(EntityModel):
                       InIgnoreMode=bool(fields.get("InIgnoreMode") or False))
         return self.put(record["EndUserID"], record)
 
-    def insert_seeded(self, record: dict[str, Any]) -> dict[str, Any]:
+    def insert_seeded(self, record: Record) -> Record:
         record = {**dict.fromkeys(CONTACT_FIELDS), **record}
         record["EndUserID"] = self.next_id()
         return self.put(record["EndUserID"], record)
 
-    def update(self, contact_id: int, body: Any, now: datetime) -> dict[str, Any]:
+    def update(self, contact_id: int, body: Any, now: datetime) -> Record:
         record = dict(self.get(contact_id))
         fields = read_body("UpdateContactRequest", body)
         if fields.get("CustomerID") is not None or fields.get("CustomerName"):
@@ -99,10 +100,10 @@ class Contacts(EntityModel):
         self.get(contact_id)
         self.remove(contact_id)
 
-    def of_customer(self, customer_id: int) -> list[dict[str, Any]]:
+    def of_customer(self, customer_id: int) -> RecordList:
         return [r for r in self.ordered() if r["CustomerID"] == customer_id]
 
-    def customer_renamed(self, customer: dict[str, Any]) -> None:
+    def customer_renamed(self, customer: Record) -> None:
         for record in self.of_customer(customer["CustomerID"]):
             self.put(record["EndUserID"], {**record, "CustomerName": customer["CustomerName"]})
 
@@ -111,5 +112,5 @@ class Contacts(EntityModel):
             self.remove(record["EndUserID"])
 
     @staticmethod
-    def render(record: dict[str, Any]) -> dict[str, Any]:
+    def render(record: Record) -> Record:
         return public(record)

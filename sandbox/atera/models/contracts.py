@@ -9,7 +9,7 @@ from typing import Any
 
 from ..exceptions import BadRequest, NotFound, ValidationFailed
 from ..schema import SUBOBJECT_OF_TYPE, read_body
-from .base import EntityModel
+from .base import EntityModel, Record, RecordList
 
 RATE_KEYS = ("Rate", "PrimaryRate", "PricePerHour", "OverageRate", "ContractAmount", "RatePerDevice", "RatePerGB",
              "TotalAmount")
@@ -47,27 +47,27 @@ HEADER_FIELDS = ("ContractName", "Default", "StartDate", "EndDate", "Active", "T
 class Contracts(EntityModel):
     collection = "contracts"
 
-    def get(self, contract_id: int) -> dict[str, Any]:
+    def get(self, contract_id: int) -> Record:
         record = self.records().get(str(contract_id))
         if record is None:
             raise NotFound(f"Contract {contract_id} was not found.")
         return record
 
-    def list(self) -> list[dict[str, Any]]:
+    def list(self) -> RecordList:
         return self.ordered()
 
-    def _by_customer(self) -> dict[int, list[dict[str, Any]]]:
-        def build() -> list[Any]:
-            index: dict[int, list[dict[str, Any]]] = {}
+    def _by_customer(self) -> dict[int, RecordList]:
+        def build() -> list[dict[int, RecordList]]:
+            index: dict[int, RecordList] = {}
             for record in self.records().values():
                 index.setdefault(record["CustomerID"], []).append(record)
             return [index]
         return self.views.get(self.tenant, self.collection, "by_customer", build)[0]
 
-    def of_customer(self, customer_id: int) -> list[dict[str, Any]]:
+    def of_customer(self, customer_id: int) -> RecordList:
         return self._by_customer().get(customer_id, [])
 
-    def insert(self, header: dict[str, Any], terms: dict[str, Any]) -> dict[str, Any]:
+    def insert(self, header: dict[str, Any], terms: dict[str, Any]) -> Record:
         """Store a contract: ``terms`` is its typed sub-object with rate ids in place of RateDtos."""
         contract_id = self.next_id()
         record = {"ContractID": contract_id, "CustomerID": header["CustomerID"],
@@ -78,7 +78,7 @@ class Contracts(EntityModel):
                   "_tax": header.get("TaxId"), "_terms": terms}
         return self.put(contract_id, record)
 
-    def create(self, body: Any) -> dict[str, Any]:
+    def create(self, body: Any) -> Record:
         fields = read_body("CreateContractDto", body)
         if not (fields.get("ContractName") or "").strip():
             raise ValidationFailed({"ContractName": ["The ContractName field is required."]})
@@ -129,7 +129,7 @@ class Contracts(EntityModel):
             rate = self.account.services.find(terms.get("ContractAmount"))
             terms["Amount"] = rate["Amount"] if rate else None
 
-    def update(self, contract_id: int, body: Any) -> dict[str, Any]:
+    def update(self, contract_id: int, body: Any) -> Record:
         record = dict(self.get(contract_id))
         fields = read_body("UpdateContractDto", body)
         if "ContractName" in fields and fields["ContractName"] is not None and not fields["ContractName"].strip():
@@ -159,7 +159,7 @@ class Contracts(EntityModel):
 
     def rate_names(self) -> set[str]:
         """Descriptions of every rate some contract carries."""
-        def build() -> list[Any]:
+        def build() -> list[set[str]]:
             services = self.account.services
             names: set[str] = set()
             for record in self.records().values():
@@ -170,7 +170,7 @@ class Contracts(EntityModel):
             return [names]
         return self.views.get(self.tenant, self.collection, "rate_names", build)[0]
 
-    def render(self, record: dict[str, Any]) -> dict[str, Any]:
+    def render(self, record: Record) -> Record:
         customer = self.account.customers.find(record["CustomerID"])
         services = self.account.services
         sub_name = SUBOBJECT_OF_TYPE[record["ContractType"]]

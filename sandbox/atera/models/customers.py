@@ -6,7 +6,8 @@ from typing import Any
 
 from ..exceptions import NotFound, ValidationFailed
 from ..schema import read_body
-from .base import EntityModel, parse_local_param, parse_wire_time, public, utc_text
+from ..wire import utc_text
+from .base import EntityModel, Record, RecordList, parse_local_param, parse_wire_time, public
 
 CUSTOMER_FIELDS = ("CustomerID", "CustomerName", "CreatedOn", "LastModified", "BusinessNumber", "Domain", "Address",
                    "City", "State", "Country", "Phone", "Fax", "Notes", "Logo", "Links", "Longitude", "Latitude",
@@ -17,27 +18,27 @@ SORTS = ("Creation", "LastModified")
 class Customers(EntityModel):
     collection = "customers"
 
-    def get(self, customer_id: int) -> dict[str, Any]:
+    def get(self, customer_id: int) -> Record:
         record = self.records().get(str(customer_id))
         if record is None:
             raise NotFound(f"Customer {customer_id} was not found.")
         return record
 
-    def find(self, customer_id: int | None) -> dict[str, Any] | None:
+    def find(self, customer_id: int | None) -> Record | None:
         return None if customer_id is None else self.records().get(str(customer_id))
 
-    def by_name(self, name: str) -> list[dict[str, Any]]:
+    def by_name(self, name: str) -> RecordList:
         """Customers whose name is exactly ``name`` (as Atera prints it)."""
         index = self.views.get(self.tenant, self.collection, "by_name", lambda: [self._name_index()])[0]
         return index.get(name, [])
 
-    def _name_index(self) -> dict[str, list[dict[str, Any]]]:
-        index: dict[str, list[dict[str, Any]]] = {}
+    def _name_index(self) -> dict[str, RecordList]:
+        index: dict[str, RecordList] = {}
         for record in self.records().values():
             index.setdefault(record["CustomerName"], []).append(record)
         return index
 
-    def list(self, from_modified: str | None = None, sort_by: str | None = None) -> list[dict[str, Any]]:
+    def list(self, from_modified: str | None = None, sort_by: str | None = None) -> RecordList:
         if sort_by is not None and sort_by not in SORTS:
             matched = [s for s in SORTS if s.lower() == sort_by.lower()]
             if not matched:
@@ -51,7 +52,7 @@ class Customers(EntityModel):
         sort_key = (lambda r: (r["LastModified"], r["CustomerID"])) if sort_by == "LastModified" else None
         return self.ordered(("list", since_text, sort_by), keep=keep, sort_key=sort_key)
 
-    def create(self, body: Any, now: datetime) -> dict[str, Any]:
+    def create(self, body: Any, now: datetime) -> Record:
         fields = read_body("CreateCustomerRequest", body)
         name = fields.get("CustomerName")
         if not isinstance(name, str) or not name.strip():
@@ -63,12 +64,12 @@ class Customers(EntityModel):
                       LastModified=utc_text(now), Logo=None)
         return self.put(record["CustomerID"], record)
 
-    def insert_seeded(self, record: dict[str, Any]) -> dict[str, Any]:
+    def insert_seeded(self, record: Record) -> Record:
         record = {**dict.fromkeys(CUSTOMER_FIELDS), **record}
         record["CustomerID"] = self.next_id()
         return self.put(record["CustomerID"], record)
 
-    def update(self, customer_id: int, body: Any, now: datetime) -> dict[str, Any]:
+    def update(self, customer_id: int, body: Any, now: datetime) -> Record:
         record = dict(self.get(customer_id))
         fields = read_body("UpdateCustomerRequest", body)
         if fields.get("CustomerName") is not None and not fields["CustomerName"].strip():
@@ -87,5 +88,5 @@ class Customers(EntityModel):
         self.account.on_customer_deleted(customer_id)
 
     @staticmethod
-    def render(record: dict[str, Any]) -> dict[str, Any]:
+    def render(record: Record) -> Record:
         return public(record)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..exceptions import BadRequest, ValidationFailed
 from ..schema import CUSTOM_FIELD_TARGETS, CUSTOM_FIELD_TYPES, read_body
-from .base import EntityModel
+from .base import EntityModel, Record, RecordList
 
 NAMESPACE = uuid.UUID("1b0c3a8e-5f0e-4c0e-8d4c-7f7a6f0c2a11")
 DEFAULT_FIELDS = [
@@ -29,7 +29,8 @@ DEFAULT_FIELDS = [
     {"Name": "Renewal Date", "DataType": "Date", "Target": "Customer", "PossibleValues": [],
      "ParentAttributeName": None},
     {"Name": "Tier", "DataType": "Options", "Target": "Customer", "PossibleValues": [
-        {"Value": "Gold", "Text": "Gold", "ParentName": None}, {"Value": "Silver", "Text": "Silver", "ParentName": None},
+        {"Value": "Gold", "Text": "Gold", "ParentName": None},
+        {"Value": "Silver", "Text": "Silver", "ParentName": None},
         {"Value": "Bronze", "Text": "Bronze", "ParentName": None}], "ParentAttributeName": None},
     {"Name": "Ticket Category", "DataType": "Text", "Target": "Ticket", "PossibleValues": [],
      "ParentAttributeName": None},
@@ -40,10 +41,10 @@ class CustomValues(EntityModel):
     collection = "customvalues"
     fields_collection = "customfields"
 
-    def definitions(self) -> list[dict[str, Any]]:
+    def definitions(self) -> RecordList:
         return list(self.records(self.fields_collection).values())
 
-    def define(self, definition: Any) -> dict[str, Any]:
+    def define(self, definition: Any) -> Record:
         if not isinstance(definition, dict) or not isinstance(definition.get("Name"), str) \
                 or not definition["Name"].strip():
             raise BadRequest("A custom field needs a Name.")
@@ -56,7 +57,7 @@ class CustomValues(EntityModel):
                   "ParentAttributeName": definition.get("ParentAttributeName")}
         return self.put(f"{target}:{record['Name'].casefold()}", record, name=self.fields_collection)
 
-    def _field(self, target: str, name: str) -> dict[str, Any]:
+    def _field(self, target: str, name: str) -> Record:
         record = self.records(self.fields_collection).get(f"{target}:{name.casefold()}")
         if record is None:
             raise BadRequest(f"Custom field '{name}' does not exist for {target}.")
@@ -66,18 +67,18 @@ class CustomValues(EntityModel):
         if self.account.customers.find(customer_id) is None:
             raise BadRequest(f"Customer {customer_id} was not found.")
 
-    def customer_value(self, customer_id: int, field_name: str) -> list[dict[str, Any]]:
+    def customer_value(self, customer_id: int, field_name: str) -> RecordList:
         self._customer(customer_id)
         definition = self._field("Customer", field_name)
         record = self.records().get(f"Customer:{customer_id}:{definition['Name'].casefold()}")
         return [self.render(record)] if record else []
 
-    def customer_values(self, customer_id: int) -> list[dict[str, Any]]:
+    def customer_values(self, customer_id: int) -> RecordList:
         self._customer(customer_id)
         prefix = f"Customer:{customer_id}:"
         return [self.render(r) for key, r in self.records().items() if key.startswith(prefix)]
 
-    def set_customer_value(self, customer_id: int, field_name: str, body: Any) -> dict[str, Any]:
+    def set_customer_value(self, customer_id: int, field_name: str, body: Any) -> Record:
         self._customer(customer_id)
         definition = self._field("Customer", field_name)
         fields = read_body("SetCustomValueRequest", body)
@@ -119,5 +120,5 @@ class CustomValues(EntityModel):
             self.remove(key)
 
     @staticmethod
-    def render(record: dict[str, Any]) -> dict[str, Any]:
+    def render(record: Record) -> Record:
         return dict(record)

@@ -1,12 +1,8 @@
 """Invoices: the seeded ones are generated on demand from the seed (deterministic, any page in constant time), the
 ones posted through ``POST /_sandbox/invoices`` are validated for consistency with the account and stored.
 
-Money rules (Decimal, half-up to cents):
-    line Subtotal = Quantity × Rate × (1 − DiscountPercentage/100)
-    line Tax      = line Subtotal × TaxPercentage/100
-    line Total    = line Subtotal + line Tax
-    invoice Subtotal = Σ line Subtotal, Tax = Σ line Tax, Total = Subtotal + Tax
-A credit invoice has negative quantities, hence negative amounts.
+Money rules: ``sandbox.atera.billing`` (Decimal, half-up to cents; line Subtotal = Quantity × Rate less the discount,
+Tax on the Subtotal, Total = Subtotal + Tax). A credit invoice has negative quantities, hence negative amounts.
 
 Consistency rules (for posted invoices, and true of generated ones): ``To.CompanyName`` is a customer's name as
 Atera prints it; ``ContractName`` is one of that customer's contracts (unless ``IsAdhoc``); every line's ``Product``
@@ -14,20 +10,22 @@ names a product, expense or contract rate of the account; the amounts agree with
 """
 from __future__ import annotations
 
-import bisect
-import calendar
 import re
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
+from ..billing import FIRST_INVOICE_NUMBER, invoice_totals, invoice_uuid, make_line, month_bounds, zip_code_int
+from ..billing import line_amounts as line_amounts  # re-exported: callers read the line rules here too
 from ..exceptions import NotFound, ValidationFailed
-from .base import EntityModel, local_midnight_text, money
+from ..seed import InvoiceGenerator, invoice_generator
+from ..wire import local_midnight_text
+from .base import EntityModel, Record, RecordList
+from .contacts import Contacts
+from .contracts import Contracts
+from .customers import Customers
 
-INVOICE_NAMESPACE = uuid.UUID("6f1c1f2e-4b8e-4c39-9a55-0a7e2a7d1001")
-FIRST_INVOICE_NUMBER = 1001
 INVOICE_FIELDS = ("IsAdhoc", "InvoiceId", "InvoiceNumber", "InvoiceNumberAsString", "Total", "Subtotal", "Tax",
                   "TaxPercentage", "InvoiceDate", "ContractName", "PeriodStartDate", "PeriodEndDate", "Currency",
                   "LineItems", "From", "To")
@@ -39,61 +37,25 @@ _DATE_PARAM = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_VALUE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})?)?$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
-
-# -- money --------------------------------------------------------------------------------------------------------
-def line_amounts(quantity: Decimal, rate: Decimal, tax_pct: Decimal | None,
-                 discount_pct: Decimal | None) -> tuple[Decimal, Decimal, Decimal]:
-    """(Subtotal, Tax, Total) of one line."""
-    gross = quantity * rate
-    if discount_pct:
-        gross = gross * (Decimal(100) - discount_pct) / Decimal(100)
-    subtotal = money(gross)
-    tax = money(subtotal * tax_pct / Decimal(100)) if tax_pct else Decimal("0.00")
-    return subtotal, tax, subtotal + tax
-
-
-def make_line(idx: int, product: str, description: str | None, quantity: Decimal, rate: Decimal,
-              tax_pct: Decimal | None, discount_pct: Decimal | None) -> dict[str, Any]:
-    subtotal, tax, total = line_amounts(quantity, rate, tax_pct, discount_pct)
-    return {"Product": product, "Description": description, "Quantity": quantity, "Rate": rate,
-            "TaxPercentage": tax_pct, "DiscountPercentage": discount_pct, "Total": total, "Subtotal": subtotal,
-            "Tax": tax, "LineIdx": idx}
-
-
-def invoice_totals(lines: list[dict[str, Any]]) -> tuple[Decimal, Decimal, Decimal]:
-    subtotal = sum((line["Subtotal"] for line in lines), Decimal("0.00"))
-    tax = sum((line["Tax"] for line in lines), Decimal("0.00"))
-    return subtotal, tax, subtotal + tax
-
-
-def zip_code_int(zip_text: str | None) -> int | None:
-    """Atera's InvoiceContactDetailsDto.ZipCode is an int32: "02108" becomes 2108, "M5H 2N2" becomes null."""
-    if zip_text and zip_text.strip().isdigit():
-        value = int(zip_text.strip())
-        return value if value <= 2 ** 31 - 1 else None
-    return None
-
-
-def month_bounds(day: date) -> tuple[date, date]:
-    last = calendar.monthrange(day.year, day.month)[1]
-    return day.replace(day=1), day.replace(day=last)
-
-
-def invoice_uuid(key: str) -> str:
-    return str(uuid.uuid5(INVOICE_NAMESPACE, key))
+# Records a validation problem: (path below the invoice, message).
+Fail = Callable[[str, str], None]
 
 
 # -- the invoice list ----------------------------------------------------------------------------------------------
-class GeneratedInvoices(Sequence):
+class GeneratedInvoices(Sequence[Record]):
     """Invoices ``lo`` .. ``hi - 1`` of a generator, built when read."""
 
-    def __init__(self, build: Callable[[int], dict[str, Any]], lo: int, hi: int) -> None:
+    def __init__(self, build: Callable[[int], Record], lo: int, hi: int) -> None:
         self._build, self._lo, self._hi = build, lo, max(hi, lo)
 
     def __len__(self) -> int:
         return self._hi - self._lo
 
-    def __getitem__(self, index: Any) -> Any:
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> RecordList: ...
+    def __getitem__(self, index: int | slice) -> Record | RecordList:
         if isinstance(index, slice):
             return [self._build(self._lo + i) for i in range(*index.indices(len(self)))]
         if index < 0:
@@ -103,18 +65,22 @@ class GeneratedInvoices(Sequence):
         return self._build(self._lo + index)
 
 
-class Concat(Sequence):
-    def __init__(self, *parts: Sequence) -> None:
+class Concat(Sequence[Record]):
+    def __init__(self, *parts: Sequence[Record]) -> None:
         self._parts = parts
 
     def __len__(self) -> int:
         return sum(len(p) for p in self._parts)
 
-    def __getitem__(self, index: Any) -> Any:
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+    @overload
+    def __getitem__(self, index: slice) -> RecordList: ...
+    def __getitem__(self, index: int | slice) -> Record | RecordList:
         if not isinstance(index, slice):
             return self[index:index + 1][0]
         start, stop, _ = index.indices(len(self))
-        out: list[Any] = []
+        out: RecordList = []
         offset = 0
         for part in self._parts:
             n = len(part)
@@ -125,34 +91,48 @@ class Concat(Sequence):
         return out
 
 
+class _Problems:
+    """The validation problems of one posted invoice, by JSON path (``[0].To.CompanyName``), in the order found."""
+
+    def __init__(self, at: str) -> None:
+        self.at = at
+        self.errors: dict[str, list[str]] = {}
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.setdefault(f"{self.at}.{path}" if path else self.at, []).append(message)
+
+    def check(self) -> None:
+        """Refuse the invoice (400) when anything was found so far."""
+        if self.errors:
+            raise ValidationFailed(self.errors)
+
+
 class Invoices(EntityModel):
     collection = "invoices"
 
     # -- the seeded (generated) invoices -------------------------------------------------------------------
-    def generator(self) -> Any | None:
+    def generator(self) -> InvoiceGenerator | None:
         meta = self.store.get(self.tenant, "meta", "invoices")
         if not meta:
             return None
-        from ..seed import invoice_generator  # seed data is built once per (profile, seed) and cached
-
-        return invoice_generator(meta["profile"], meta["seed"])
+        return invoice_generator(meta["profile"], meta["seed"])  # built once per (profile, seed) and cached
 
     def _generated_numbers(self) -> range:
         gen = self.generator()
         return range(FIRST_INVOICE_NUMBER, FIRST_INVOICE_NUMBER + gen.count) if gen else range(0)
 
-    def list(self, date_from: str | None, date_to: str | None) -> Sequence:
+    def list(self, date_from: str | None, date_to: str | None) -> Sequence[Record]:
         lo_day = self._param_date("invoiceDateFrom", date_from)
         hi_day = self._param_date("invoiceDateTo", date_to)
         if lo_day and hi_day and lo_day > hi_day:
             raise ValidationFailed({"invoiceDateFrom": ["invoiceDateFrom must be on or before invoiceDateTo."]})
-        parts: list[Sequence] = []
+        parts: list[Sequence[Record]] = []
         gen = self.generator()
         if gen is not None:
             lo, hi = gen.index_range(lo_day, hi_day)
             parts.append(GeneratedInvoices(gen.invoice, lo, hi))
 
-        def keep(record: dict[str, Any]) -> bool:
+        def keep(record: Record) -> bool:
             day = date.fromisoformat(record["InvoiceDate"][:10])
             return (lo_day is None or day >= lo_day) and (hi_day is None or day <= hi_day)
 
@@ -171,7 +151,7 @@ class Invoices(EntityModel):
         except ValueError:
             raise ValidationFailed({name: [f"The value '{raw}' is not a valid date."]}) from None
 
-    def get(self, number: int) -> dict[str, Any]:
+    def get(self, number: int) -> Record:
         gen = self.generator()
         if gen is not None and FIRST_INVOICE_NUMBER <= number < FIRST_INVOICE_NUMBER + gen.count:
             return gen.invoice(number - FIRST_INVOICE_NUMBER)
@@ -184,17 +164,17 @@ class Invoices(EntityModel):
         return len(self._generated_numbers()) + len(self.records())
 
     # -- posted invoices -------------------------------------------------------------------------------------
-    def add_many(self, docs: Any) -> list[dict[str, Any]]:
+    def add_many(self, docs: Any) -> RecordList:
         """Validate every invoice, then store them all (or none)."""
         if isinstance(docs, dict):
             docs = [docs]
         if not isinstance(docs, list) or not docs:
             raise ValidationFailed({"$": ["The body must be a non-empty list of InvoiceDto objects."]})
         generated = self._generated_numbers()
-        taken_numbers = set(int(k) for k in self.records())
+        taken_numbers = {int(k) for k in self.records()}
         taken_ids = {r["InvoiceId"].lower() for r in self.records().values()}
         next_number = max([generated.stop - 1 if generated else FIRST_INVOICE_NUMBER - 1, *taken_numbers]) + 1
-        normalized: list[dict[str, Any]] = []
+        normalized: RecordList = []
         errors: dict[str, list[str]] = {}
         for i, doc in enumerate(docs):
             try:
@@ -227,127 +207,39 @@ class Invoices(EntityModel):
             self.put(invoice["InvoiceNumber"], invoice)
         return normalized
 
-    def _normalize(self, doc: Any, at: str) -> dict[str, Any]:
-        errors: dict[str, list[str]] = {}
-
-        def fail(path: str, message: str) -> None:
-            errors.setdefault(f"{at}.{path}" if path else at, []).append(message)
-
+    def _normalize(self, doc: Any, at: str) -> Record:
+        """One InvoiceDto checked against the account (every problem reported at once) and completed."""
         if not isinstance(doc, dict):
             raise ValidationFailed({at: ["An invoice must be a JSON object (an InvoiceDto)."]})
+        problems = _Problems(at)
+        fail = problems.fail
         unknown = sorted(set(doc) - set(INVOICE_FIELDS))
         if unknown:
             fail("", f"Unknown InvoiceDto fields: {', '.join(unknown)}.")
-        account = self.account
-
-        number = doc.get("InvoiceNumber")
-        if number is not None and (not isinstance(number, int) or isinstance(number, bool)
-                                   or not 0 < number <= 2 ** 31 - 1):
-            fail("InvoiceNumber", "InvoiceNumber must be a positive int32.")
-            number = None
-        as_string = doc.get("InvoiceNumberAsString")
-        if as_string is not None and (number is None or as_string != str(number)):
-            fail("InvoiceNumberAsString", "InvoiceNumberAsString must be the InvoiceNumber as text (or omitted).")
-        invoice_id = doc.get("InvoiceId")
-        if invoice_id is not None and (not isinstance(invoice_id, str) or not _UUID.match(invoice_id)):
-            fail("InvoiceId", "InvoiceId must be a uuid string.")
-        is_adhoc = doc.get("IsAdhoc", False)
-        if not isinstance(is_adhoc, bool):
-            fail("IsAdhoc", "IsAdhoc must be a boolean.")
-            is_adhoc = False
-
-        invoice_day = _date_value(doc.get("InvoiceDate"))
-        if invoice_day is None:
-            fail("InvoiceDate", "InvoiceDate is required (yyyy-MM-dd or yyyy-MM-ddTHH:mm:ss).")
-        period_start = _date_value(doc.get("PeriodStartDate")) if doc.get("PeriodStartDate") is not None else None
-        period_end = _date_value(doc.get("PeriodEndDate")) if doc.get("PeriodEndDate") is not None else None
-        if doc.get("PeriodStartDate") is not None and period_start is None:
-            fail("PeriodStartDate", "PeriodStartDate is not a date.")
-        if doc.get("PeriodEndDate") is not None and period_end is None:
-            fail("PeriodEndDate", "PeriodEndDate is not a date.")
-        if invoice_day is not None:
-            bounds = month_bounds(invoice_day)
-            period_start = period_start or bounds[0]
-            period_end = period_end or bounds[1]
-            if period_start > period_end:
-                fail("PeriodEndDate", "PeriodEndDate is before PeriodStartDate.")
-
-        currency = doc.get("Currency", account.currency)
+        number, invoice_id, is_adhoc = _identity(doc, fail)
+        dates = _dates(doc, fail)
+        currency = doc.get("Currency", self.account.currency)
         if currency is not None and not isinstance(currency, str):
             fail("Currency", "Currency must be a string.")
-
-        # To: an existing customer, by the name Atera prints
-        to_doc = doc.get("To")
-        customer = None
-        if not isinstance(to_doc, dict):
-            fail("To", "To is required: an InvoiceContactDetailsDto naming the customer in CompanyName.")
-            to_doc = {}
-        else:
-            self._check_party(to_doc, "To", fail)
-            name = to_doc.get("CompanyName")
-            matches = account.customers.by_name(name) if isinstance(name, str) else []
-            if not matches:
-                fail("To.CompanyName", f"{name!r} is not the name of a customer of this account.")
-            else:
-                customer = matches[0]
-        from_doc = doc.get("From")
-        if from_doc is not None:
-            if not isinstance(from_doc, dict):
-                fail("From", "From must be an InvoiceContactDetailsDto.")
-                from_doc = None
-            else:
-                self._check_party(from_doc, "From", fail)
-
-        contract_name = doc.get("ContractName")
-        if contract_name is not None and not isinstance(contract_name, str):
-            fail("ContractName", "ContractName must be a string.")
-        elif customer is not None:
-            names = {contract["ContractName"] for same_name in matches
-                     for contract in account.contracts.of_customer(same_name["CustomerID"])}
-            if contract_name is None or contract_name == "":
-                if not is_adhoc:
-                    fail("ContractName", "ContractName is required (one of the customer's contracts) unless "
-                                         "IsAdhoc is true.")
-            elif contract_name not in names:
-                fail("ContractName", f"{contract_name!r} is not a contract of customer {customer['CustomerName']!r}.")
-
-        invoice_tax_pct = _decimal(doc.get("TaxPercentage"))
-        if doc.get("TaxPercentage") is not None and (invoice_tax_pct is None or invoice_tax_pct < 0):
-            fail("TaxPercentage", "TaxPercentage must be a non-negative number.")
-            invoice_tax_pct = None
-
-        lines_doc = doc.get("LineItems")
-        lines: list[dict[str, Any]] = []
-        if not isinstance(lines_doc, list) or not lines_doc:
-            fail("LineItems", "LineItems must be a non-empty list.")
-            lines_doc = []
-        known_products = account.product_names()
-        for j, line in enumerate(lines_doc):
-            built = self._line(line, j, f"LineItems[{j}]", known_products, invoice_tax_pct, fail)
-            if built is not None:
-                lines.append(built)
-
-        if errors:
-            raise ValidationFailed(errors)
+        customers, to_doc = self._to(doc, fail)
+        from_doc = self._from(doc, fail)
+        contract_name = self._contract_name(doc, customers, is_adhoc, fail)
+        invoice_tax_pct = _tax_percentage(doc, fail)
+        lines = self._line_items(doc, invoice_tax_pct, fail)
+        problems.check()
         subtotal, tax, total = invoice_totals(lines)
         for field, computed in (("Subtotal", subtotal), ("Tax", tax), ("Total", total)):
             given = doc.get(field)
             if given is not None and _decimal(given) != computed:
                 fail(field, f"{field} {given} does not match the lines: expected {computed}.")
+        problems.check()
         tax_pct = invoice_tax_pct
         if tax_pct is None:
             pcts = [line["TaxPercentage"] for line in lines if line["TaxPercentage"]]
             tax_pct = max(pcts) if pcts else Decimal("0")
-        if errors:
-            raise ValidationFailed(errors)
-        assert invoice_day is not None and customer is not None
-        to_party = self._customer_party(customer)
-        to_party.update({k: v for k, v in to_doc.items() if k in PARTY_FIELDS})
-        to_party["ContactFullName"] = _full_name(to_party)
-        from_party = account.company_party()
-        if from_doc:
-            from_party.update({k: v for k, v in from_doc.items() if k in PARTY_FIELDS})
-            from_party["ContactFullName"] = _full_name(from_party)
+        assert dates is not None and customers  # without either, a problem was found above
+        invoice_day, period_start, period_end = dates
+        to_party, from_party = self._parties(customers[0], to_doc, from_doc)
         return {
             "IsAdhoc": is_adhoc, "InvoiceId": invoice_id, "InvoiceNumber": number, "InvoiceNumberAsString": None,
             "Total": total, "Subtotal": subtotal, "Tax": tax, "TaxPercentage": tax_pct,
@@ -356,8 +248,74 @@ class Invoices(EntityModel):
             "Currency": currency, "LineItems": lines, "From": from_party, "To": to_party,
         }
 
+    def _to(self, doc: dict[str, Any], fail: Fail) -> tuple[RecordList, dict[str, Any]]:
+        """``To``: an existing customer, by the name Atera prints (every customer of that name), and the party."""
+        to_doc = doc.get("To")
+        if not isinstance(to_doc, dict):
+            fail("To", "To is required: an InvoiceContactDetailsDto naming the customer in CompanyName.")
+            return [], {}
+        self._check_party(to_doc, "To", fail)
+        name = to_doc.get("CompanyName")
+        customers: Customers = self.account.customers
+        matches = customers.by_name(name) if isinstance(name, str) else []
+        if not matches:
+            fail("To.CompanyName", f"{name!r} is not the name of a customer of this account.")
+        return matches, to_doc
+
+    def _from(self, doc: dict[str, Any], fail: Fail) -> dict[str, Any] | None:
+        from_doc = doc.get("From")
+        if from_doc is not None:
+            if not isinstance(from_doc, dict):
+                fail("From", "From must be an InvoiceContactDetailsDto.")
+                return None
+            self._check_party(from_doc, "From", fail)
+        return from_doc
+
+    def _contract_name(self, doc: dict[str, Any], customers: RecordList, is_adhoc: bool, fail: Fail) -> Any:
+        """``ContractName``: one of the customer's contracts, unless the invoice is ad hoc."""
+        contract_name = doc.get("ContractName")
+        if contract_name is not None and not isinstance(contract_name, str):
+            fail("ContractName", "ContractName must be a string.")
+        elif customers:
+            contracts: Contracts = self.account.contracts
+            names = {contract["ContractName"] for same_name in customers
+                     for contract in contracts.of_customer(same_name["CustomerID"])}
+            if contract_name is None or contract_name == "":
+                if not is_adhoc:
+                    fail("ContractName", "ContractName is required (one of the customer's contracts) unless "
+                                         "IsAdhoc is true.")
+            elif contract_name not in names:
+                fail("ContractName",
+                     f"{contract_name!r} is not a contract of customer {customers[0]['CustomerName']!r}.")
+        return contract_name
+
+    def _line_items(self, doc: dict[str, Any], invoice_tax_pct: Decimal | None, fail: Fail) -> RecordList:
+        lines_doc = doc.get("LineItems")
+        lines: RecordList = []
+        if not isinstance(lines_doc, list) or not lines_doc:
+            fail("LineItems", "LineItems must be a non-empty list.")
+            lines_doc = []
+        known_products = self.account.product_names()
+        for j, line in enumerate(lines_doc):
+            built = self._line(line, j, f"LineItems[{j}]", known_products, invoice_tax_pct, fail)
+            if built is not None:
+                lines.append(built)
+        return lines
+
+    def _parties(self, customer: Record, to_doc: dict[str, Any],
+                 from_doc: dict[str, Any] | None) -> tuple[Record, Record]:
+        """(To, From): the customer's and the MSP's details, overridden by what the invoice gives."""
+        to_party = self._customer_party(customer)
+        to_party.update({k: v for k, v in to_doc.items() if k in PARTY_FIELDS})
+        to_party["ContactFullName"] = _full_name(to_party)
+        from_party: Record = self.account.company_party()
+        if from_doc:
+            from_party.update({k: v for k, v in from_doc.items() if k in PARTY_FIELDS})
+            from_party["ContactFullName"] = _full_name(from_party)
+        return to_party, from_party
+
     @staticmethod
-    def _check_party(party: dict[str, Any], where: str, fail: Callable[[str, str], None]) -> None:
+    def _check_party(party: dict[str, Any], where: str, fail: Fail) -> None:
         unknown = sorted(set(party) - set(PARTY_FIELDS))
         if unknown:
             fail(where, f"Unknown InvoiceContactDetailsDto fields: {', '.join(unknown)}.")
@@ -370,7 +328,7 @@ class Invoices(EntityModel):
                 fail(f"{where}.{field}", f"{field} must be a string.")
 
     def _line(self, line: Any, j: int, at: str, known: set[str], invoice_tax_pct: Decimal | None,
-              fail: Callable[[str, str], None]) -> dict[str, Any] | None:
+              fail: Fail) -> Record | None:
         if not isinstance(line, dict):
             fail(at, "A line must be an InvoiceLineItemDto object.")
             return None
@@ -386,22 +344,9 @@ class Invoices(EntityModel):
         elif product not in known:
             fail(f"{at}.Product", f"{product!r} is not a product, expense or contract rate of this account.")
             ok = False
-        values: dict[str, Decimal | None] = {}
-        for field, required in (("Quantity", True), ("Rate", True), ("TaxPercentage", False),
-                                ("DiscountPercentage", False)):
-            raw = line.get(field)
-            value = _decimal(raw)
-            if raw is None and required:
-                fail(f"{at}.{field}", f"{field} is required.")
-                ok = False
-            elif raw is not None and value is None:
-                fail(f"{at}.{field}", f"{field} must be a number.")
-                ok = False
-            values[field] = value
+        values, numbers_ok = _line_numbers(line, at, fail)
+        ok = ok and numbers_ok
         discount = values["DiscountPercentage"]
-        if discount is not None and not 0 <= discount <= 100:
-            fail(f"{at}.DiscountPercentage", "DiscountPercentage must be between 0 and 100.")
-            ok = False
         tax_pct = values["TaxPercentage"] if line.get("TaxPercentage") is not None else invoice_tax_pct
         if tax_pct is not None and tax_pct < 0:
             fail(f"{at}.TaxPercentage", "TaxPercentage must not be negative.")
@@ -414,10 +359,10 @@ class Invoices(EntityModel):
         if idx is not None and (not isinstance(idx, int) or isinstance(idx, bool)):
             fail(f"{at}.LineIdx", "LineIdx must be an int32.")
             ok = False
-        if not ok:
+        quantity, rate = values["Quantity"], values["Rate"]
+        if not ok or not isinstance(product, str) or quantity is None or rate is None:  # ok implies the rest
             return None
-        built = make_line(j if idx is None else idx, product, description, values["Quantity"], values["Rate"],
-                          tax_pct, discount)
+        built = make_line(j if idx is None else idx, product, description, quantity, rate, tax_pct, discount)
         for field in ("Subtotal", "Tax", "Total"):
             given = line.get(field)
             if given is not None and _decimal(given) != built[field]:
@@ -427,9 +372,10 @@ class Invoices(EntityModel):
                 return None
         return built
 
-    def _customer_party(self, customer: dict[str, Any]) -> dict[str, Any]:
-        contacts = self.account.contacts.of_customer(customer["CustomerID"])
-        contact = next((c for c in contacts if c.get("IsContactPerson")), contacts[0] if contacts else None)
+    def _customer_party(self, customer: Record) -> Record:
+        contacts: Contacts = self.account.contacts
+        of_customer = contacts.of_customer(customer["CustomerID"])
+        contact = next((c for c in of_customer if c.get("IsContactPerson")), of_customer[0] if of_customer else None)
         party = {
             "CompanyName": customer["CustomerName"],
             "ContactFirstName": contact["Firstname"] if contact else None,
@@ -445,6 +391,79 @@ class Invoices(EntityModel):
     def reset_meta(self, profile: str, seed: int) -> None:
         self.store.put(self.tenant, "meta", "invoices", {"profile": profile, "seed": seed})
         self.views.bump(self.tenant, self.collection)
+
+
+# -- the parts of a posted invoice that need no account --------------------------------------------------------
+def _identity(doc: dict[str, Any], fail: Fail) -> tuple[Any, Any, bool]:
+    """(InvoiceNumber or None, InvoiceId or None, IsAdhoc), each checked."""
+    number = doc.get("InvoiceNumber")
+    if number is not None and (not isinstance(number, int) or isinstance(number, bool)
+                               or not 0 < number <= 2 ** 31 - 1):
+        fail("InvoiceNumber", "InvoiceNumber must be a positive int32.")
+        number = None
+    as_string = doc.get("InvoiceNumberAsString")
+    if as_string is not None and (number is None or as_string != str(number)):
+        fail("InvoiceNumberAsString", "InvoiceNumberAsString must be the InvoiceNumber as text (or omitted).")
+    invoice_id = doc.get("InvoiceId")
+    if invoice_id is not None and (not isinstance(invoice_id, str) or not _UUID.match(invoice_id)):
+        fail("InvoiceId", "InvoiceId must be a uuid string.")
+    is_adhoc = doc.get("IsAdhoc", False)
+    if not isinstance(is_adhoc, bool):
+        fail("IsAdhoc", "IsAdhoc must be a boolean.")
+        is_adhoc = False
+    return number, invoice_id, is_adhoc
+
+
+def _dates(doc: dict[str, Any], fail: Fail) -> tuple[date, date, date] | None:
+    """(InvoiceDate, PeriodStartDate, PeriodEndDate): the period defaults to the invoice's month; None without a
+    valid InvoiceDate."""
+    invoice_day = _date_value(doc.get("InvoiceDate"))
+    if invoice_day is None:
+        fail("InvoiceDate", "InvoiceDate is required (yyyy-MM-dd or yyyy-MM-ddTHH:mm:ss).")
+    period_start = _date_value(doc.get("PeriodStartDate")) if doc.get("PeriodStartDate") is not None else None
+    period_end = _date_value(doc.get("PeriodEndDate")) if doc.get("PeriodEndDate") is not None else None
+    if doc.get("PeriodStartDate") is not None and period_start is None:
+        fail("PeriodStartDate", "PeriodStartDate is not a date.")
+    if doc.get("PeriodEndDate") is not None and period_end is None:
+        fail("PeriodEndDate", "PeriodEndDate is not a date.")
+    if invoice_day is None:
+        return None
+    first_day, last_day = month_bounds(invoice_day)
+    period_start = period_start or first_day
+    period_end = period_end or last_day
+    if period_start > period_end:
+        fail("PeriodEndDate", "PeriodEndDate is before PeriodStartDate.")
+    return invoice_day, period_start, period_end
+
+
+def _tax_percentage(doc: dict[str, Any], fail: Fail) -> Decimal | None:
+    invoice_tax_pct = _decimal(doc.get("TaxPercentage"))
+    if doc.get("TaxPercentage") is not None and (invoice_tax_pct is None or invoice_tax_pct < 0):
+        fail("TaxPercentage", "TaxPercentage must be a non-negative number.")
+        invoice_tax_pct = None
+    return invoice_tax_pct
+
+
+def _line_numbers(line: dict[str, Any], at: str, fail: Fail) -> tuple[dict[str, Decimal | None], bool]:
+    """A line's Quantity, Rate (required), TaxPercentage and DiscountPercentage, and whether they are valid."""
+    ok = True
+    values: dict[str, Decimal | None] = {}
+    for field, required in (("Quantity", True), ("Rate", True), ("TaxPercentage", False),
+                            ("DiscountPercentage", False)):
+        raw = line.get(field)
+        value = _decimal(raw)
+        if raw is None and required:
+            fail(f"{at}.{field}", f"{field} is required.")
+            ok = False
+        elif raw is not None and value is None:
+            fail(f"{at}.{field}", f"{field} must be a number.")
+            ok = False
+        values[field] = value
+    discount = values["DiscountPercentage"]
+    if discount is not None and not 0 <= discount <= 100:
+        fail(f"{at}.DiscountPercentage", "DiscountPercentage must be between 0 and 100.")
+        ok = False
+    return values, ok
 
 
 def _full_name(party: dict[str, Any]) -> str | None:
@@ -472,12 +491,3 @@ def _date_value(value: Any) -> date | None:
         return date.fromisoformat(m.group(1))
     except ValueError:
         return None
-
-
-def day_index(days: list[int], day: date | None, upper: bool) -> int:
-    """Position in a sorted list of date ordinals: first index with ordinal >= day (or > day when ``upper``)."""
-    if day is None:
-        return len(days) if upper else 0
-    ordinal = day.toordinal()
-    return bisect.bisect_right(days, ordinal) if upper else bisect.bisect_left(days, ordinal)
-

@@ -6,12 +6,16 @@ request leaves no trace (the store does not roll back the in-memory side).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, cast
+
+from sandbox.core.store import Store
 
 from .. import query as qbo_query
 from ..exceptions import (
     BusinessValidation,
+    DuplicateName,
     InvalidReference,
     InvalidRequest,
     ObjectNotFound,
@@ -19,23 +23,34 @@ from ..exceptions import (
     RequiredParamMissing,
     UnsupportedOperation,
 )
+from ..times import now, parse_time, stamp
+from ..times import response_time as response_time  # re-exported (see __all__)
 from .base import (
     LIST_ENTITIES,
     NAME_ENTITIES,
     SETUP_COLLECTIONS,
     Realm,
+    Record,
+    as_bool,
+    as_text,
     bump_sync_token,
-    now,
-    parse_time,
-    prune,
-    response_time,
-    stamp,
+    check_length,
     touch,
 )
-from .company import CURRENCY_NAMES, EXCHANGE_RATES, Taxes, company_info, default_settings, preferences, setup_records
+from .company import (
+    CURRENCY_NAMES,
+    EXCHANGE_RATES,
+    CompanySettings,
+    Taxes,
+    company_info,
+    default_settings,
+    preferences,
+    setup_records,
+)
 from .entity import EntityModel
+from .indexes import NameIndex
 from .items import ItemModel
-from .names import CustomerModel, EmployeeModel, NameIndex, VendorModel
+from .names import CustomerModel, EmployeeModel, VendorModel, check_name_chars
 from .transactions import CreditMemoModel, InvoiceModel, PaymentModel, applications
 
 MAX_BATCH_ITEMS = 30
@@ -54,15 +69,15 @@ class AccountModel(EntityModel):
     writable = frozenset({"Name", "AccountType", "AccountSubType", "AcctNum", "Description", "Active", "ParentRef",
                           "SubAccount", "CurrencyRef", "TaxCodeRef", "Classification"})
     readonly = frozenset({"FullyQualifiedName", "CurrentBalance", "CurrentBalanceWithSubAccounts"})
-    TYPES = {"Income": "Revenue", "Other Income": "Revenue", "Expense": "Expense", "Other Expense": "Expense",
-             "Cost of Goods Sold": "Expense", "Bank": "Asset", "Other Current Asset": "Asset",
-             "Fixed Asset": "Asset", "Other Asset": "Asset", "Accounts Receivable": "Asset",
-             "Accounts Payable": "Liability", "Credit Card": "Liability", "Other Current Liability": "Liability",
-             "Long Term Liability": "Liability", "Equity": "Equity"}
+    # AccountType → Classification
+    TYPES: ClassVar[dict[str, str]] = {
+        "Income": "Revenue", "Other Income": "Revenue", "Expense": "Expense", "Other Expense": "Expense",
+        "Cost of Goods Sold": "Expense", "Bank": "Asset", "Other Current Asset": "Asset",
+        "Fixed Asset": "Asset", "Other Asset": "Asset", "Accounts Receivable": "Asset",
+        "Accounts Payable": "Liability", "Credit Card": "Liability", "Other Current Liability": "Liability",
+        "Long Term Liability": "Liability", "Equity": "Equity"}
 
-    def build(self, body: dict, current: dict | None) -> dict:
-        from .base import as_bool, as_text, check_length
-        from .names import check_name_chars
+    def build(self, body: Record, current: Record | None) -> Record:
         name = as_text(body.get("Name"), "Name")
         if not name:
             raise RequiredParamMissing("Required parameter Name is missing in the request", "Name")
@@ -76,7 +91,6 @@ class AccountModel(EntityModel):
         for other in self.realm.all("Account").values():
             if other["Name"].strip().casefold() == name.strip().casefold() and \
                     (current is None or other["Id"] != current["Id"]):
-                from ..exceptions import DuplicateName
                 raise DuplicateName("Another account is already using this name. Please use a different name.")
         home = self.backend.company_settings()["home_currency"]
         return {"Name": name, "FullyQualifiedName": name, "AccountType": kind, "Classification": self.TYPES[kind],
@@ -90,7 +104,7 @@ class AccountModel(EntityModel):
 
 
 class QboBackend:
-    def __init__(self, store: Any, realm_id: str, country: str = "US") -> None:
+    def __init__(self, store: Store, realm_id: str, country: str = "US") -> None:
         self.store = store
         self.realm_id = realm_id
         self.realm = Realm(store, realm_id)
@@ -98,9 +112,9 @@ class QboBackend:
         self.models: dict[str, EntityModel] = {
             m.name: m for m in (CustomerModel(self), VendorModel(self), EmployeeModel(self), ItemModel(self),
                                 AccountModel(self), InvoiceModel(self), CreditMemoModel(self), PaymentModel(self))}
-        self.taxes = Taxes(self)
-        self.names = NameIndex(self, NAME_ENTITIES, "DisplayName")
-        self.items = NameIndex(self, ("Item",), "Name")
+        self.taxes = Taxes(self.realm)
+        self.names = NameIndex(self.realm, NAME_ENTITIES, "DisplayName")
+        self.items = NameIndex(self.realm, ("Item",), "Name")
         self._docnums: dict[str, dict[str, str]] = {}
         self.hidden: set[tuple[str, str]] = set()  # created earlier in the running batch: invisible to it
         self.allow_duplicate_docnum = False
@@ -115,7 +129,7 @@ class QboBackend:
         if self.realm.get("_company", "settings") is None:
             self.apply_settings(default_settings(country or self.default_country), rebuild=True)
 
-    def apply_settings(self, settings: dict, rebuild: bool = False, as_setup: bool = False) -> None:
+    def apply_settings(self, settings: CompanySettings, rebuild: bool = False, as_setup: bool = False) -> None:
         """Store company settings; a new country rebuilds the company; ``as_setup``: as if set up so (seeds)."""
         old = self.realm.get("_company", "settings")
         self.store.put(self.realm_id, "_company", "settings", settings)
@@ -147,11 +161,13 @@ class QboBackend:
         self.ensure_setup()
         self.invalidate()
 
-    def company_settings(self) -> dict:
-        return self.realm.get("_company", "settings") or default_settings(self.default_country)
+    def company_settings(self) -> CompanySettings:
+        stored = self.realm.get("_company", "settings")
+        # What apply_settings stored (a CompanySettings, read back from JSON).
+        return cast(CompanySettings, stored) if stored else default_settings(self.default_country)
 
     # -- references -----------------------------------------------------------------------------------------
-    def lookup(self, entity: str, object_id: Any) -> dict | None:
+    def lookup(self, entity: str, object_id: Any) -> Record | None:
         if object_id is None:
             return None
         object_id = str(object_id)
@@ -159,7 +175,7 @@ class QboBackend:
             return None
         return self.realm.get(entity, object_id)
 
-    def require_ref(self, entity: str, object_id: str, element: str) -> dict:
+    def require_ref(self, entity: str, object_id: str, element: str) -> Record:
         record = self.lookup(entity, object_id)
         if record is None:
             raise InvalidReference(f"Invalid Reference Id : {entity} {object_id} does not exist", element)
@@ -167,7 +183,7 @@ class QboBackend:
             raise ObjectNotFound(element=element)
         return record
 
-    def require_for_update(self, entity: str, object_id: str) -> dict:
+    def require_for_update(self, entity: str, object_id: str) -> Record:
         record = self.lookup(entity, object_id)
         if record is None:
             raise ObjectNotFound(f"Object Not Found : Something you're trying to use has been made inactive. Check "
@@ -209,7 +225,7 @@ class QboBackend:
             self._docnums[entity] = index
         return index
 
-    def index_docnum(self, entity: str, record: dict, previous: dict | None) -> None:
+    def index_docnum(self, entity: str, record: Record, previous: Record | None) -> None:
         index = self.docnums(entity)
         if previous is not None and previous.get("DocNumber"):
             key = previous["DocNumber"].strip().casefold()
@@ -247,7 +263,7 @@ class QboBackend:
                                         Decimal(parent.get("BalanceWithJobs", 0)) + delta})
             parent_id = (parent.get("ParentRef") or {}).get("value")
 
-    def apply_payment(self, payment: dict | None, previous: dict | None) -> None:
+    def apply_payment(self, payment: Record | None, previous: Record | None) -> None:
         """Move invoice and customer balances from ``previous`` (undone) to ``payment`` (applied)."""
         before = applications(previous)
         after = applications(payment)
@@ -286,7 +302,7 @@ class QboBackend:
             raise UnsupportedOperation(f"Operation Create/Update is not supported for {entity}")
         return model
 
-    def save(self, entity: str, body: Any) -> dict:
+    def save(self, entity: str, body: Any) -> Record:
         """POST /{entity}: a create, or an update when the body carries an Id."""
         model = self.model(entity)
         if not isinstance(body, dict):
@@ -297,12 +313,12 @@ class QboBackend:
             previous = None
         else:
             record, previous = model.update(body)
-        record = model.finish(record) if hasattr(model, "finish") else prune(record)
+        record = model.finish(record)
         self.realm.put(entity, record)
         model.after_store(record, previous)
-        return self.realm.get(entity, record["Id"])
+        return self.realm.require(entity, record["Id"])
 
-    def read(self, entity: str, object_id: str) -> dict:
+    def read(self, entity: str, object_id: str) -> Record:
         if entity == "CompanyInfo" and str(object_id) == self.realm_id:
             object_id = "1"  # documented read: GET /companyinfo/{realmId}
         record = self.lookup(entity, object_id)
@@ -310,7 +326,7 @@ class QboBackend:
             raise ObjectNotFound()
         return record
 
-    def delete(self, entity: str, body: Any) -> dict:
+    def delete(self, entity: str, body: Any) -> Record:
         model = self.model(entity)
         if model.is_list:
             # Name lists cannot be deleted, only made inactive (Active=false).
@@ -333,7 +349,7 @@ class QboBackend:
                        {"entity": entity, "Id": current["Id"], "LastUpdatedTime": moment})
         return {"Id": current["Id"], "status": "Deleted", "domain": "QBO"}
 
-    def void(self, entity: str, body: Any) -> dict:
+    def void(self, entity: str, body: Any) -> Record:
         model = self.model(entity)
         if entity not in ("Invoice", "Payment"):
             raise UnsupportedOperation("Operation Void is not supported.")
@@ -360,7 +376,7 @@ class QboBackend:
         self.realm.put(entity, updated)
         return updated
 
-    def merge_customers(self, source_id: str, target_id: str) -> dict:
+    def merge_customers(self, source_id: str, target_id: str) -> Record:
         """QBO's "merge" (a UI action, not in the API): give the second customer's name to the first — here:
         move everything of ``source_id`` to ``target_id`` and remove the source. Its transactions and balance
         move to the target (each transaction gets a new SyncToken), and the source disappears: reads answer
@@ -382,7 +398,7 @@ class QboBackend:
         balance = Decimal(source.get("Balance", 0))
         self.realm.delete("Customer", source_id)
         self.adjust_customer_balance(target_id, balance)
-        merged = dict(self.realm.get("Customer", target_id))
+        merged = dict(self.realm.require("Customer", target_id))
         bump_sync_token(merged)
         touch(merged)
         self.realm.put("Customer", merged)
@@ -391,7 +407,7 @@ class QboBackend:
                        {"entity": "Customer", "Id": source_id, "LastUpdatedTime": stamp()})
         return merged
 
-    def _current_for(self, model: EntityModel, body: Any) -> dict:
+    def _current_for(self, model: EntityModel, body: Any) -> Record:
         if not isinstance(body, dict):
             raise InvalidRequest(f"Request body for {model.name} must be a JSON object")
         object_id = body.get("Id")
@@ -402,9 +418,9 @@ class QboBackend:
         return current
 
     # -- query ------------------------------------------------------------------------------------------------
-    def query(self, text: str) -> dict:
+    def query(self, text: str) -> Record:
         parsed = qbo_query.parse(text)
-        records = self.realm.all(parsed.entity).values()
+        records: Iterable[Record] = self.realm.all(parsed.entity).values()
         if self.hidden:
             hidden = {i for e, i in self.hidden if e == parsed.entity}
             records = [r for r in records if r["Id"] not in hidden]
@@ -416,7 +432,7 @@ class QboBackend:
         return {parsed.entity: page, "startPosition": parsed.start, "maxResults": len(page)}
 
     # -- batch ------------------------------------------------------------------------------------------------
-    def batch(self, doc: Any, run_item) -> list[dict]:
+    def batch(self, doc: Any, run_item: Callable[[Record], tuple[str, Any, str]]) -> list[Record]:
         """Run ``BatchItemRequest`` items in order; ``run_item(item)`` answers one item's response (or raises)."""
         if not isinstance(doc, dict) or not isinstance(doc.get("BatchItemRequest"), list):
             raise RequiredParamMissing("Required parameter BatchItemRequest is missing in the request",
@@ -439,7 +455,7 @@ class QboBackend:
             if bid in seen:
                 raise BusinessValidation(f"Duplicate bId {bid!r} in the batch request", "bId")
             seen.add(bid)
-        responses = []
+        responses: list[Record] = []
         self.hidden = set()
         try:
             for item in items:
@@ -459,7 +475,7 @@ class QboBackend:
         return responses
 
     # -- change data capture ---------------------------------------------------------------------------------
-    def cdc(self, entities: str | None, changed_since: str | None) -> list[dict]:
+    def cdc(self, entities: str | None, changed_since: str | None) -> list[Record]:
         if not entities:
             raise RequiredParamMissing("Required parameter entities is missing in the request", "entities")
         if not changed_since:
@@ -471,14 +487,14 @@ class QboBackend:
         if now() - since > dt.timedelta(days=CDC_MAX_DAYS):
             raise BusinessValidation(f"changedSince must be within the last {CDC_MAX_DAYS} days",
                                      "changedSince", message="Invalid changedSince")
-        names = []
+        names: list[str] = []
         for raw in entities.split(","):
             entity = ENTITY_BY_SEGMENT.get(raw.strip().lower())
             if entity is None or entity in CDC_UNSUPPORTED:
                 raise InvalidRequest(f"CDC is not supported for entity {raw.strip()!r}", "entities")
             names.append(entity)
         budget = CDC_MAX_OBJECTS
-        results = []
+        results: list[Record] = []
         tombstones = self.store.collection(self.realm_id, "_deleted").values()
         for entity in names:
             changed = [r for r in self.realm.all(entity).values()
@@ -493,7 +509,7 @@ class QboBackend:
         return results or [{}]
 
 
-def _zero_line(line: dict) -> dict:
+def _zero_line(line: Record) -> Record:
     line = dict(line)
     if "Amount" in line:
         line["Amount"] = Decimal("0")

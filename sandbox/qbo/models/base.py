@@ -1,4 +1,4 @@
-"""Shared pieces of the QBO state model: time stamps, field helpers, the per-realm view of the store.
+"""Shared pieces of the QBO state model: field helpers, the per-realm view of the store, record bookkeeping.
 
 Records are kept exactly as QBO returns them (Intuit field names, ``Id``/``SyncToken`` as strings, money as
 ``Decimal``, only fields that have values), one store collection per entity name, keyed by ``Id``, tenant = realm id.
@@ -9,13 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Literal, overload
+
+from sandbox.core.store import Store
 
 from ..exceptions import BusinessValidation, InvalidRequest, ObjectNotFound, RequiredParamMissing
+from ..times import stamp
 
-COMPANY_TZ = ZoneInfo("America/Los_Angeles")  # sandbox companies answer in Pacific time
 CENT = Decimal("0.01")
+
+# One QBO entity as stored and answered: Intuit's field names, only fields that have values.
+Record = dict[str, Any]
 
 # Company setup: kept by /_sandbox/reset.
 SETUP_COLLECTIONS = frozenset({"CompanyInfo", "Preferences", "Account", "TaxCode", "TaxRate", "TaxAgency", "Term",
@@ -25,35 +29,10 @@ TXN_ENTITIES = ("Invoice", "CreditMemo", "Payment")
 NAME_ENTITIES = ("Customer", "Vendor", "Employee")  # DisplayName is unique across these
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(COMPANY_TZ)
-
-
-def stamp(moment: dt.datetime | None = None) -> str:
-    """QBO's MetaData time: ``2015-07-23T10:58:12-07:00``."""
-    return (moment or now()).replace(microsecond=0).isoformat()
-
-
-def response_time() -> str:
-    """The ``time`` of a response: ``2015-07-23T10:58:12.099-07:00``."""
-    return now().isoformat(timespec="milliseconds")
-
-
-def today() -> str:
-    return now().date().isoformat()
-
-
-def parse_time(value: str) -> dt.datetime:
-    """A QBO date or date-time; a date, or a time without offset, is read in the company's time zone."""
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=COMPANY_TZ)
-    return moment
-
-
+@overload
+def prune(obj: Record) -> Record: ...
+@overload
+def prune(obj: Any) -> Any: ...
 def prune(obj: Any) -> Any:
     """Only fields that have values: drop None, "" and empty lists/objects, recursively."""
     if isinstance(obj, dict):
@@ -69,6 +48,10 @@ def prune(obj: Any) -> Any:
     return obj
 
 
+@overload
+def money(value: Any, element: str, *, required: Literal[True], places: int = 2) -> Decimal: ...
+@overload
+def money(value: Any, element: str, *, required: bool = False, places: int = 2) -> Decimal | None: ...
 def money(value: Any, element: str, *, required: bool = False, places: int = 2) -> Decimal | None:
     """A JSON number as Decimal (never float); '' and None are absent."""
     if value is None or value == "":
@@ -148,18 +131,20 @@ def norm_name(name: str) -> str:
 class Realm:
     """One company's records in the store (the tenant is the realm id)."""
 
-    def __init__(self, store: Any, realm_id: str) -> None:
+    def __init__(self, store: Store, realm_id: str) -> None:
         self.store = store
         self.realm_id = realm_id
 
-    def all(self, entity: str) -> dict[str, Any]:
+    def all(self, entity: str) -> dict[str, Record]:
         return self.store.collection(self.realm_id, entity)
 
-    def get(self, entity: str, object_id: Any) -> dict | None:
-        return self.store.get(self.realm_id, entity, object_id)
+    def get(self, entity: str, object_id: Any) -> Record | None:
+        record: Record | None = self.store.get(self.realm_id, entity, object_id)
+        return record
 
-    def put(self, entity: str, record: dict) -> dict:
-        return self.store.put(self.realm_id, entity, record["Id"], record)
+    def put(self, entity: str, record: Record) -> Record:
+        self.store.put(self.realm_id, entity, record["Id"], record)
+        return record
 
     def delete(self, entity: str, object_id: str) -> None:
         self.store.delete(self.realm_id, entity, object_id)
@@ -167,32 +152,32 @@ class Realm:
     def next_id(self, entity: str) -> str:
         return str(self.store.next_id(self.realm_id, entity))
 
-    def require(self, entity: str, object_id: Any, element: str = "Id") -> dict:
+    def require(self, entity: str, object_id: Any, element: str = "Id") -> Record:
         record = self.get(entity, object_id) if object_id not in (None, "") else None
         if record is None:
             raise ObjectNotFound(element=element)
         return record
 
-    def company(self) -> dict:
+    def company(self) -> Record:
         return self.get("_company", "settings") or {}
 
-    def preferences(self) -> dict:
+    def preferences(self) -> Record:
         return self.get("Preferences", "1") or {}
 
 
-def new_meta(moment: str | None = None) -> dict:
+def new_meta(moment: str | None = None) -> dict[str, str]:
     moment = moment or stamp()
     return {"CreateTime": moment, "LastUpdatedTime": moment}
 
 
-def touch(record: dict, moment: str | None = None) -> None:
+def touch(record: Record, moment: str | None = None) -> None:
     meta = dict(record.get("MetaData") or {})
     meta["LastUpdatedTime"] = moment or stamp()
     meta.setdefault("CreateTime", meta["LastUpdatedTime"])
     record["MetaData"] = meta
 
 
-def bump_sync_token(record: dict) -> None:
+def bump_sync_token(record: Record) -> None:
     record["SyncToken"] = str(int(record.get("SyncToken", "0")) + 1)
 
 

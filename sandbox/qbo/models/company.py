@@ -11,10 +11,11 @@ Tax:
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from ..exceptions import BusinessValidation, InvalidReference, ObjectNotFound
-from .base import cents, new_meta, stamp
-from .transactions import CA_MISSING_TAX, UK_MISSING_TAX
+from ..times import stamp
+from .base import Realm, Record, cents, new_meta
 
 SETUP_TIME = "2026-01-05T09:00:00-08:00"  # deterministic: the company was set up before any seed data
 
@@ -67,8 +68,24 @@ CA_CODES = [("2", "HST ON", "Harmonized sales tax - Ontario", ["1"]), ("3", "GST
                                                                   ["2", "5"])]
 INACTIVE_CODE = "7"  # a retired code: referencing it fails with 610
 
+# Messages of the non-US "every line needs a tax code" rule (6000).
+UK_MISSING_TAX = "Make sure all your transactions have a VAT rate before you save."
+CA_MISSING_TAX = ("One or more transaction lines do not have a tax code. Please enter a tax code for each line "
+                  "and save again.")  # text from quickbooks-ruby#322, partly reconstructed
 
-def default_settings(country: str) -> dict:
+
+class CompanySettings(TypedDict):
+    """What ``GET|PUT /_sandbox/company`` shows and sets (stored as ``_company/settings``)."""
+
+    country: str  # US | GB | CA: the tax rules
+    home_currency: str  # follows the country
+    multicurrency: bool  # QBO turns it on, never off
+    custom_txn_numbers: bool  # DocNumbers come from the client (else QBO numbers the documents)
+    automated_sales_tax: bool  # US only: the AST stand-in computes TxnTaxDetail
+    company_name: str
+
+
+def default_settings(country: str) -> CompanySettings:
     if country not in HOME_CURRENCY:
         raise ValueError(f"unknown country {country!r}; choose US, GB or CA")
     return {"country": country, "home_currency": HOME_CURRENCY[country], "multicurrency": False,
@@ -76,18 +93,18 @@ def default_settings(country: str) -> dict:
             "company_name": {"US": "Twin MSP Demo Co", "GB": "Twin MSP Demo Ltd", "CA": "Twin MSP Demo Inc"}[country]}
 
 
-def _record(object_id: str, **fields) -> dict:
-    record = {"Id": object_id, "SyncToken": "0", "domain": "QBO", "sparse": False}
+def _record(object_id: str, **fields: Any) -> Record:
+    record: Record = {"Id": object_id, "SyncToken": "0", "domain": "QBO", "sparse": False}
     record.update({k: v for k, v in fields.items() if v is not None})
     record["MetaData"] = new_meta(SETUP_TIME)
     return record
 
 
-def setup_records(settings: dict) -> dict[str, list[dict]]:
+def setup_records(settings: CompanySettings) -> dict[str, list[Record]]:
     """Every setup record for a company with these settings, by entity."""
     country = settings["country"]
     home = settings["home_currency"]
-    out: dict[str, list[dict]] = {"Account": [], "Term": [], "TaxCode": [], "TaxRate": []}
+    out: dict[str, list[Record]] = {"Account": [], "Term": [], "TaxCode": [], "TaxRate": []}
     for object_id, name, kind, sub, classification in ACCOUNTS:
         name = name.format(tax_liability=TAX_LIABILITY[country])
         out["Account"].append(_record(object_id, Name=name, FullyQualifiedName=name, SubAccount=False,
@@ -125,7 +142,7 @@ def setup_records(settings: dict) -> dict[str, list[dict]]:
     return out
 
 
-def company_info(settings: dict) -> dict:
+def company_info(settings: CompanySettings) -> Record:
     country = settings["country"]
     addr = {"US": {"Line1": "2700 Coast Ave", "City": "Mountain View", "CountrySubDivisionCode": "CA",
                    "PostalCode": "94043", "Country": "US"},
@@ -140,7 +157,7 @@ def company_info(settings: dict) -> dict:
                               {"Name": "OfferingSku", "Value": "QuickBooks Online Plus"}])
 
 
-def preferences(settings: dict, sync_token: str = "0") -> dict:
+def preferences(settings: CompanySettings, sync_token: str = "0") -> Record:
     country = settings["country"]
     prefs = _record(
         "1",
@@ -164,10 +181,10 @@ def preferences(settings: dict, sync_token: str = "0") -> dict:
 class Taxes:
     """Which code a sales line gets, and what tax a transaction carries."""
 
-    def __init__(self, backend) -> None:
-        self.backend = backend
+    def __init__(self, realm: Realm) -> None:
+        self.realm = realm
 
-    def line_code(self, company: dict, code: str | None) -> str:
+    def line_code(self, company: CompanySettings, code: str | None) -> str:
         element = "Line.SalesItemLineDetail.TaxCodeRef"
         if company["country"] == "US":
             if code is None:
@@ -178,15 +195,15 @@ class Taxes:
             return code
         if code is None:
             raise BusinessValidation(UK_MISSING_TAX if company["country"] == "GB" else CA_MISSING_TAX, element)
-        record = self.backend.realm.get("TaxCode", code)
+        record = self.realm.get("TaxCode", code)
         if record is None:
             raise InvalidReference(f"Invalid Reference Id : TaxCode {code} does not exist", element)
         if not record.get("Active", True):
             raise ObjectNotFound(element=element)
         return code
 
-    def compute(self, company: dict, customer: dict, taxable_by_code: dict[str, Decimal],
-                calculation: str | None) -> tuple[dict, Decimal]:
+    def compute(self, company: CompanySettings, customer: Record, taxable_by_code: dict[str, Decimal],
+                calculation: str | None) -> tuple[Record, Decimal]:
         if company["country"] == "US":
             if not company["automated_sales_tax"] or not customer.get("Taxable", True):
                 return {"TotalTax": Decimal("0.00")}, Decimal(0)
@@ -206,9 +223,9 @@ class Taxes:
             return {"TotalTax": Decimal("0.00")}, Decimal(0)
         total = Decimal(0)
         tax_lines = []
-        rates = self.backend.realm.all("TaxRate")
+        rates = self.realm.all("TaxRate")
         for code_id, amount in taxable_by_code.items():
-            code = self.backend.realm.get("TaxCode", code_id) or {}
+            code = self.realm.get("TaxCode", code_id) or {}
             for detail in (code.get("SalesTaxRateList") or {}).get("TaxRateDetail", []):
                 rate_id = detail["TaxRateRef"]["value"]
                 rate = Decimal(rates.get(rate_id, {}).get("RateValue", 0))

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from ..exceptions import BusinessValidation, DuplicateName, InvalidReference, ObjectNotFound, RequiredParamMissing
-from .base import as_bool, as_text, check_length, money, ref_value
+from ..exceptions import BusinessValidation, InvalidReference, ObjectNotFound, RequiredParamMissing
+from .base import Record, as_bool, as_text, check_length, money, ref_value
 from .entity import EntityModel
 
 # No colon, tab or newline in names (Intuit Customer reference).
@@ -21,7 +21,7 @@ def check_name_chars(value: str | None, element: str) -> None:
                                  f"new line", element, message="Invalid Name")
 
 
-def _phone(body: dict, key: str) -> dict | None:
+def _phone(body: Record, key: str) -> Record | None:
     value = body.get(key)
     if not value:
         return None
@@ -30,7 +30,7 @@ def _phone(body: dict, key: str) -> dict | None:
     return {"FreeFormNumber": number} if number else None
 
 
-def _email(body: dict, key: str) -> dict | None:
+def _email(body: Record, key: str) -> Record | None:
     value = body.get(key)
     if not value:
         return None
@@ -43,7 +43,7 @@ def _email(body: dict, key: str) -> dict | None:
     return {"Address": address}
 
 
-def _address(body: dict, key: str) -> dict | None:
+def _address(body: Record, key: str) -> Record | None:
     value = body.get(key)
     if not value or not isinstance(value, dict):
         return None
@@ -59,8 +59,8 @@ class NameModel(EntityModel):
                         "PrintOnCheckName", "Active", "PrimaryPhone", "AlternatePhone", "Mobile", "Fax",
                         "PrimaryEmailAddr", "WebAddr", "BillAddr", "Notes"})
 
-    def build_common(self, body: dict, current: dict | None) -> dict:
-        out: dict = {}
+    def build_common(self, body: Record, current: Record | None) -> Record:
+        out: Record = {}
         for key in ("DisplayName", *_NAME_PARTS, "CompanyName", "PrintOnCheckName", "Notes"):
             value = as_text(body.get(key), key)
             check_length(value, _LIMITS[key], key)
@@ -88,7 +88,7 @@ class NameModel(EntityModel):
         self.backend.names.check_unique(out["DisplayName"], self.name, current["Id"] if current else None)
         return out
 
-    def after_store(self, record: dict, previous: dict | None) -> None:
+    def after_store(self, record: Record, previous: Record | None) -> None:
         self.backend.names.update(self.name, record, previous)
         if self.name == "Customer":
             self.cascade_names(record, previous, "DisplayName")
@@ -102,7 +102,7 @@ class CustomerModel(NameModel):
                                    "TaxExemptionReasonId", "Balance"}
     readonly = frozenset({"FullyQualifiedName", "BalanceWithJobs", "Level", "IsProject"})
 
-    def build(self, body: dict, current: dict | None) -> dict:
+    def build(self, body: Record, current: Record | None) -> Record:
         out = self.build_common(body, current)
         out["ShipAddr"] = _address(body, "ShipAddr")
         check_length(as_text(body.get("ResaleNum"), "ResaleNum"), 16, "ResaleNum")
@@ -161,7 +161,7 @@ class CustomerModel(NameModel):
             self.check_can_inactivate(current)
         return out
 
-    def check_can_inactivate(self, current: dict) -> None:
+    def check_can_inactivate(self, current: Record) -> None:
         if current.get("Balance") and current["Balance"] != 0:
             # Message and detail as quickbooks-ruby#390 shows them; the numeric code is not public: 6000 assumed.
             raise BusinessValidation(
@@ -175,7 +175,7 @@ class VendorModel(NameModel):
                                    "APAccountRef", "BillRate", "TaxReportingBasis", "OtherContactInfo"}
     readonly = frozenset({"Balance"})
 
-    def build(self, body: dict, current: dict | None) -> dict:
+    def build(self, body: Record, current: Record | None) -> Record:
         out = self.build_common(body, current)
         out["AcctNum"] = as_text(body.get("AcctNum"), "AcctNum")
         out["Vendor1099"] = as_bool(body.get("Vendor1099"), "Vendor1099", False)
@@ -193,7 +193,7 @@ class EmployeeModel(NameModel):
         "PrimaryAddr", "EmployeeNumber", "SSN", "BillableTime", "BillRate", "CostRate", "BirthDate", "Gender",
         "HiredDate", "ReleasedDate", "Organization", "EmailAddress"}
 
-    def build(self, body: dict, current: dict | None) -> dict:
+    def build(self, body: Record, current: Record | None) -> Record:
         out = self.build_common(body, current)
         for key in ("CompanyName", "BillAddr", "Notes", "Fax", "AlternatePhone", "WebAddr"):
             out.pop(key, None)
@@ -205,46 +205,3 @@ class EmployeeModel(NameModel):
         rate = money(body.get("BillRate"), "BillRate")
         out["BillRate"] = rate
         return out
-
-
-class NameIndex:
-    """DisplayName → owner, across Customer, Vendor and Employee (and a separate one for Item names)."""
-
-    def __init__(self, backend, entities: tuple[str, ...], field: str) -> None:
-        self.backend = backend
-        self.entities = entities
-        self.field = field
-        self._index: dict[str, tuple[str, str]] | None = None
-
-    def _build(self) -> dict[str, tuple[str, str]]:
-        from .base import norm_name
-        if self._index is None:
-            index: dict[str, tuple[str, str]] = {}
-            for entity in self.entities:
-                for record in self.backend.realm.all(entity).values():
-                    index[norm_name(record[self.field])] = (entity, record["Id"])
-            self._index = index
-        return self._index
-
-    def invalidate(self) -> None:
-        self._index = None
-
-    def find(self, name: str) -> tuple[str, str] | None:
-        from .base import norm_name
-        return self._build().get(norm_name(name))
-
-    def check_unique(self, name: str, entity: str, own_id: str | None) -> None:
-        owner = self.find(name)
-        # Inactive records keep their names (undocumented; the stricter reading).
-        if owner is not None and owner != (entity, own_id):
-            detail = DuplicateName.ITEM_DETAIL if entity == "Item" else DuplicateName.CUSTOMER_DETAIL
-            raise DuplicateName(detail)
-
-    def update(self, entity: str, record: dict, previous: dict | None) -> None:
-        from .base import norm_name
-        index = self._build()
-        if previous is not None:
-            old = norm_name(previous[self.field])
-            if index.get(old) == (entity, previous["Id"]):
-                del index[old]
-        index[norm_name(record[self.field])] = (entity, record["Id"])

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.core.store import Store
+
 from ..exceptions import OAuthError
 
 TENANT = "_oauth"
@@ -25,7 +27,7 @@ CODE_TTL = 300
 
 
 class OAuthServer:
-    def __init__(self, store: Any, realm_id: str, time_scale: Callable[[], float],
+    def __init__(self, store: Store, realm_id: str, time_scale: Callable[[], float],
                  wall: Callable[[], float] = time.time) -> None:
         self.store = store
         self.realm_id = realm_id
@@ -73,7 +75,7 @@ class OAuthServer:
                                                           "issued": self.wall(), "status": "valid"})
         return token
 
-    def refresh(self, client_id: str, refresh_token: str | None) -> dict:
+    def refresh(self, client_id: str, refresh_token: str | None) -> dict[str, Any]:
         if not refresh_token:
             raise OAuthError(400, "invalid_request")
         record = self.store.get(TENANT, "refresh_tokens", refresh_token)
@@ -120,7 +122,7 @@ class OAuthServer:
                                                 "issued": self.wall(), "used": False})
         return code
 
-    def exchange_code(self, client_id: str, code: str | None, redirect_uri: str | None) -> dict:
+    def exchange_code(self, client_id: str, code: str | None, redirect_uri: str | None) -> dict[str, Any]:
         """``authorization_code`` grant: a code is single-use, lives 5 minutes and is bound to its redirect URI."""
         record = self.store.get(TENANT, "codes", code) if code else None
         if record is None or record["used"] or record["client_id"] != client_id \

@@ -18,20 +18,21 @@ from ..exceptions import (
     ObjectNotFound,
     RequiredParamMissing,
 )
-from .base import as_bool, as_text, cents, check_date, check_length, money, prune, ref_value, today
-from .entity import EntityModel
+from ..times import today
+from .base import Record, as_bool, as_text, cents, check_date, check_length, money, prune, ref_value
+from .company import CompanySettings
+from .entity import Backend, EntityModel
 
 MAX_LINES = 750
 AMOUNT_LIMIT = Decimal("9999999999.99999")  # 15 digits in 10.5 format
 
-# Messages of the non-US "every line needs a tax code" rule (6000).
-UK_MISSING_TAX = "Make sure all your transactions have a VAT rate before you save."
-CA_MISSING_TAX = ("One or more transaction lines do not have a tax code. Please enter a tax code for each line "
-                  "and save again.")  # text from quickbooks-ruby#322, partly reconstructed
+# The discount line of a body, kept until the subtotal it applies to is known: (LineNum, line, Description).
+_Discount = tuple[int, Record, str | None]
+# What a payment applies: {(TxnType, TxnId): amount}.
+Applications = dict[tuple[str, str], Decimal]
 
 
-
-def active_customer(backend: Any, body: dict) -> tuple[str, dict]:
+def active_customer(backend: Backend, body: Record) -> tuple[str, Record]:
     """The transaction's CustomerRef: required (2020), existing (2500) and active (610)."""
     customer_id = ref_value(body.get("CustomerRef"), "CustomerRef")
     if customer_id is None:
@@ -42,6 +43,7 @@ def active_customer(backend: Any, body: dict) -> tuple[str, dict]:
     if not customer.get("Active", True):
         raise ObjectNotFound(element="CustomerRef")
     return customer_id, customer
+
 
 class SalesTransactionModel(EntityModel):
     """What Invoice and CreditMemo share."""
@@ -59,14 +61,28 @@ class SalesTransactionModel(EntityModel):
                           "InvoiceLink", "RecurDataRef", "EInvoiceStatus", "DeliveryInfo", "RemainingCredit"})
     balance_sign = 1
 
-    def build(self, body: dict, current: dict | None) -> dict:
-        backend = self.backend
-        company = backend.company_settings()
-        out: dict = {}
-        customer_id, customer = active_customer(backend, body)
-        out["CustomerRef"] = {"value": customer_id, "name": customer["DisplayName"]}
+    def build(self, body: Record, current: Record | None) -> Record:
+        company = self.backend.company_settings()
+        customer_id, customer = active_customer(self.backend, body)
+        out: Record = {"CustomerRef": {"value": customer_id, "name": customer["DisplayName"]}}
+        out.update(self._dates(body, current, customer))
+        out.update(self._texts(body, current, customer))
+        currency, rate = self._currency(body, company, customer)
+        out["CurrencyRef"] = {"value": currency, "name": self.backend.currency_name(currency)}
+        out["ExchangeRate"] = rate
+        amounts, subtotal, total = self._amounts(body, company, customer, rate)
+        out.update(amounts)
+        out["DocNumber"] = self._doc_number(body, current, company)
+        out.update(self.status_fields(body, current, total))
+        out["_subtotal"] = subtotal
+        return out
 
-        # Dates
+    def status_fields(self, body: Record, current: Record | None, total: Decimal) -> Record:
+        return {}
+
+    def _dates(self, body: Record, current: Record | None, customer: Record) -> Record:
+        """TxnDate, the terms and the DueDate they give (an invoice's), ShipDate."""
+        out: Record = {}
         txn_date = as_text(body.get("TxnDate"), "TxnDate") or (current or {}).get("TxnDate") or today()
         check_date(txn_date, "TxnDate")
         out["TxnDate"] = txn_date
@@ -79,7 +95,7 @@ class SalesTransactionModel(EntityModel):
             default = (self.realm.preferences().get("SalesFormsPrefs") or {}).get("DefaultTerms") or {}
             term_id = default.get("value")
         if term_id is not None:
-            term = backend.require_ref("Term", term_id, "SalesTermRef")
+            term = self.backend.require_ref("Term", term_id, "SalesTermRef")
             out["SalesTermRef"] = {"value": term_id, "name": term["Name"]}
             if due is None:
                 due = (dt.date.fromisoformat(txn_date) + dt.timedelta(days=int(term.get("DueDays", 0)))).isoformat()
@@ -87,8 +103,12 @@ class SalesTransactionModel(EntityModel):
             out["DueDate"] = due or txn_date
         out["ShipDate"] = as_text(body.get("ShipDate"), "ShipDate")
         check_date(out["ShipDate"], "ShipDate")
+        return out
 
-        # Texts
+    @staticmethod
+    def _texts(body: Record, current: Record | None, customer: Record) -> Record:
+        """Notes, memo, addresses (the customer's on create) and the billing email."""
+        out: Record = {}
         private = as_text(body.get("PrivateNote"), "PrivateNote")
         check_length(private, 4000, "PrivateNote")
         out["PrivateNote"] = private
@@ -110,8 +130,10 @@ class SalesTransactionModel(EntityModel):
             out["BillEmail"] = {"Address": address}
         elif current is None and customer.get("PrimaryEmailAddr"):
             out["BillEmail"] = customer["PrimaryEmailAddr"]
+        return out
 
-        # Currency
+    def _currency(self, body: Record, company: CompanySettings, customer: Record) -> tuple[str, Decimal]:
+        """The transaction's currency (the customer's) and its exchange rate to the home currency."""
         home = company["home_currency"]
         customer_currency = (customer.get("CurrencyRef") or {}).get("value", home)
         currency = ref_value(body.get("CurrencyRef"), "CurrencyRef") or customer_currency
@@ -123,18 +145,18 @@ class SalesTransactionModel(EntityModel):
             raise BusinessValidation(
                 f"The currency of the transaction ({currency}) must match the currency of the customer "
                 f"({customer_currency}).", "CurrencyRef", message="Invalid Currency")
-        out["CurrencyRef"] = {"value": currency, "name": backend.currency_name(currency)}
         rate = money(body.get("ExchangeRate"), "ExchangeRate")
         if currency == home:
             rate = Decimal(1)
         elif rate is None or rate <= 0:
-            rate = backend.exchange_rate(currency)
-        out["ExchangeRate"] = rate
+            rate = self.backend.exchange_rate(currency)
+        return currency, rate
 
-        # Lines, tax, totals
+    def _amounts(self, body: Record, company: CompanySettings, customer: Record,
+                 rate: Decimal) -> tuple[Record, Decimal, Decimal]:
+        """Lines, tax and totals: (their fields, the subtotal, the total)."""
         lines, subtotal, tax_detail, total = self._lines(body, company, customer)
-        out["Line"] = lines
-        out["TxnTaxDetail"] = tax_detail
+        out: Record = {"Line": lines, "TxnTaxDetail": tax_detail}
         if company["country"] != "US":
             calc = as_text(body.get("GlobalTaxCalculation"), "GlobalTaxCalculation") or "TaxExcluded"
             if calc not in ("TaxExcluded", "TaxInclusive", "NotApplicable"):
@@ -147,29 +169,46 @@ class SalesTransactionModel(EntityModel):
         out["TotalAmt"] = total
         if rate != 1:
             out["HomeTotalAmt"] = cents(total * rate)
-
-        # DocNumber
-        out["DocNumber"] = self._doc_number(body, current, company)
-        out.update(self.status_fields(body, current, total))
-        out["_subtotal"] = subtotal
-        return out
-
-    def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
-        return {}
+        return out, subtotal, total
 
     # -- lines ---------------------------------------------------------------------------------------------
-    def _lines(self, body: dict, company: dict, customer: dict) -> tuple[list, Decimal, dict, Decimal]:
+    def _lines(self, body: Record, company: CompanySettings,
+               customer: Record) -> tuple[list[Record], Decimal, Record, Decimal]:
+        """(Line, subtotal, TxnTaxDetail, total): the lines with the discount last, the tax on what is taxable."""
         raw = body.get("Line")
         if raw in (None, "", []):
             raise RequiredParamMissing("Required parameter Line is missing in the request", "Line")
         if not isinstance(raw, list):
             raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
-        backend = self.backend
-        lines: list[dict] = []
+        lines, subtotal, taxable_by_code, discount = self._read_lines(raw, company, customer)
+        if not any(line["DetailType"] == "SalesItemLineDetail" for line in lines):
+            raise RequiredParamMissing("Required parameter Line.SalesItemLineDetail is missing in the request: a "
+                                       "transaction needs at least one sales line", "Line")
+        if len(lines) > MAX_LINES:
+            raise BusinessValidation(f"A transaction can have at most {MAX_LINES} lines", "Line")
+        discount_amount = Decimal(0)
+        if discount is not None:
+            line, discount_amount = self._discount_line(*discount, cents(subtotal))
+            lines.append(line)
+            if as_bool(body.get("ApplyTaxAfterDiscount"), "ApplyTaxAfterDiscount", False) and subtotal:
+                factor = (subtotal - discount_amount) / subtotal
+                taxable_by_code = {code: amount * factor for code, amount in taxable_by_code.items()}
+        tax_detail, total_tax = self.backend.taxes.compute(company, customer, taxable_by_code,
+                                                           body.get("GlobalTaxCalculation"))
+        total = subtotal - discount_amount + total_tax
+        if company["country"] != "US" and body.get("GlobalTaxCalculation") == "TaxInclusive":
+            total = subtotal - discount_amount
+        return lines, cents(subtotal), tax_detail, cents(total)
+
+    def _read_lines(self, raw: list[Any], company: CompanySettings, customer: Record,
+                    ) -> tuple[list[Record], Decimal, dict[str, Decimal], _Discount | None]:
+        """The sales and description lines, numbered in body order; their subtotal and taxable amounts by tax code;
+        and the discount line (numbered in its place, computed once the subtotal is known)."""
+        lines: list[Record] = []
         subtotal = Decimal(0)
         taxable_by_code: dict[str, Decimal] = {}
         number = 0
-        discount: tuple[int, dict, str | None] | None = None
+        discount: _Discount | None = None
         for raw_line in raw:
             if not isinstance(raw_line, dict):
                 raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
@@ -207,27 +246,10 @@ class SalesTransactionModel(EntityModel):
             subtotal += line["Amount"]
             if taxed is not None:
                 taxable_by_code[taxed] = taxable_by_code.get(taxed, Decimal(0)) + line["Amount"]
-        if not any(line["DetailType"] == "SalesItemLineDetail" for line in lines):
-            raise RequiredParamMissing("Required parameter Line.SalesItemLineDetail is missing in the request: a "
-                                       "transaction needs at least one sales line", "Line")
-        if len(lines) > MAX_LINES:
-            raise BusinessValidation(f"A transaction can have at most {MAX_LINES} lines", "Line")
-        discount_amount = Decimal(0)
-        if discount is not None:
-            line, discount_amount = self._discount_line(*discount, cents(subtotal))
-            lines.append(line)
-            if as_bool(body.get("ApplyTaxAfterDiscount"), "ApplyTaxAfterDiscount", False) and subtotal:
-                factor = (subtotal - discount_amount) / subtotal
-                taxable_by_code = {code: amount * factor for code, amount in taxable_by_code.items()}
-        tax_detail, total_tax = backend.taxes.compute(company, customer, taxable_by_code,
-                                                      body.get("GlobalTaxCalculation"))
-        total = subtotal - discount_amount + total_tax
-        if company["country"] != "US" and body.get("GlobalTaxCalculation") == "TaxInclusive":
-            total = subtotal - discount_amount
-        return lines, cents(subtotal), tax_detail, cents(total)
+        return lines, subtotal, taxable_by_code, discount
 
-    def _discount_line(self, number: int, raw: dict, description: str | None,
-                       subtotal: Decimal) -> tuple[dict, Decimal]:
+    def _discount_line(self, number: int, raw: Record, description: str | None,
+                       subtotal: Decimal) -> tuple[Record, Decimal]:
         """A transaction-level discount on the lines before it: a percentage QBO computes, or an amount."""
         detail = raw.get("DiscountLineDetail")
         if not isinstance(detail, dict):
@@ -247,14 +269,15 @@ class SalesTransactionModel(EntityModel):
                                      "Line.Amount", message="Invalid Amount")
         account_id = ref_value(detail.get("DiscountAccountRef"), "Line.DiscountLineDetail.DiscountAccountRef") or "9"
         account = self.backend.require_ref("Account", account_id, "Line.DiscountLineDetail.DiscountAccountRef")
-        out = {"PercentBased": percent_based, "DiscountAccountRef": {"value": account_id, "name": account["Name"]}}
+        out: Record = {"PercentBased": percent_based,
+                       "DiscountAccountRef": {"value": account_id, "name": account["Name"]}}
         if percent_based:
             out["DiscountPercent"] = percent
         return {"Id": str(number), "LineNum": number, "Description": description, "Amount": amount,
                 "DetailType": "DiscountLineDetail", "DiscountLineDetail": out}, amount
 
-    def _sales_line(self, raw: dict, detail: dict, number: int, description: str | None, company: dict,
-                    customer: dict) -> tuple[dict, str | None]:
+    def _sales_line(self, raw: Record, detail: Record, number: int, description: str | None,
+                    company: CompanySettings, customer: Record) -> tuple[Record, str | None]:
         backend = self.backend
         element = "Line.SalesItemLineDetail.ItemRef"
         item_id = ref_value(detail.get("ItemRef"), element)
@@ -277,9 +300,9 @@ class SalesTransactionModel(EntityModel):
             raise BusinessValidation(
                 f"Amount is not equal to UnitPrice * Qty. Supplied value:{amount}", "Line.Amount",
                 message="Amount calculation incorrect in the request")
-        line = {"Id": str(number), "LineNum": number, "Description": description, "Amount": cents(amount),
-                "DetailType": "SalesItemLineDetail"}
-        sd: dict = {"ItemRef": {"value": item_id, "name": item["Name"]}}
+        line: Record = {"Id": str(number), "LineNum": number, "Description": description, "Amount": cents(amount),
+                        "DetailType": "SalesItemLineDetail"}
+        sd: Record = {"ItemRef": {"value": item_id, "name": item["Name"]}}
         if price is not None:
             sd["UnitPrice"] = price
         if qty is not None:
@@ -294,12 +317,13 @@ class SalesTransactionModel(EntityModel):
         return line, code
 
     # -- DocNumber ---------------------------------------------------------------------------------------------
-    def _doc_number(self, body: dict, current: dict | None, company: dict) -> str | None:
+    def _doc_number(self, body: Record, current: Record | None, company: CompanySettings) -> str | None:
         supplied = as_text(body.get("DocNumber"), "DocNumber")
         if not company["custom_txn_numbers"]:
             # QBO numbers the document itself and ignores a supplied DocNumber.
             if current is not None:
-                return current.get("DocNumber")
+                kept: str | None = current.get("DocNumber")
+                return kept
             return self.backend.generate_doc_number(self.name)
         if supplied is None:
             return None
@@ -310,7 +334,7 @@ class SalesTransactionModel(EntityModel):
                 raise DuplicateDocNumber(supplied, self.name)
         return supplied
 
-    def finish(self, record: dict) -> dict:
+    def finish(self, record: Record) -> Record:
         """Prune empty fields and add the computed SubTotal line."""
         subtotal = record.pop("_subtotal")
         record = prune(record)
@@ -318,7 +342,7 @@ class SalesTransactionModel(EntityModel):
         record.setdefault("TxnTaxDetail", {"TotalTax": 0})
         return record
 
-    def after_store(self, record: dict, previous: dict | None) -> None:
+    def after_store(self, record: Record, previous: Record | None) -> None:
         backend = self.backend
         backend.index_docnum(self.name, record, previous)
         delta = Decimal(0)
@@ -338,9 +362,9 @@ class _OpenAmountModel(SalesTransactionModel):
     open_field = "Balance"
     refusal = ""  # "{total}" and "{applied}" are filled in
 
-    def status_fields(self, body: dict, current: dict | None, total: Decimal) -> dict:
+    def status_fields(self, body: Record, current: Record | None, total: Decimal) -> Record:
         applied = Decimal(0)
-        linked = []
+        linked: list[Record] = []
         if current is not None:
             applied = Decimal(current.get("TotalAmt", 0)) - Decimal(current.get(self.open_field, 0))
             linked = current.get("LinkedTxn", [])
@@ -373,7 +397,7 @@ class PaymentModel(EntityModel):
                           "ProcessPayment"})
     readonly = frozenset({"UnappliedAmt", "TxnStatus", "LinkedTxn"})
 
-    def build(self, body: dict, current: dict | None) -> dict:
+    def build(self, body: Record, current: Record | None) -> Record:
         backend = self.backend
         company = backend.company_settings()
         customer_id, customer = active_customer(backend, body)
@@ -382,58 +406,9 @@ class PaymentModel(EntityModel):
             raise BusinessValidation("A payment amount cannot be negative", "TotalAmt")
         txn_date = as_text(body.get("TxnDate"), "TxnDate") or (current or {}).get("TxnDate") or today()
         check_date(txn_date, "TxnDate")
-        home = company["home_currency"]
-        customer_currency = (customer.get("CurrencyRef") or {}).get("value", home)
-        currency = ref_value(body.get("CurrencyRef"), "CurrencyRef") or customer_currency
-        if currency != customer_currency or (not company["multicurrency"] and currency != home):
-            raise BusinessValidation(f"The currency of the payment ({currency}) must match the currency of the "
-                                     f"customer ({customer_currency}).", "CurrencyRef",
-                                     message="Invalid Currency")
-        previous_applied = _applications(current) if current is not None else {}
-        applied: dict[str, Decimal] = {}
-        lines = []
-        raw_lines = body.get("Line") or []
-        if not isinstance(raw_lines, list):
-            raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
-        for raw in raw_lines:
-            if not isinstance(raw, dict):
-                raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
-            amount = money(raw.get("Amount"), "Line.Amount", required=True)
-            if amount <= 0:
-                raise BusinessValidation("An applied amount must be positive", "Line.Amount")
-            linked = raw.get("LinkedTxn") or []
-            if not isinstance(linked, list) or len(linked) != 1 or not isinstance(linked[0], dict):
-                raise BusinessValidation("Each payment line must link exactly one transaction", "Line.LinkedTxn")
-            txn_id = str(linked[0].get("TxnId", ""))
-            txn_type = linked[0].get("TxnType")
-            if txn_type not in ("Invoice", "CreditMemo"):
-                raise BusinessValidation(f"Payments can be applied to invoices and credit memos only "
-                                         f"(TxnType={txn_type!r})", "Line.LinkedTxn.TxnType")
-            txn = backend.lookup(txn_type, txn_id)
-            if txn is None:
-                raise InvalidReference(f"Invalid Reference Id : {txn_type} {txn_id} does not exist",
-                                       "Line.LinkedTxn.TxnId")
-            if txn["CustomerRef"]["value"] != customer_id:
-                raise BusinessValidation(f"{txn_type} {txn_id} belongs to another customer", "Line.LinkedTxn.TxnId")
-            key = (txn_type, txn_id)
-            field = "Balance" if txn_type == "Invoice" else "RemainingCredit"
-            available = Decimal(txn.get(field, 0)) + previous_applied.get(key, Decimal(0)) \
-                - applied.get(key, Decimal(0))
-            if amount > available:
-                raise BusinessValidation(
-                    f"The amount applied to {txn_type} {txn_id} ({amount}) exceeds what is open on it ({available}).",
-                    "Line.Amount", message="Invalid Amount")
-            applied[key] = applied.get(key, Decimal(0)) + amount
-            lines.append({"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": txn_type}]})
-        to_invoices = sum((v for (t, _), v in applied.items() if t == "Invoice"), Decimal(0))
-        credits = sum((v for (t, _), v in applied.items() if t == "CreditMemo"), Decimal(0))
-        if credits > to_invoices:
-            raise BusinessValidation(f"The credits applied ({credits}) exceed the amounts applied to invoices "
-                                     f"({to_invoices}).", "Line.Amount", message="Invalid Amount")
-        applied_total = to_invoices - credits
-        if applied_total > total:
-            raise BusinessValidation(f"The amounts applied ({applied_total}) exceed the payment total ({total}).",
-                                     "TotalAmt", message="Invalid Amount")
+        currency = _payment_currency(body, company, customer)
+        lines, applied = self._applied_lines(body, current, customer_id)
+        applied_total = _applied_total(applied, total)
         deposit = ref_value(body.get("DepositToAccountRef"), "DepositToAccountRef")
         if deposit is not None:
             backend.require_ref("Account", deposit, "DepositToAccountRef")
@@ -445,16 +420,89 @@ class PaymentModel(EntityModel):
                 "DepositToAccountRef": {"value": deposit} if deposit else None,
                 "ProcessPayment": False}
 
-    def finish(self, record: dict) -> dict:
-        return prune(record)
+    def _applied_lines(self, body: Record, current: Record | None,
+                       customer_id: str) -> tuple[list[Record], Applications]:
+        """The payment's lines, each applying an amount to one invoice or credit memo of the customer, and what
+        they apply in all."""
+        previous_applied = _applications(current) if current is not None else {}
+        applied: Applications = {}
+        lines = []
+        raw_lines = body.get("Line") or []
+        if not isinstance(raw_lines, list):
+            raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
+        for raw in raw_lines:
+            key, amount = self._application(raw, customer_id, previous_applied, applied)
+            applied[key] = applied.get(key, Decimal(0)) + amount
+            txn_type, txn_id = key
+            lines.append({"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": txn_type}]})
+        return lines, applied
 
-    def after_store(self, record: dict, previous: dict | None) -> None:
+    def _application(self, raw: Any, customer_id: str, previous_applied: Applications,
+                     applied: Applications) -> tuple[tuple[str, str], Decimal]:
+        """One payment line: ((TxnType, TxnId), amount), within what is open on that transaction (counting what
+        this payment applied to it before an update, and what its earlier lines apply)."""
+        if not isinstance(raw, dict):
+            raise InvalidRequest("Property Name:Line specified is unsupported or invalid", "Line")
+        amount = money(raw.get("Amount"), "Line.Amount", required=True)
+        if amount <= 0:
+            raise BusinessValidation("An applied amount must be positive", "Line.Amount")
+        linked = raw.get("LinkedTxn") or []
+        if not isinstance(linked, list) or len(linked) != 1 or not isinstance(linked[0], dict):
+            raise BusinessValidation("Each payment line must link exactly one transaction", "Line.LinkedTxn")
+        txn_id = str(linked[0].get("TxnId", ""))
+        txn_type = linked[0].get("TxnType")
+        if txn_type not in ("Invoice", "CreditMemo"):
+            raise BusinessValidation(f"Payments can be applied to invoices and credit memos only "
+                                     f"(TxnType={txn_type!r})", "Line.LinkedTxn.TxnType")
+        txn = self.backend.lookup(txn_type, txn_id)
+        if txn is None:
+            raise InvalidReference(f"Invalid Reference Id : {txn_type} {txn_id} does not exist",
+                                   "Line.LinkedTxn.TxnId")
+        if txn["CustomerRef"]["value"] != customer_id:
+            raise BusinessValidation(f"{txn_type} {txn_id} belongs to another customer", "Line.LinkedTxn.TxnId")
+        key = (txn_type, txn_id)
+        field = "Balance" if txn_type == "Invoice" else "RemainingCredit"
+        available = Decimal(txn.get(field, 0)) + previous_applied.get(key, Decimal(0)) \
+            - applied.get(key, Decimal(0))
+        if amount > available:
+            raise BusinessValidation(
+                f"The amount applied to {txn_type} {txn_id} ({amount}) exceeds what is open on it ({available}).",
+                "Line.Amount", message="Invalid Amount")
+        return key, amount
+
+    def after_store(self, record: Record, previous: Record | None) -> None:
         self.backend.apply_payment(record, previous)
 
 
-def _applications(payment: dict | None) -> dict[tuple[str, str], Decimal]:
+def _payment_currency(body: Record, company: CompanySettings, customer: Record) -> str:
+    """A payment is in its customer's currency (the home one without multi-currency)."""
+    home = company["home_currency"]
+    customer_currency = (customer.get("CurrencyRef") or {}).get("value", home)
+    currency = ref_value(body.get("CurrencyRef"), "CurrencyRef") or customer_currency
+    if currency != customer_currency or (not company["multicurrency"] and currency != home):
+        raise BusinessValidation(f"The currency of the payment ({currency}) must match the currency of the "
+                                 f"customer ({customer_currency}).", "CurrencyRef",
+                                 message="Invalid Currency")
+    return currency
+
+
+def _applied_total(applied: Applications, total: Decimal) -> Decimal:
+    """What a payment pays: applied to invoices less credits applied, at most its total."""
+    to_invoices = sum((v for (t, _), v in applied.items() if t == "Invoice"), Decimal(0))
+    credits = sum((v for (t, _), v in applied.items() if t == "CreditMemo"), Decimal(0))
+    if credits > to_invoices:
+        raise BusinessValidation(f"The credits applied ({credits}) exceed the amounts applied to invoices "
+                                 f"({to_invoices}).", "Line.Amount", message="Invalid Amount")
+    applied_total = to_invoices - credits
+    if applied_total > total:
+        raise BusinessValidation(f"The amounts applied ({applied_total}) exceed the payment total ({total}).",
+                                 "TotalAmt", message="Invalid Amount")
+    return applied_total
+
+
+def _applications(payment: Record | None) -> Applications:
     """What a payment applies: ``{(TxnType, TxnId): amount}``."""
-    out: dict[tuple[str, str], Decimal] = {}
+    out: Applications = {}
     for line in (payment or {}).get("Line", []):
         for link in line.get("LinkedTxn", []):
             if link.get("TxnType") in ("Invoice", "CreditMemo"):
