@@ -64,7 +64,7 @@ def atera_qbo_catalog_sync() -> None:
 
         result = gate(CATALOG_TABLES)
         result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},
-                          "qbo": {k: v["rows"] for k, v in qbo.items()}}
+                          "qbo": {k: v["rows"] for k, v in qbo.items() if k != "qbo_calls"}}
         return result
 
     @task

@@ -557,5 +557,27 @@ UPDATE stg_qbo_customers SET phone = raw_json::json -> 'PrimaryPhone' ->> 'FreeF
 
 UPDATE atera_qbo_alembic_version SET version_num='0007_qbo_customer_contacts' WHERE atera_qbo_alembic_version.version_num = '0006_review_overrides';
 
+-- Running upgrade 0007_qbo_customer_contacts -> 0008_token_expiry_and_metering
+
+ALTER TABLE oauth_tokens ADD COLUMN refresh_expires_at DOUBLE PRECISION;
+
+ALTER TABLE oauth_tokens ADD COLUMN refresh_hard_expires_at DOUBLE PRECISION;
+
+CREATE TABLE qbo_api_usage (
+    usage_id TEXT NOT NULL, 
+    realm_id TEXT NOT NULL, 
+    dag_id TEXT, 
+    run_id TEXT, 
+    task_id TEXT, 
+    reads INTEGER NOT NULL, 
+    writes INTEGER NOT NULL, 
+    recorded_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, 
+    PRIMARY KEY (usage_id)
+);
+
+CREATE INDEX ix_qbo_api_usage_realm ON qbo_api_usage (realm_id, recorded_at);
+
+UPDATE atera_qbo_alembic_version SET version_num='0008_token_expiry_and_metering' WHERE atera_qbo_alembic_version.version_num = '0007_qbo_customer_contacts';
+
 COMMIT;
 

@@ -555,3 +555,25 @@ UPDATE stg_qbo_customers SET phone = json_extract(raw_json, '$.PrimaryPhone.Free
 
 UPDATE atera_qbo_alembic_version SET version_num='0007_qbo_customer_contacts' WHERE atera_qbo_alembic_version.version_num = '0006_review_overrides';
 
+-- Running upgrade 0007_qbo_customer_contacts -> 0008_token_expiry_and_metering
+
+ALTER TABLE oauth_tokens ADD COLUMN refresh_expires_at REAL;
+
+ALTER TABLE oauth_tokens ADD COLUMN refresh_hard_expires_at REAL;
+
+CREATE TABLE qbo_api_usage (
+    usage_id TEXT NOT NULL, 
+    realm_id TEXT NOT NULL, 
+    dag_id TEXT, 
+    run_id TEXT, 
+    task_id TEXT, 
+    reads INTEGER NOT NULL, 
+    writes INTEGER NOT NULL, 
+    recorded_at TIMESTAMP NOT NULL, 
+    PRIMARY KEY (usage_id)
+);
+
+CREATE INDEX ix_qbo_api_usage_realm ON qbo_api_usage (realm_id, recorded_at);
+
+UPDATE atera_qbo_alembic_version SET version_num='0008_token_expiry_and_metering' WHERE atera_qbo_alembic_version.version_num = '0007_qbo_customer_contacts';
+

@@ -1,10 +1,13 @@
 """Settings from Airflow Connections and Variables (or the environment), with documented defaults.
 
 Connections (DESIGN.md B):
-- ``atera_default``: host = API base URL, password = API key; extra ``rate_per_minute`` (default 700).
+- ``atera_default``: host = API base URL, password = an Atera API token (a JWT, sent as ``Authorization: Bearer``)
+  or a legacy API key (sent as ``X-API-KEY``); extra ``auth`` (``bearer`` | ``api_key``) forces either, extra
+  ``rate_per_minute`` (default 700).
 - ``quickbooks_default``: host = API base URL, login = client id, password = client secret, extra ``realm_id``,
   ``refresh_token`` (seeds the token store once), ``oauth_base_url`` (default Intuit's), QBO's per-realm limits
-  ``rate_per_minute`` (default 500), ``batch_per_minute`` (40), ``max_in_flight`` (10),
+  ``rate_per_minute`` (default 500), ``rate_per_second`` (10), ``batch_per_minute`` (40), ``max_in_flight`` (10),
+  ``throttle_wait`` (seconds to wait after a 429 without Retry-After: Intuit says 60, the default),
   ``retry_initial_wait``/``retry_max_wait`` (seconds), ``throttle_deadline`` (seconds a task run may spend in all
   waiting out 429s, default 1800), ``error_deadline`` (seconds one request keeps retrying 5xx and connection
   errors, default 600) and ``environment`` (``production`` | ``sandbox``: which QBO web app the export report
@@ -72,15 +75,17 @@ def _base_url(conn: ConnInfo, default: str, name: str) -> str:
 @dataclass(frozen=True)
 class AteraSettings:
     base_url: str
-    api_key: str = field(repr=False)
+    api_key: str = field(repr=False)  # an API token (JWT, sent as a bearer token) or a legacy API key
     rate_per_minute: float = 700
+    auth: str | None = None  # extra ``auth``: bearer | api_key forces how the secret is sent (default: its shape)
 
     @classmethod
     def from_conn(cls, conn: ConnInfo, name: str = "atera_default") -> AteraSettings:
         if not conn.password:
-            raise ConfigError(f"connection {name}: password (the Atera API key) is empty")
+            raise ConfigError(f"connection {name}: password (the Atera API token or key) is empty")
+        auth = conn.extra.get("auth")
         return cls(_base_url(conn, "https://app.atera.com", name), conn.password,
-                   float(conn.extra.get("rate_per_minute", 700)))
+                   float(conn.extra.get("rate_per_minute", 700)), str(auth) if auth else None)
 
 
 @dataclass(frozen=True)
@@ -92,12 +97,14 @@ class QboSettings:
     refresh_token: str | None = field(default=None, repr=False)
     oauth_base_url: str = INTUIT_OAUTH_BASE
     rate_per_minute: float = 500
+    rate_per_second: int = 10
     batch_per_minute: int = 40
     max_in_flight: int = 10
     retry_initial_wait: float = 1.0
     retry_max_wait: float = 60.0
     throttle_deadline: float = 1800.0
     error_deadline: float = 600.0
+    throttle_wait: float = 60.0  # Intuit: "if you see 429, wait 60 seconds before retrying"
     environment: str = "production"
     default_sales_tax_code: str | None = None  # non-US: SalesTaxCodeRef of items created in QBO (qbo/taxes.py)
 
@@ -138,12 +145,14 @@ class QboSettings:
             refresh_token=extra.get("refresh_token"),
             oauth_base_url=str(extra.get("oauth_base_url") or INTUIT_OAUTH_BASE),
             rate_per_minute=float(extra.get("rate_per_minute", 500)),
+            rate_per_second=int(extra.get("rate_per_second", 10)),
             batch_per_minute=int(extra.get("batch_per_minute", 40)),
             max_in_flight=int(extra.get("max_in_flight", 10)),
             retry_initial_wait=float(extra.get("retry_initial_wait", 1.0)),
             retry_max_wait=float(extra.get("retry_max_wait", 60.0)),
             throttle_deadline=float(extra.get("throttle_deadline", 1800.0)),
             error_deadline=float(extra.get("error_deadline", 600.0)),
+            throttle_wait=float(extra.get("throttle_wait", 60.0)),
             revoke_url_override=str(extra["revoke_url"]) if extra.get("revoke_url") else None,
             environment=qbo_environment(extra.get("environment"), conn.host, name),
             default_sales_tax_code=str(extra["default_sales_tax_code"]).strip()

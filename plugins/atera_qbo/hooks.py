@@ -132,7 +132,8 @@ class AteraHook(_OwnsClient[AteraClient], BaseHook):
 
     def build_client(self) -> AteraClient:
         s = self.settings
-        return AteraClient(s.base_url, s.api_key, rate_per_minute=s.rate_per_minute, redis_client=redis_client())
+        return AteraClient(s.base_url, s.api_key, rate_per_minute=s.rate_per_minute, redis_client=redis_client(),
+                           auth=s.auth)
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -179,9 +180,10 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
     def build_client(self) -> QboClient:
         s = self.settings
         policy = RetryPolicy(initial_wait=s.retry_initial_wait, max_wait=s.retry_max_wait,
-                             throttle_deadline=s.throttle_deadline, error_deadline=s.error_deadline)
-        limits = QboLimits(per_minute=int(s.rate_per_minute), batch_per_minute=s.batch_per_minute,
-                           in_flight=s.max_in_flight)
+                             throttle_deadline=s.throttle_deadline, error_deadline=s.error_deadline,
+                             throttle_wait=s.throttle_wait)
+        limits = QboLimits(per_minute=int(s.rate_per_minute), per_second=s.rate_per_second or None,
+                           batch_per_minute=s.batch_per_minute, in_flight=s.max_in_flight)
         return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy, limits=limits,
                          redis_client=redis_client())
 

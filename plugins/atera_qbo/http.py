@@ -41,11 +41,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff knobs (seconds). QBO asks for 60 s after a 429; ``max_wait`` caps any single sleep.
+    """Backoff knobs (seconds); ``max_wait`` caps any single backoff sleep.
 
-    ``throttle_deadline``: how long a session (one task run) may spend in all waiting out 429s before the request
-    fails; ``error_deadline``: how long one request keeps retrying 5xx/connection errors; ``max_attempts``: an
-    optional cap on the attempts of one request that failed with 5xx/connection errors (429s do not count)."""
+    After a 429 the request waits what the API says: ``Retry-After`` when the answer has one, else
+    ``throttle_wait`` when set (QBO: "if you see 429, wait 60 seconds before retrying"), else an exponential
+    backoff (Atera publishes nothing). It is never retried sooner: when the wait would pass ``throttle_deadline``
+    (how long a session — one task run — may spend in all waiting out 429s) the request fails instead.
+    ``error_deadline``: how long one request keeps retrying 5xx/connection errors; ``max_attempts``: an optional
+    cap on the attempts of one request that failed with 5xx/connection errors (429s do not count)."""
 
     max_attempts: int | None = None
     initial_wait: float = 1.0
@@ -53,6 +56,7 @@ class RetryPolicy:
     timeout: float = 60.0  # per request (connect, read)
     throttle_deadline: float = 1800.0
     error_deadline: float = 600.0
+    throttle_wait: float | None = None
 
 
 class RateLimiter:
@@ -190,11 +194,12 @@ class ApiSession:
     # -- retries ---------------------------------------------------------------------------------------------
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        backoff = wait_random_exponential(multiplier=self.policy.initial_wait, max=self.policy.max_wait)(state)
+        backoff: float = wait_random_exponential(multiplier=self.policy.initial_wait, max=self.policy.max_wait)(state)
         if isinstance(exc, RateLimitedError):
             if exc.retry_after is not None:
-                backoff = min(max(exc.retry_after, backoff), self.policy.max_wait)
-            return max(min(backoff, self.policy.throttle_deadline - self.throttled_seconds), 0.0)
+                return exc.retry_after  # what the API asked for, never less
+            if self.policy.throttle_wait is not None:
+                return self.policy.throttle_wait
         return backoff
 
     def _stop(self, state: RetryCallState, errors: list[float]) -> bool:
@@ -202,9 +207,9 @@ class ApiSession:
         ``error_deadline`` seconds (or ``max_attempts`` of them)."""
         exc = state.outcome.exception() if state.outcome else None
         policy = self.policy
-        if isinstance(exc, RateLimitedError):  # the wait was cut to what is left before the deadline
+        if isinstance(exc, RateLimitedError):  # give up rather than retry sooner than the API asked
             with self._lock:
-                if self.throttled_seconds >= policy.throttle_deadline:
+                if self.throttled_seconds + state.upcoming_sleep > policy.throttle_deadline:
                     return True
                 self.throttled_seconds += state.upcoming_sleep
                 return False
@@ -215,9 +220,10 @@ class ApiSession:
 
     def request(self, method: str, path: str, *, entity: str, safe_to_retry: bool | None = None,
                 prepare: Callable[[], dict[str, Any]] | None = None, budgets: Sequence[Budget] = (),
-                **kwargs: Any) -> requests.Response:
+                on_attempt: Callable[[], None] | None = None, **kwargs: Any) -> requests.Response:
         """Send with retries. ``prepare`` is called before every attempt (fresh auth headers after a refresh);
-        each attempt holds a slot of every budget in ``budgets`` (taken in that order) until its answer."""
+        each attempt holds a slot of every budget in ``budgets`` (taken in that order) until its answer;
+        ``on_attempt`` is told of every attempt sent (metering)."""
         idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE") if safe_to_retry is None else safe_to_retry
 
         def retriable(exc: BaseException) -> bool:
@@ -239,10 +245,11 @@ class ApiSession:
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(self._send_once, method, path, entity, prepare, budgets, kwargs)
+        return retrying(self._send_once, method, path, entity, prepare, budgets, kwargs, on_attempt)
 
     def _send_once(self, method: str, path: str, entity: str, prepare: Callable[[], dict[str, Any]] | None,
-                   budgets: Sequence[Budget], kwargs: dict[str, Any]) -> requests.Response:
+                   budgets: Sequence[Budget], kwargs: dict[str, Any],
+                   on_attempt: Callable[[], None] | None = None) -> requests.Response:
         if self.limiter is not None:
             self.limiter.acquire()
         call_kwargs = dict(kwargs)
@@ -260,6 +267,8 @@ class ApiSession:
             for budget in budgets:
                 held.append((budget, budget.acquire()))
             self.request_count += 1
+            if on_attempt is not None:
+                on_attempt()
             response = self.session.request(method, url, timeout=self.policy.timeout, **call_kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetriableApiError(f"{entity}: {type(exc).__name__} talking to {self.base_url}",

@@ -17,6 +17,7 @@ import requests
 
 from ..errors import FatalApiError
 from ..http import ApiSession, RetryPolicy, json_object, make_limiter
+from .credentials import AteraCredential
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,8 @@ PAGE_SIZE = 50  # Atera's maximum itemsInPage
 MAX_PAGES = 100_000
 
 
-AUTH_HINTS = {
-    401: "Atera refused the API key (bad or revoked): put a valid key (Atera: Admin → API) in the password of the "
-         "atera_default connection",
-    403: "the Atera API key may not do this: use a key of an Atera admin in the atera_default connection",
-}
-
-
 def _describe(response: requests.Response) -> tuple[str, str | None]:
-    """Atera errors: ProblemDetails {title, detail} on 400s, empty bodies on 401/404 (a 401/403 says what to do)."""
-    if response.status_code in AUTH_HINTS:
-        return AUTH_HINTS[response.status_code], None
+    """Atera errors: ProblemDetails {title, detail} on 400s, empty bodies on 401/404."""
     try:
         body = response.json()
     except ValueError:
@@ -68,23 +60,31 @@ class AteraPaginator:
 
 
 class AteraClient:
-    def __init__(self, base_url: str, api_key: str, *, policy: RetryPolicy | None = None,
+    """``secret``: the connection's password, an API token (sent as a bearer token) or a legacy key (as
+    ``X-API-KEY``); ``auth`` forces either (the connection's extra ``auth``)."""
+
+    def __init__(self, base_url: str, secret: str, *, policy: RetryPolicy | None = None,
                  rate_per_minute: float | None = 700, account_key: str | None = None, burst: int = 1,
-                 redis_client: redis.Redis | None = None) -> None:
-        if not api_key:
-            raise ValueError("Atera API key is empty: set the password of the atera_default connection")
+                 redis_client: redis.Redis | None = None, auth: str | None = None) -> None:
+        self.credential = AteraCredential.of(secret, auth)
+        self.credential.warn_if_expiring()
         # Stable across processes (a shared limiter is keyed in Redis), and no secret in it: a digest of the key.
-        key_digest = hashlib.sha256(api_key.encode()).hexdigest()[:12]
+        key_digest = hashlib.sha256(secret.encode()).hexdigest()[:12]
         limiter_key = f"atera:{account_key or urlsplit(base_url).netloc}:{key_digest}"
-        self.http = ApiSession(base_url, policy=policy, describe=_describe,
+        self.http = ApiSession(base_url, policy=policy, describe=self._describe,
                                limiter=make_limiter(limiter_key, rate_per_minute, burst, redis_client))
-        self._api_key = api_key
 
     def close(self) -> None:
         self.http.close()
 
+    def _describe(self, response: requests.Response) -> tuple[str, str | None]:
+        """A 401/403 says which credential Atera refused and what to do; other errors Atera's own words."""
+        if response.status_code in (401, 403):
+            return self.credential.refusal_hint(response.status_code), None
+        return _describe(response)
+
     def _headers(self) -> dict[str, Any]:
-        return {"headers": {"X-API-KEY": self._api_key}}
+        return {"headers": self.credential.headers()}
 
     def get(self, path: str, params: dict[str, Any] | None = None, *, entity: str) -> Any:
         response = self.http.request("GET", f"/api/v3{path}", params=params, entity=entity, prepare=self._headers)

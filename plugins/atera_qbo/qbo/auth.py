@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 EARLY_REFRESH_SECONDS = 300  # refresh an access token this long before it expires
 LEASE_SECONDS = 30
+EXPIRY_WARNING_DAYS = 30  # warn this long before a refresh token's rolling or hard expiry
+HARD_EXPIRY_HEADER = "x-include-refresh-token-hard-expires-in"  # asks Intuit for the chain's hard expiry
 
 
 class Cipher(Protocol):
@@ -55,13 +57,14 @@ class TokenEndpoint:
     timeout: float = 30.0
     revoke_url: str | None = None
 
-    def _post(self, what: str, url: str, **kwargs: Any) -> requests.Response:
+    def _post(self, what: str, url: str, *, extra_headers: dict[str, str] | None = None,
+              **kwargs: Any) -> requests.Response:
         """POST to an Intuit OAuth endpoint with the client's Basic auth; connection trouble, 429 and 5xx are
         retriable."""
         basic = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        headers = {"Authorization": f"Basic {basic}", "Accept": "application/json", **(extra_headers or {})}
         try:
-            response = requests.post(url, headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
-                                     timeout=self.timeout, **kwargs)
+            response = requests.post(url, headers=headers, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetriableApiError(f"QBO token {what}: {type(exc).__name__}", entity="QBO OAuth") from exc
         if response.status_code >= 500 or response.status_code == 429:
@@ -79,15 +82,18 @@ class TokenEndpoint:
                             "the quickbooks_default connection", status=response.status_code, entity="QBO OAuth")
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """A refresh; the answer carries both refresh-token expiries (``x_refresh_token_expires_in``, and
+        ``x_refresh_token_hard_expires_in`` because we ask for it), in seconds."""
         response = self._post("refresh", self.url, data={"grant_type": "refresh_token",
-                                                         "refresh_token": refresh_token})
+                                                         "refresh_token": refresh_token},
+                              extra_headers={HARD_EXPIRY_HEADER: "true"})
         if response.status_code != 200:
             try:
                 error = response.json().get("error", "")
             except ValueError:
                 error = ""
             hint = {
-                "invalid_grant": "the refresh token was already used or revoked (the app was disconnected in "
+                "invalid_grant": "the refresh token was already used, revoked or expired (the app was disconnected in "
                                  "Intuit): run the atera_qbo_disconnect DAG, authorize the app again in Intuit and "
                                  "put the new refresh token in the quickbooks_default connection "
                                  "(extra.refresh_token); see README 'Disconnecting and reconnecting QBO'",
@@ -188,21 +194,45 @@ class TokenStore:
     def _refresh(self, version: int) -> tuple[str, int]:
         row = self._row()
         body = self.endpoint.refresh(self._token(row.refresh_token, "refresh token"))
-        expires_at = self.clock() + float(body.get("expires_in", 3600))
+        now = self.clock()
+        values = {"refresh_token": self._enc(body["refresh_token"]), "access_token": self._enc(body["access_token"]),
+                  "access_expires_at": now + float(body.get("expires_in", 3600)), "updated_at": _now(),
+                  "refresh_expires_at": _expiry(now, body.get("x_refresh_token_expires_in"),
+                                                row.refresh_expires_at),
+                  "refresh_hard_expires_at": _expiry(now, body.get("x_refresh_token_hard_expires_in"),
+                                                     row.refresh_hard_expires_at)}
         with self.engine.begin() as conn:
             result = conn.execute(
                 sa.update(self.tokens)
                 .where(self.tokens.c.realm_id == self.realm_id, self.tokens.c.lease_owner == self.owner)
-                .values(refresh_token=self._enc(body["refresh_token"]), access_token=self._enc(body["access_token"]),
-                        access_expires_at=expires_at, version=version + 1, updated_at=_now()))
+                .values(version=version + 1, **values))
             if result.rowcount != 1:  # pragma: no cover - the lease outlived LEASE_SECONDS: never drop a token
-                conn.execute(
-                    sa.update(self.tokens).where(self.tokens.c.realm_id == self.realm_id)
-                    .values(refresh_token=self._enc(body["refresh_token"]),
-                            access_token=self._enc(body["access_token"]), access_expires_at=expires_at,
-                            version=self.tokens.c.version + 1, updated_at=_now()))
+                conn.execute(sa.update(self.tokens).where(self.tokens.c.realm_id == self.realm_id)
+                             .values(version=self.tokens.c.version + 1, **values))
         log.info("QBO realm %s: access token refreshed (chain version %d)", self.realm_id, version + 1)
+        self.warn_if_expiring(now)
         return body["access_token"], version + 1
+
+    def expiries(self) -> TokenExpiries:
+        """When the stored refresh token stops working: its rolling expiry and the grant's hard end (UTC; None
+        until the first refresh tells, or when Intuit did not say)."""
+        row = self._row()
+        return TokenExpiries(_at(row.refresh_expires_at), _at(row.refresh_hard_expires_at))
+
+    def warn_if_expiring(self, now: float | None = None) -> list[str]:
+        """Warnings (logged, and answered) from ``EXPIRY_WARNING_DAYS`` before either expiry."""
+        moment = datetime.fromtimestamp(self.clock() if now is None else now, UTC)
+        out = []
+        for what, at in self.expiries().named():
+            if at is None or (at - moment).total_seconds() > EXPIRY_WARNING_DAYS * 86400:
+                continue
+            days = (at - moment).total_seconds() / 86400
+            state = f"expired on {at:%Y-%m-%d}" if days <= 0 else f"expires on {at:%Y-%m-%d} (in {days:.0f} day(s))"
+            text = (f"QBO realm {self.realm_id}: the refresh token's {what} {state}: reconnect QuickBooks before "
+                    "then (README 'Disconnecting and reconnecting QBO'), or every QBO call will be refused")
+            log.warning(text)
+            out.append(text)
+        return out
 
     def current_refresh_token(self) -> str | None:
         """The refresh token in force (None when none is stored)."""
@@ -216,6 +246,27 @@ class TokenStore:
         reconnect): the next ``TokenStore`` for this realm seeds it again from the connection's refresh token."""
         with self.engine.begin() as conn:
             conn.execute(sa.delete(self.tokens).where(self.tokens.c.realm_id == self.realm_id))
+
+
+@dataclass(frozen=True)
+class TokenExpiries:
+    rolling: datetime | None  # Intuit's 100 days, renewed by every rotation
+    hard: datetime | None  # the grant's end: no rotation moves it
+
+    def named(self) -> list[tuple[str, datetime | None]]:
+        return [("rolling expiry", self.rolling), ("hard expiry", self.hard)]
+
+
+def _expiry(now: float, seconds: Any, known: float | None) -> float | None:
+    """An expiry from an answer's ``..._expires_in`` seconds; the one already known when the answer is silent."""
+    try:
+        return now + float(seconds) if seconds is not None else known
+    except (TypeError, ValueError):
+        return known
+
+
+def _at(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch else None
 
 
 def _now() -> datetime:

@@ -9,6 +9,7 @@ batches back to back is paced to QBO's ceiling instead of running into 429s.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -78,9 +79,14 @@ class QboLimits:
     against a time-scaled twin."""
 
     per_minute: int | None = 500
+    per_second: int | None = 10
     batch_per_minute: int | None = 40
     in_flight: int | None = 10
     minute: float = 60.0
+
+    @property
+    def second(self) -> float:
+        return self.minute / 60.0
 
 
 class QboBudgets:
@@ -90,14 +96,41 @@ class QboBudgets:
         self.limits = limits
         self.batch = make_budget("batch", limits.batch_per_minute, limits.minute, key=key, redis_client=redis_client)
         per_minute = make_budget("requests", limits.per_minute, limits.minute, key=key, redis_client=redis_client)
+        per_second = make_budget("per_second", limits.per_second, limits.second, key=key, redis_client=redis_client)
         in_flight = make_budget("in_flight", limits.in_flight, 0.0, key=key, redis_client=redis_client)
         # taken in this order (the scarcest first), so a request waiting for a batch slot holds nothing else
-        self.request: tuple[Budget, ...] = tuple(b for b in (per_minute, in_flight) if b is not None)
+        self.request: tuple[Budget, ...] = tuple(b for b in (per_minute, per_second, in_flight) if b is not None)
 
     def for_path(self, path: str) -> tuple[Budget, ...]:
         if path.rstrip("/").endswith("/batch") and self.batch is not None:
             return (self.batch, *self.request)
         return self.request
+
+
+class Metered:
+    """QBO requests as Intuit meters them: reads and queries ("CorePlus": metered, and capped for Builder-tier
+    apps) apart from writes (creates, updates, batches of creates: not metered). Every attempt sent counts;
+    thread-safe (listings fetch pages ahead in threads)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.writes = 0
+        self._lock = threading.Lock()
+
+    def count(self, read: bool) -> None:
+        with self._lock:
+            if read:
+                self.reads += 1
+            else:
+                self.writes += 1
+
+    def as_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {"reads": self.reads, "writes": self.writes}
+
+
+def is_read(method: str, path: str) -> bool:
+    return method.upper() == "GET" or path.rstrip("/").endswith(("/query", "/cdc"))
 
 
 class QboClient:
@@ -111,6 +144,7 @@ class QboClient:
         self.budgets = QboBudgets(f"qbo:{urlsplit(base_url).netloc}:{realm_id}", limits, redis_client)
         self.http = ApiSession(base_url, policy=policy, describe=_describe)
         self._version: int | None = None
+        self.metered = Metered()
 
     def close(self) -> None:
         self.http.close()
@@ -123,10 +157,11 @@ class QboClient:
         url = f"/v3/company/{self.realm_id}{path}"
         params = dict(kwargs.pop("params", None) or {})
         params.setdefault("minorversion", MINOR_VERSION)
-        budgets = self.budgets.for_path(path)
+        read = is_read(method, path)
+        kwargs.update(budgets=self.budgets.for_path(path), on_attempt=lambda: self.metered.count(read))
         try:
             response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
-                                         safe_to_retry=True, budgets=budgets, **kwargs)
+                                         safe_to_retry=True, **kwargs)
         except AuthError as exc:
             if exc.status != 401:
                 raise
@@ -134,7 +169,7 @@ class QboClient:
             self.tokens.access_token(stale_version=self._version)  # refreshes unless another worker just did
             try:
                 response = self.http.request(method, url, entity=entity, params=params, prepare=self._auth,
-                                             safe_to_retry=True, budgets=budgets, **kwargs)
+                                             safe_to_retry=True, **kwargs)
             except AuthError as again:
                 raise AuthError(f"{again} — refused again with a freshly refreshed token: this app may no longer "
                                 f"access QBO company {self.realm_id} (disconnected in Intuit, or the wrong "

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..errors import ConfigError
+from ..errors import ApiError, ConfigError
 from ..staging.db import table, utcnow
 
 log = logging.getLogger(__name__)
@@ -75,20 +75,37 @@ def require_connected(engine: sa.Engine, realm_id: str, seed_refresh_token: str 
 def disconnect(engine: sa.Engine, *, realm_id: str, confirm: str | None, actor: str | None,
                seed_refresh_token: str | None, stored_refresh_token: Callable[[], str | None],
                revoke: Callable[[str], None], forget: Callable[[], None]) -> dict[str, Any]:
-    """Revoke, forget the tokens, record. ``confirm`` must be the realm id, else nothing changes."""
+    """Revoke, forget the tokens, record. ``confirm`` must be the realm id, else nothing changes. A revoke Intuit
+    refuses (or cannot be reached for) does not stop the rest: the tokens are deleted and the disconnect recorded
+    all the same, and the answer says which revokes failed (the app can also be disconnected in Intuit's app
+    management, which revokes every token)."""
     if (confirm or "").strip() != realm_id:
         raise ConfigError(f"refused: param confirm must be the realm id {realm_id} of the company to disconnect "
                           f"(got {confirm!r}); nothing was changed")
     last = latest_event(engine, realm_id)
     if last is not None and last.event == "disconnected":
         return {"realm_id": realm_id, "already_disconnected": True, "at": str(last.at)}
-    revoked = []
+    revoked, refused = [], []
     for token in dict.fromkeys(t for t in (stored_refresh_token(), seed_refresh_token) if t):
-        revoke(token)
-        revoked.append(fingerprint(token))
+        try:
+            revoke(token)
+            revoked.append(fingerprint(token))
+        except (ApiError, ConfigError) as exc:  # the rest of the disconnect must happen all the same
+            refused.append(str(exc))
+            log.warning("QBO company %s: revoking a refresh token failed (%s); the disconnect goes on", realm_id,
+                        exc)
     forget()
+    detail = f"revoked {len(revoked)} refresh token(s); stored tokens deleted"
+    if refused:
+        detail += f"; {len(refused)} revoke(s) refused: {'; '.join(refused)[:500]}"
     with engine.begin() as conn:
-        _record(conn, engine, realm_id, "disconnected", actor, seed_refresh_token,
-                f"revoked {len(revoked)} refresh token(s); stored tokens deleted")
-    log.info("QBO company %s disconnected by %s (%d token(s) revoked)", realm_id, actor, len(revoked))
-    return {"realm_id": realm_id, "revoked": len(revoked), "by": actor, "how_to_reconnect": RECONNECT_HOW}
+        _record(conn, engine, realm_id, "disconnected", actor, seed_refresh_token, detail)
+    log.info("QBO company %s disconnected by %s (%d token(s) revoked, %d refused)", realm_id, actor, len(revoked),
+             len(refused))
+    out: dict[str, Any] = {"realm_id": realm_id, "revoked": len(revoked), "by": actor,
+                           "how_to_reconnect": RECONNECT_HOW}
+    if refused:
+        out["revoke_refused"] = refused
+        out["note"] = ("Intuit did not revoke every token: the stored tokens were deleted and the disconnect "
+                       "recorded anyway; to be sure, disconnect the app in Intuit's app management too")
+    return out

@@ -203,7 +203,16 @@ oauth_tokens = sa.Table(
     Column("refresh_token", Text, nullable=False), Column("access_token", Text),
     Column("access_expires_at", Double, nullable=False), Column("version", Integer, nullable=False),
     Column("lease_owner", Text), Column("lease_until", Double, nullable=False),
-    Column("updated_at", TS, nullable=False))
+    Column("updated_at", TS, nullable=False),
+    # epoch seconds: the refresh token's rolling expiry (renewed by each rotation) and the grant's hard end
+    Column("refresh_expires_at", Double), Column("refresh_hard_expires_at", Double))
+
+# The QBO calls of each task run, as Intuit meters them: reads and queries are metered, writes are not.
+qbo_api_usage = sa.Table(
+    "qbo_api_usage", metadata, Column("usage_id", Text, primary_key=True), Column("realm_id", Text, nullable=False),
+    *_text("dag_id", "run_id", "task_id"), Column("reads", Integer, nullable=False),
+    Column("writes", Integer, nullable=False), Column("recorded_at", TS, nullable=False),
+    sa.Index("ix_qbo_api_usage_realm", "realm_id", "recorded_at"))
 
 sync_watermarks = sa.Table(
     "sync_watermarks", metadata, Column("entity", Text, primary_key=True), Column("watermark", Text),

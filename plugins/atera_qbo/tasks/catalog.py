@@ -35,7 +35,8 @@ def extract_atera_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
 def extract_qbo_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
     with wiring() as w:
         results = run_qbo_extraction(w.qbo, w.engine, full_refresh=full_refresh)
-    return {k: v.as_dict() for k, v in results.items()}
+        calls = w.qbo_calls()
+    return {**{k: v.as_dict() for k, v in results.items()}, "qbo_calls": calls}
 
 
 def _invoice_scopes(lo: str, hi: str) -> dict[str, Any]:

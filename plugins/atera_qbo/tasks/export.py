@@ -79,9 +79,10 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
         result = export_invoices(w.engine, w.qbo, batch_id=batch_id, run_id=run_id, date_from=start, date_to=end,
                                  numbers=wanted, dry_run=dry_run, try_number=try_number, prepare=prepare,
                                  report_path=report, app_url=w.qbo_settings.app_url)
+        calls = w.qbo_calls()
     summary = {**result.as_dict(), "report_csv": str(report), "customers_mapped": missing.customers_created,
                "customer_problems": missing.customer_problems, "items_mapped": missing.items_created,
-               "item_problems": missing.item_problems}
+               "item_problems": missing.item_problems, "qbo_calls": calls}
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
     raise_for_problems(result)
     return summary

@@ -64,6 +64,8 @@ def match(*, overrides_path: str | None, commit: bool, create_unmatched_in_qbo: 
             write_review(w.review_dir, stamp, for_review(after_commit(review, steps)), keep)
         if replace_atera_catalog:
             summary["catalog_replacement"] = _replace_catalog(w, review, stamp, commit=commit)
+        if commit:
+            summary["qbo_calls"] = w.qbo_calls()
     log.info("matching: %s", summary)
     return summary
 

@@ -23,7 +23,8 @@ def reconcile(*, date_from: str | None, date_to: str | None, finding_types: list
         result = run_reconciliation(w.engine, qbo=w.qbo, atera=w.atera, review_dir=w.review_dir,
                                     run_id=run_id or "manual", date_from=date_from, date_to=date_to,
                                     types=finding_types, stale_days=stale_days, app_url=w.qbo_settings.app_url)
-    summary = result.as_dict()
+        calls = w.qbo_calls()
+    summary = {**result.as_dict(), "qbo_calls": calls}
     summary["critical_findings"] = [{k: getattr(f, k) for k in ("type", "atera_id", "qbo_id", "detail")}
                                     for f in result.critical[:50]]
     summary["critical_count"] = len(result.critical)

@@ -3,6 +3,7 @@ its settings, and the error contract every task function follows (``fail_fatal``
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
+from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from ..atera.api import AteraApi
@@ -18,7 +20,9 @@ from ..config import QboSettings, review_dir, variable
 from ..errors import ConfigError, FatalError
 from ..hooks import AteraHook, QuickBooksHook, StagingHook
 from ..qbo.api import QboApi
+from ..qbo.usage import record_usage
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -50,8 +54,11 @@ class Wiring:
 
     @cached_property
     def qbo_hook(self) -> QuickBooksHook:
-        """The QBO connection (settings, token chain); no client is opened until ``qbo`` is used."""
-        return self._stack.enter_context(QuickBooksHook(staging=self.staging))
+        """The QBO connection (settings, token chain); no client is opened until ``qbo`` is used. When the task
+        ends, the calls its client made are recorded as Intuit meters them (``qbo_api_usage``), then it closes."""
+        hook = self._stack.enter_context(QuickBooksHook(staging=self.staging))
+        self._stack.callback(self._record_usage, hook)
+        return hook
 
     @property
     def qbo_settings(self) -> QboSettings:
@@ -65,10 +72,41 @@ class Wiring:
     def atera(self) -> AteraApi:
         return self._stack.enter_context(AteraHook()).get_conn()
 
+    def qbo_calls(self) -> dict[str, int]:
+        """The QBO requests this task sent so far, as Intuit meters them (for the task's result)."""
+        client = self.qbo_hook.__dict__.get("client") if "qbo_hook" in self.__dict__ else None
+        return client.metered.as_dict() if client is not None else {"reads": 0, "writes": 0}
+
+    def _record_usage(self, hook: QuickBooksHook) -> None:
+        client = hook.__dict__.get("client")
+        if client is None:
+            return  # no client was opened: no call was made
+        calls = client.metered.as_dict()
+        if not any(calls.values()):
+            return
+        ids = task_ids()
+        try:
+            record_usage(self.engine, hook.settings.realm_id, calls, **ids)
+        except sa.exc.SQLAlchemyError:  # the task's work is done: a metering row is not worth failing it over
+            log.warning("could not record %s QBO call(s) of %s", calls, ids, exc_info=True)
+        log.info("QBO calls of this task as Intuit meters them: %d read(s) (metered), %d write(s)",
+                 calls["reads"], calls["writes"])
+
     @cached_property
     def review_dir(self) -> Path:
         """Where review, override and report files go (Variable ``atera_qbo_review_dir``, else the default)."""
         return review_dir(variable)
+
+
+def task_ids() -> dict[str, str | None]:
+    """The running task's dag, run and task ids (all None outside an Airflow task: a test, the CLI)."""
+    try:
+        context = get_current_context()
+    except Exception:  # noqa: BLE001 - no task context here (Airflow raises its own error type for that)
+        return {"dag_id": None, "run_id": None, "task_id": None}
+    ti = context.get("ti")
+    return {"dag_id": getattr(ti, "dag_id", None), "run_id": context.get("run_id"),
+            "task_id": getattr(ti, "task_id", None)}
 
 
 @contextmanager
