@@ -38,7 +38,7 @@ def test_the_extra_auth_forces_either_and_a_bad_value_is_named():
     assert AteraCredential.of(token(), "API_KEY").auth == AteraAuth.API_KEY
     with pytest.raises(ConfigError, match="extra auth='oauth' is not bearer or api_key"):
         AteraCredential.of("k", "oauth")
-    with pytest.raises(ConfigError, match="password .* is empty"):
+    with pytest.raises(ConfigError, match=r"password .* is empty"):
         AteraCredential.of("")
 
 
