@@ -13,7 +13,7 @@ def test_clean_name_trims_and_collapses_blanks():
     assert rules.clean_name(None) == ""
 
 
-@pytest.mark.parametrize("name,entity,expected", [
+@pytest.mark.parametrize(("name", "entity", "expected"), [
     ("", "customer", ["has no name"]),
     ("A:B", "customer", ["contains ':' (QBO forbids it in names)"]),
     ("x" * 501, "customer", ["is longer than QBO's 500 characters"]),
@@ -42,12 +42,14 @@ def test_request_id_is_derived_from_its_parts_and_fits_qbo():
     assert len(rid) == 32 <= 50
 
 
-def test_customer_payload_carries_name_address_and_phone():
+def test_customer_payload_carries_name_address_as_billing_and_shipping_and_phone():
+    """QBO taxes a US invoice by its ship-to address (the customer's shipping address by default): a customer
+    created without one would be taxed at the MSP's own rate."""
     rec = {"name": " North  Clinic ", "address": "1 Main St", "city": "Dayton", "state": "OH", "zip_code": "45402",
            "country": None, "phone": "555-0100"}
+    where = {"Line1": "1 Main St", "City": "Dayton", "CountrySubDivisionCode": "OH", "PostalCode": "45402"}
     assert rules.customer_payload(rec) == {
-        "DisplayName": "North Clinic", "CompanyName": "North Clinic",
-        "BillAddr": {"Line1": "1 Main St", "City": "Dayton", "CountrySubDivisionCode": "OH", "PostalCode": "45402"},
+        "DisplayName": "North Clinic", "CompanyName": "North Clinic", "BillAddr": where, "ShipAddr": where,
         "PrimaryPhone": {"FreeFormNumber": "555-0100"}}
     assert rules.customer_payload({"name": "y" * 120}) == {"DisplayName": "y" * 120, "CompanyName": "y" * 100}
 

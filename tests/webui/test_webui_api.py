@@ -477,3 +477,50 @@ def test_a_version_never_reasserts_a_decision_its_author_did_not_make(world):
     assert in_a == {("customer", "1"): "skip"}
     assert in_b == {("customer", "4"): "create"}  # Northwind's old "match" is not in B's version
     assert northwind.qbo_id  # (the row B's review still showed as matched)
+
+
+@pytest.fixture
+def restricted(world, monkeypatch):
+    """Airflow's auth manager, with the auditor's login narrowed as an admin would: no task logs, and no read on
+    the reconciliation DAG (the SimpleAuthManager's roles are coarser than FAB's or Keycloak's)."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+
+    manager = get_auth_manager()
+    allowed = manager.is_authorized_dag
+
+    def is_authorized_dag(*, method, user, access_entity=None, details=None):
+        if user.get_name() == "auditor" and (access_entity == DagAccessEntity.TASK_LOGS
+                                             or (details and details.id == "atera_qbo_reconciliation")):
+            return False
+        return allowed(method=method, user=user, access_entity=access_entity, details=details)
+
+    monkeypatch.setattr(manager, "is_authorized_dag", is_authorized_dag)
+    return world
+
+
+def test_error_text_from_task_logs_is_shown_only_to_who_may_read_them(restricted, monkeypatch):
+    from atera_qbo.webui.runs import RunOutcome
+
+    failed = RunOutcome("atera_qbo_invoice_export", "manual__9", "failed", None,
+                        ["AirflowFailException: invoice 1042 blocked: customer 7 has no QBO customer"])
+    monkeypatch.setattr(restricted["runs"], "outcome", lambda dag_id, run_id: failed)
+    client = restricted["client"]
+    restricted["login"]("finance", "user")
+    assert "invoice 1042 blocked" in client.get("/atera-qbo/export/runs/manual__9").text
+    restricted["login"]("auditor", "viewer")
+    page = client.get("/atera-qbo/export/runs/manual__9")
+    assert page.status_code == 200 and "failed" in page.text
+    assert "invoice 1042" not in page.text and "task logs, which your login may not read" in page.text
+
+
+def test_the_reconciliation_report_needs_read_on_the_reconciliation_dag(restricted):
+    client, review_dir = restricted["client"], restricted["review_dir"]
+    (review_dir / "reconciliation_latest.html").write_text("<html><body>3 critical findings</body></html>")
+    restricted["login"]("finance", "user")
+    assert "3 critical findings" in client.get("/atera-qbo/reconciliation").text
+    assert 'href="/atera-qbo/reconciliation"' in client.get("/atera-qbo/").text
+    restricted["login"]("auditor", "viewer")
+    refused = client.get("/atera-qbo/reconciliation", headers={"Accept": "application/json"})
+    assert refused.status_code == 403 and "atera_qbo_reconciliation" in refused.json()["detail"]
+    assert 'href="/atera-qbo/reconciliation"' not in client.get("/atera-qbo/").text  # no link to a refused page

@@ -66,16 +66,30 @@ def request_id(*parts: Any) -> str:
 
 def customer_payload(rec: Mapping[str, Any]) -> dict[str, Any]:
     """A QBO Customer create from a staged Atera customer (``name``, ``address``, ``city``, ``state``,
-    ``zip_code``, ``country``, ``phone``; missing keys are left out)."""
+    ``zip_code``, ``country``, ``phone``; missing keys are left out). Atera's address is the billing AND the
+    shipping address: QBO's automated US sales tax is computed from the ship-to address (the customer's
+    shipping address by default), and without one from the company's own — every customer would be taxed at the
+    MSP's rate."""
     name = clean_name(rec.get("name"))
     payload: dict[str, Any] = {"DisplayName": name, "CompanyName": name[:COMPANY_NAME_MAX]}
-    addr = {key: text_or_none(rec.get(src)) for key, src in _ADDRESS_FIELDS if text_or_none(rec.get(src))}
+    addr = address(rec)
     if addr:
         payload["BillAddr"] = addr
+        payload["ShipAddr"] = dict(addr)
     phone = text_or_none(rec.get("phone"))
     if phone:
         payload["PrimaryPhone"] = {"FreeFormNumber": phone[:PHONE_MAX]}
     return payload
+
+
+def address(rec: Mapping[str, Any]) -> dict[str, str]:
+    """A QBO PhysicalAddress from a staged Atera customer's address fields (the empty ones left out)."""
+    out: dict[str, str] = {}
+    for key, src in _ADDRESS_FIELDS:
+        value = text_or_none(rec.get(src))
+        if value:
+            out[key] = value
+    return out
 
 
 def text_or_none(value: Any) -> str | None:

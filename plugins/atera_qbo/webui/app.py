@@ -26,7 +26,15 @@ from . import deps, runs, store
 from . import invoices as inv
 from . import review as rv
 from .deps import CurrentReview, Engine, QboAppUrl, Runs, Today
-from .pages import ReadExport, ReadWizard, RunExport, RunMatching, http_error, security_headers
+from .pages import (
+    ReadExport,
+    ReadReconciliation,
+    ReadWizard,
+    RunExport,
+    RunMatching,
+    http_error,
+    security_headers,
+)
 from .security import check_csrf
 
 HERE = Path(__file__).resolve().parent
@@ -194,7 +202,7 @@ def version_page(page: ReadWizard, engine: Engine, dag_runs: Runs, version: int,
     found = store.get(engine, version)
     if found is None:
         raise HTTPException(404, f"no overrides version {version}")
-    outcome = dag_runs.outcome(runs.MATCHING_DAG, found.dag_run_id) if found.dag_run_id else None
+    outcome = page.outcome(dag_runs.outcome(runs.MATCHING_DAG, found.dag_run_id)) if found.dag_run_id else None
     return page.render("version.html", title=f"Overrides version {version}", v=found, outcome=outcome,
                        saved=bool(saved))
 
@@ -244,7 +252,7 @@ def export_run(page: RunExport, today: Today, dag_runs: Runs, date_from: Annotat
 
 @exports.get("/export/runs/{run_id}", response_class=HTMLResponse)
 def export_report(page: ReadExport, engine: Engine, dag_runs: Runs, run_id: str) -> HTMLResponse:
-    outcome = dag_runs.outcome(runs.EXPORT_DAG, run_id)
+    outcome = page.outcome(dag_runs.outcome(runs.EXPORT_DAG, run_id))
     if outcome is None:
         raise HTTPException(404, f"no run {run_id} of {runs.EXPORT_DAG}")
     batch = inv.batch_of_run(engine, run_id) if outcome.finished else None
@@ -261,7 +269,7 @@ def static(page: ReadWizard, name: str) -> Response:
 
 
 @common.get("/reconciliation", response_class=HTMLResponse)
-def reconciliation(page: ReadWizard) -> Response:
+def reconciliation(page: ReadReconciliation) -> Response:
     path = page.review_dir / "reconciliation_latest.html"
     if not path.exists():
         raise HTTPException(404, "no reconciliation report yet: run atera_qbo_reconciliation")

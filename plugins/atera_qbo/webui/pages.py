@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ..html import environment
 from . import deps, runs
-from .security import can_read, can_run, csrf_token, login_url, may_run
+from .security import can_read, can_run, csrf_token, login_url, may_read, may_read_logs, may_run
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -52,8 +52,15 @@ class Page:
         page = template_page(
             self.request, name, user=self.user_name, csrf=csrf_token(self.request, self.user),
             can_commit=may_run(self.user, runs.MATCHING_DAG), can_export=may_run(self.user, runs.EXPORT_DAG),
-            has_recon=(self.review_dir / "reconciliation_latest.html").exists(), **values)
+            has_recon=(self.review_dir / "reconciliation_latest.html").exists()
+            and may_read(self.user, runs.RECONCILIATION_DAG), **values)
         return HTMLResponse(page, status_code=status_code)
+
+    def outcome(self, found: runs.RunOutcome | None) -> runs.RunOutcome | None:
+        """A run's outcome as this user may see it: log-derived error text only for who may read task logs."""
+        if found is None or may_read_logs(self.user, found.dag_id):
+            return found
+        return found.without_log_text()
 
     def refused(self, title: str, message: str, status_code: int = 400) -> HTMLResponse:
         return self.render("error.html", status_code, title=title, message=message)
@@ -65,6 +72,7 @@ _WizardReader = Annotated[Any, Depends(can_read(runs.MATCHING_DAG))]
 _MatchingRunner = Annotated[Any, Depends(can_run(runs.MATCHING_DAG))]
 _ExportReader = Annotated[Any, Depends(can_read(runs.EXPORT_DAG))]
 _ExportRunner = Annotated[Any, Depends(can_run(runs.EXPORT_DAG))]
+_ReconciliationReader = Annotated[Any, Depends(can_read(runs.RECONCILIATION_DAG))]
 
 
 def _read_wizard(request: Request, review_dir: deps.ReviewDir, user: _WizardReader) -> Page:
@@ -83,7 +91,12 @@ def _run_export(request: Request, review_dir: deps.ReviewDir, user: _ExportRunne
     return Page(request, user, review_dir)
 
 
+def _read_reconciliation(request: Request, review_dir: deps.ReviewDir, user: _ReconciliationReader) -> Page:
+    return Page(request, user, review_dir)
+
+
 ReadWizard = Annotated[Page, Depends(_read_wizard)]
+ReadReconciliation = Annotated[Page, Depends(_read_reconciliation)]
 RunMatching = Annotated[Page, Depends(_run_matching)]
 ReadExport = Annotated[Page, Depends(_read_export)]
 RunExport = Annotated[Page, Depends(_run_export)]

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 MATCHING_DAG = "atera_qbo_matching"
 EXPORT_DAG = "atera_qbo_invoice_export"
+RECONCILIATION_DAG = "atera_qbo_reconciliation"
 TASK_OF = {MATCHING_DAG: "commit", EXPORT_DAG: "export"}  # the task whose return value is the outcome
 FINISHED = ("success", "failed")
 
@@ -38,6 +39,14 @@ class RunOutcome:
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
+
+    def without_log_text(self) -> RunOutcome:
+        """This outcome for a user who may not read the DAG's task logs: the errors (taken from them) withheld."""
+        if not self.errors:
+            return self
+        return RunOutcome(self.dag_id, self.run_id, self.state, self.result,
+                          ["the run failed; its error comes from the task logs, which your login may not read: "
+                           "ask someone who may, or an Airflow admin for the permission"])
 
 
 def trigger(dag_id: str, conf: dict[str, Any], user: str) -> str:

@@ -25,11 +25,12 @@ CSRF_MAX_AGE = 12 * 3600
 _PROCESS_SECRET = secrets.token_hex(32)  # only when Airflow has no [api] secret_key: tokens valid in this process
 
 
-def _allowed(user: Any, dag_id: str, method: Literal["GET", "POST"], runs: bool) -> bool:
+def _allowed(user: Any, dag_id: str, method: Literal["GET", "POST"], runs: bool,
+             entity: DagAccessEntity | None = None) -> bool:
     from airflow.api_fastapi.app import get_auth_manager  # here, not above: Airflow's app imports the plugins
 
     return get_auth_manager().is_authorized_dag(
-        method=method, access_entity=DagAccessEntity.RUN if runs else None, details=DagDetails(id=dag_id),
+        method=method, access_entity=DagAccessEntity.RUN if runs else entity, details=DagDetails(id=dag_id),
         user=user)
 
 
@@ -52,6 +53,15 @@ def can_run(dag_id: str) -> Callable[..., Any]:
 
 def may_run(user: Any, dag_id: str) -> bool:
     return _allowed(user, dag_id, "POST", runs=True)
+
+
+def may_read(user: Any, dag_id: str) -> bool:
+    return _allowed(user, dag_id, "GET", runs=False)
+
+
+def may_read_logs(user: Any, dag_id: str) -> bool:
+    """Airflow's permission on a DAG's task logs: the error text a page takes from them needs it."""
+    return _allowed(user, dag_id, "GET", runs=False, entity=DagAccessEntity.TASK_LOGS)
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:
