@@ -64,8 +64,8 @@ class AteraCredential:
         if forced:
             try:
                 auth = AteraAuth(forced.strip().lower())
-            except ValueError:
-                raise ConfigError(f"connection {name}: extra auth={forced!r} is not bearer or api_key") from None
+            except ValueError as exc:
+                raise ConfigError(f"connection {name}: extra auth={forced!r} is not bearer or api_key") from exc
         else:
             auth = AteraAuth.BEARER if claims is not None else AteraAuth.API_KEY
         exp = (claims or {}).get("exp")

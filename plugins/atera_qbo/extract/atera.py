@@ -8,11 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..atera.api import AteraApi
 from ..money import dumps
 from ..qbo import rules
 from ..staging.db import table, upsert, utcnow
 from .load import LoadResult, flags_text, load, money, stage_each, text, watched
-from .watermarks import full_due, get_watermark, marks_after, parse_instant
+from .watermarks import full_due, get_watermark, marks_after, resume_from
 
 # Every rate-carrying field of each Atera contract type (OpenAPI ContractDto sub-objects).
 CONTRACT_RATE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -96,16 +97,16 @@ def contact_row(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------------- catalog
-def _pull_incremental(engine: sa.Engine, key: str, entity: str, fetch: Callable[[str | None], Iterable[dict]],
+def _pull_incremental(engine: sa.Engine, key: str, entity: str,
+                      fetch: Callable[[str | None], Iterable[dict[str, Any]]],
                       build: Callable[[dict[str, Any]], dict[str, Any]], table_name: str, started: datetime,
                       full_refresh: bool) -> LoadResult:
     """One list Atera filters by ``FromLastModifiedDate``: from the watermark less the overlap, or in full."""
     full = full_due(engine, entity, started, full_refresh)
     previous = get_watermark(engine, entity)
-    since = None if full or not previous else \
-        (parse_instant(previous) - ATERA_OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")
+    since = None if full or not previous else resume_from(previous, ATERA_OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")
     res = LoadResult(f"atera {key}" + ("" if full else f" modified since {since}"))
-    seen: list[Any] = []
+    seen: list[str | None] = []
     rows = watched(stage_each(fetch(since), key[:-1], build, res), lambda r: r.get("last_modified"),
                    seen)
     return load(engine, table_name, ["source_id"], rows, full=full, result=res,
@@ -120,7 +121,7 @@ def _pull_rates(engine: sa.Engine, kind: str, label: str, records: Iterable[dict
                 result=res)
 
 
-def extract_atera_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool = False,
+def extract_atera_catalog(client: AteraApi, engine: sa.Engine, *, full_refresh: bool = False,
                           now: datetime | None = None) -> dict[str, LoadResult]:
     """Customers and contacts incrementally (``FromLastModifiedDate`` from the watermark less an overlap; a full
     pull when asked, when there is no watermark, or once a day to see deletions); products, expenses, contracts
@@ -149,7 +150,7 @@ def extract_atera_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool 
 
 
 # ------------------------------------------------------------------------------------------------- invoices
-def _date_part(value: Any) -> str | None:
+def _date_part(value: object) -> str | None:
     return str(value)[:10] if value else None
 
 
@@ -244,7 +245,7 @@ def _store_invoices(engine: sa.Engine, inv_rows: list[dict[str, Any]], line_rows
     return stored
 
 
-def extract_atera_invoices(client: Any, engine: sa.Engine, date_from: date, date_to: date) -> LoadResult:
+def extract_atera_invoices(client: AteraApi, engine: sa.Engine, date_from: date, date_to: date) -> LoadResult:
     """Invoices of a date window (account timezone) with their lines. The customer id is resolved from
     ``To.CompanyName`` against staged customers (exact, then blank/case-insensitive), else via the contract."""
     result = LoadResult(f"atera invoices {date_from}..{date_to}")

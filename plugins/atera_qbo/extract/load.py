@@ -31,13 +31,13 @@ class LoadResult:
 
 
 # ------------------------------------------------------------------------- lenient typed columns (row builders)
-def text(value: Any) -> str | None:
+def text(value: object) -> str | None:
     if value is None:
         return None
     return str(value)
 
 
-def money(value: Any, flags: list[str], name: str) -> Decimal | None:
+def money(value: object, flags: list[str], name: str) -> Decimal | None:
     """An amount as a Decimal; a value that is not money (a float, garbage) is flagged ``<name>:not_money``."""
     try:
         return to_decimal(value, field=name)
@@ -55,7 +55,7 @@ _ID_KEYS = ("CustomerID", "EndUserID", "RateID", "ContractID", "InvoiceNumber", 
 _NAME_KEYS = ("CustomerName", "Description", "ContractName", "DisplayName", "Name")
 
 
-def describe_record(rec: Any) -> str:
+def describe_record(rec: object) -> str:
     """How a report names a record it could not stage: its id, else its name."""
     if not isinstance(rec, dict):
         return f"(not an object: {type(rec).__name__})"
@@ -81,8 +81,8 @@ def stage_each(records: Iterable[dict[str, Any]], entity: str, build: Callable[[
         yield row
 
 
-def watched(rows: Iterable[dict[str, Any]], stamp: Callable[[dict[str, Any]], Any],
-            seen: list[Any]) -> Iterator[dict[str, Any]]:
+def watched(rows: Iterable[dict[str, Any]], stamp: Callable[[dict[str, Any]], str | None],
+            seen: list[str | None]) -> Iterator[dict[str, Any]]:
     """``rows`` as they pass, each one's ``stamp`` appended to ``seen`` (what a watermark is computed from)."""
     for row in rows:
         seen.append(stamp(row))

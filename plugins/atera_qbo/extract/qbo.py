@@ -12,9 +12,10 @@ import sqlalchemy as sa
 
 from ..money import dumps
 from ..qbo import rules
+from ..qbo.api import QboApi
 from ..staging.db import table, utcnow
 from .load import LoadResult, flags_text, load, money, stage_each, text, watched
-from .watermarks import full_due, get_watermark, iso, marks_after, parse_instant
+from .watermarks import full_due, get_watermark, iso, marks_after, parse_instant, resume_from
 
 QBO_OVERLAP = timedelta(minutes=10)  # Metadata.LastUpdatedTime carries an offset: a small overlap is enough
 CDC_MAX_AGE = timedelta(days=30)  # QBO's CDC looks back at most 30 days
@@ -28,7 +29,7 @@ def _last_updated(raw: str | None) -> str | None:
     return (json.loads(raw).get("MetaData") or {}).get("LastUpdatedTime")
 
 
-def _ref(value: Any) -> str | None:
+def _ref(value: object) -> str | None:
     return str(value["value"]) if isinstance(value, dict) and value.get("value") is not None else None
 
 
@@ -141,7 +142,7 @@ def plan_catalog(engine: sa.Engine, started: datetime, full_refresh: bool) -> li
     return plans
 
 
-def cdc_deletions(client: Any, plans: list[EntityPlan]) -> dict[str, set[str]]:
+def cdc_deletions(client: QboApi, plans: list[EntityPlan]) -> dict[str, set[str]]:
     """Ids QBO deleted (merged) since the oldest incremental entity's last sync: only CDC tells."""
     oldest = min((p.synced for p in plans if not p.full and p.synced is not None), default=None)
     if oldest is None:
@@ -151,16 +152,16 @@ def cdc_deletions(client: Any, plans: list[EntityPlan]) -> dict[str, set[str]]:
             for entity, objs in client.cdc(incremental_entities, iso(oldest - QBO_OVERLAP)).items()}
 
 
-def pull_entity(client: Any, engine: sa.Engine, plan: EntityPlan, gone: set[str] | None,
+def pull_entity(client: QboApi, engine: sa.Engine, plan: EntityPlan, gone: set[str] | None,
                 started: datetime) -> LoadResult:
     """One catalog entity: query (all, or changed since the watermark less the overlap), load, then flag the ids
     CDC reported deleted."""
     spec = plan.spec
     where = ALL_ACTIVE
     if not plan.full:
-        where += f" AND Metadata.LastUpdatedTime >= '{iso(parse_instant(plan.previous) - QBO_OVERLAP)}'"
+        where += f" AND Metadata.LastUpdatedTime >= '{iso(resume_from(plan.previous, QBO_OVERLAP))}'"
     res = LoadResult(f"qbo {spec.key}" + ("" if plan.full else " (incremental)"))
-    seen: list[Any] = []
+    seen: list[str | None] = []
     rows = watched(stage_each(client.query_all(spec.entity, where), spec.entity, spec.build, res),
                    lambda r: r.get("last_updated") or _last_updated(r.get("raw_json")), seen)
     result = load(engine, spec.table_name, ["source_id"], rows, full=plan.full, result=res,
@@ -174,7 +175,7 @@ def pull_entity(client: Any, engine: sa.Engine, plan: EntityPlan, gone: set[str]
     return result
 
 
-def pull_names(client: Any, engine: sa.Engine, entity: str) -> LoadResult:
+def pull_names(client: QboApi, engine: sa.Engine, entity: str) -> LoadResult:
     """Vendor or Employee display names (they share the name space with customers), always in full."""
     res = LoadResult(f"qbo {entity.lower()} names")
     rows = stage_each(client.query_all(entity, ALL_ACTIVE), entity, qbo_name_row(entity), res)
@@ -182,7 +183,7 @@ def pull_names(client: Any, engine: sa.Engine, entity: str) -> LoadResult:
                 result=res)
 
 
-def pull_preferences(client: Any, engine: sa.Engine) -> LoadResult:
+def pull_preferences(client: QboApi, engine: sa.Engine) -> LoadResult:
     """The company settings the export depends on: country, custom transaction numbers, currencies."""
     prefs = client.preferences()
     info = client.company_info()
@@ -198,7 +199,7 @@ def pull_preferences(client: Any, engine: sa.Engine) -> LoadResult:
                 result=LoadResult("qbo preferences"))
 
 
-def extract_qbo_catalog(client: Any, engine: sa.Engine, *, full_refresh: bool = False,
+def extract_qbo_catalog(client: QboApi, engine: sa.Engine, *, full_refresh: bool = False,
                         now: datetime | None = None) -> dict[str, LoadResult]:
     """Customers (inactive and sub-customers too), items (inactive and categories too), accounts, tax codes and
     rates, terms, vendor/employee names and company preferences. Incremental on ``Metadata.LastUpdatedTime`` (less

@@ -38,6 +38,15 @@ def parse_instant(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def resume_from(watermark: str | None, overlap: timedelta) -> datetime:
+    """Where an incremental pull resumes: the watermark less ``overlap``. Watermarks are written by ``iso``: one that
+    is missing or not an instant is an error here (the caller pulls in full when there is none)."""
+    moment = parse_instant(watermark)
+    if moment is None:
+        raise ValueError(f"watermark {watermark!r} is not an ISO instant: an incremental pull cannot resume from it")
+    return moment - overlap
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 

@@ -18,9 +18,11 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from ..atera.api import AteraApi
 from ..errors import ConfigError, FatalError, MatchingError, RetriableApiError
 from ..money import dumps
 from ..qbo import rules, taxes
+from ..qbo.api import QboApi
 from ..staging import mappings
 from ..staging.db import table, upsert, utcnow
 from ..staging.mappings import OverridesFile
@@ -98,7 +100,7 @@ def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *,
     held = held_names(catalogs)
     for r in rows_of(review[review["decision"].isin([Decision.CREATE_QBO, Decision.IMPORT_ATERA])]):
         if r.decision == Decision.CREATE_QBO:
-            rec = (atera_customers if r.entity == "customer" else atera_products).loc[r.atera_id]
+            rec = _record(atera_customers if r.entity == "customer" else atera_products, r.atera_id)
             name = rules.clean_name(rec["name"])
             problems = rules.name_problems(name, r.entity)
             other = planned_names.get((r.entity, exact_key(name)))
@@ -128,13 +130,18 @@ def build_steps(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *,
             steps.append(Step(len(steps) + 1, r.entity, "create_qbo", r.atera_id, None, payload,
                               rules.request_id("create", r.entity, r.atera_id, dumps(payload))))
         else:
-            rec = qbo_customers.loc[r.qbo_id]
+            rec = _record(qbo_customers, r.qbo_id)
             payload = {"CustomerName": rules.clean_name(rec["name"])}
             steps.append(Step(len(steps) + 1, "customer", "import_atera", None, r.qbo_id, payload,
                               rules.request_id("import", r.qbo_id, dumps(payload))))
     if errors:
         raise MatchingError("commit refused, nothing written:\n  " + "\n  ".join(errors))
     return steps
+
+
+def _record(frame: pd.DataFrame, key: str) -> dict[str, Any]:
+    """The staged record at index ``key`` of a catalog frame, column → cell (what the payload builders read)."""
+    return {str(column): cell for column, cell in frame.loc[key].items()}
 
 
 def _save_steps(engine: sa.Engine, plan_id: str, steps: list[Step]) -> None:
@@ -164,7 +171,7 @@ def _record_step(engine: sa.Engine, plan_id: str, step: Step) -> None:
                              attempts=tbl.c.attempts + 1, updated_at=utcnow()))
 
 
-def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: Any, atera: Any | None,
+def execute(engine: sa.Engine, review: pd.DataFrame, steps: list[Step], *, qbo: QboApi, atera: AteraApi | None,
             run_id: str | None = None, overrides: OverridesFile | None = None) -> CommitResult:
     """Run the plan's steps; when all succeeded, activate the new mapping (provenance: ``staging.mappings``;
     ``overrides`` is the file whose lines decided, to record them)."""

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .exact import qbo_names
 from .normalize import suggest_key
-from .review import MatchStatus
+from .review import MatchStatus, set_cells
 from .suggest import SUGGEST_MIN_SCORE, pair_scores
 
 # Mail providers whose domain is shared by unrelated customers: never a company's identity.
@@ -82,7 +82,7 @@ def _unique(keys: pd.Series, ids: pd.Series) -> pd.Series:
     pairs = pd.DataFrame({"key": keys.to_numpy(), "id": ids.to_numpy()})
     pairs = pairs[pairs["key"] != ""].drop_duplicates()
     counts = pairs["key"].value_counts()
-    return pairs[pairs["key"].map(counts).to_numpy() == 1].set_index("key")["id"]
+    return pairs[pairs["key"].map(counts).eq(1).to_numpy()].set_index("key")["id"]
 
 
 def _qbo_keys(qbo: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -135,4 +135,4 @@ def contact_matches(rows: pd.DataFrame, atera: pd.DataFrame, qbo: pd.DataFrame, 
     for column, values in (("status", MatchStatus.MATCHED_EXACT.value), ("qbo_id", chosen.to_numpy(object)),
                            ("qbo_name", q_names.to_numpy(object)), ("score", score_text.astype(object)),
                            ("note", notes)):
-        rows.iloc[at, rows.columns.get_loc(column)] = values
+        set_cells(rows, at, column, values)

@@ -49,7 +49,7 @@ class _Side:
                    np.bincount(codes[active], minlength=len(uniques)), active_id)
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        pos = self.index.get_indexer(keys)
+        pos = self.index.get_indexer(pd.Index(keys))  # the Index get_indexer would build from the array itself
         found = pos >= 0
         if not len(self.index):
             return np.zeros(len(keys), int), np.zeros(len(keys), int), np.full(len(keys), "", object)
@@ -58,7 +58,8 @@ class _Side:
 
     def listings(self, keys: set[str]) -> dict[str, list[tuple[str, str, bool]]]:
         hits = self.frame[self.frame["key"].isin(keys)]
-        return {k: list(zip(g["qbo_id"], g["qbo_name"], g["active"])) for k, g in hits.groupby("key")}
+        return {str(k): list(zip(g["qbo_id"], g["qbo_name"], g["active"], strict=True))
+                for k, g in hits.groupby("key")}
 
 
 def _shared(keys: np.ndarray) -> np.ndarray:
@@ -109,7 +110,7 @@ def _resolve(out: pd.DataFrame, a: pd.DataFrame, side: _Side, keys: np.ndarray, 
     Returns the rows the key hit at all."""
     n_all, n_active, active_id = side.lookup(keys)
     dup = a["dup"].to_numpy() if label != "SKU" else _shared(keys) & (keys != "")
-    hit = todo & (n_all > 0) & (keys != "")
+    hit: np.ndarray = todo & (n_all > 0) & (keys != "")
     ok = hit & (n_active == 1) & ~dup
     if label == "SKU":  # a SKU must be unique on the QBO side outright; inactive namesakes do not block a name
         ok &= n_all == 1
@@ -123,8 +124,8 @@ def _resolve(out: pd.DataFrame, a: pd.DataFrame, side: _Side, keys: np.ndarray, 
         listings = side.listings(keys_bad)
         sharing = pd.Series(keys).isin(keys_bad).to_numpy()
         atera_ids = {k: list(g) for k, g in a["atera_id"][sharing].groupby(keys[sharing])}
-        cols = out.columns.get_indexer(["status", "candidates", "note"])
-        for i in bad:
+        cols = out.columns.get_indexer(pd.Index(["status", "candidates", "note"]))
+        for i in bad.tolist():
             out.iloc[i, cols] = [MatchStatus.CONFLICT,
                                  *_name_conflict(what, label, listings[keys[i]], atera_ids[keys[i]])]
     return hit
@@ -202,8 +203,8 @@ def _combine(by_name: pd.DataFrame, name_hit: np.ndarray, by_sku: pd.DataFrame, 
     differ = name_ok & sku_ok & (by_name["qbo_id"] != by_sku["qbo_id"]).to_numpy()
     if differ.any():
         result.loc[differ, ["status", "score"]] = [MatchStatus.CONFLICT, ""]
-        result.loc[differ, "candidates"] = [f"{n}|{names.get(n, '')}|100;{s}|{names.get(s, '')}|100" for n, s in
-                                            zip(by_name.loc[differ, "qbo_id"], by_sku.loc[differ, "qbo_id"])]
+        pairs = zip(by_name.loc[differ, "qbo_id"], by_sku.loc[differ, "qbo_id"], strict=True)
+        result.loc[differ, "candidates"] = [f"{n}|{names.get(n, '')}|100;{s}|{names.get(s, '')}|100" for n, s in pairs]
         result.loc[differ, "note"] = ("the name matches QBO item " + by_name.loc[differ, "qbo_id"]
                                       + " but the SKU matches QBO item " + by_sku.loc[differ, "qbo_id"]
                                       + ": choose one with action=match (or fix the name or SKU)").to_numpy()

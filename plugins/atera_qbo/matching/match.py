@@ -1,5 +1,6 @@
 """The review table: exact matches (``exact``; ``contacts`` for customers whose names are written differently),
-scored suggestions for the rest (``suggest``), QBO-only customers; then finance's decisions (``overrides``) and what the commit will do with each row (``decisions``).
+scored suggestions for the rest (``suggest``), QBO-only customers; then finance's decisions (``overrides``) and
+what the commit will do with each row (``decisions``).
 
 Inputs are staged catalogs (``catalogs``); the output is one review row per Atera record (plus ``qbo_only`` rows
 for QBO customers with no Atera twin), with the columns of ``review.ReviewRow``.
@@ -11,6 +12,7 @@ import pandas as pd
 
 from . import review as rv
 from .catalogs import Catalogs, load_catalogs
+from .commit import Step
 from .contacts import contact_matches
 from .exact import exact_customers, exact_products
 from .normalize import exact_keys
@@ -88,7 +90,7 @@ def decisions(review: pd.DataFrame, *, create_unmatched: bool, import_unmatched:
     return review
 
 
-def after_commit(review: pd.DataFrame, steps: list) -> pd.DataFrame:
+def after_commit(review: pd.DataFrame, steps: list[Step]) -> pd.DataFrame:
     """The review as a successful commit left it: a created row carries its new QBO id, an imported row its new
     Atera id, both ``matched_override`` — what the review file of a committing run shows."""
     review = review.copy()
@@ -97,7 +99,7 @@ def after_commit(review: pd.DataFrame, steps: list) -> pd.DataFrame:
     imported = {s.qbo_id: (s.result_id, s.payload.get("CustomerName")) for s in steps
                 if s.action == Decision.IMPORT_ATERA and s.result_id}
     is_create = (review["decision"] == Decision.CREATE_QBO).to_numpy()
-    keys = list(zip(review["entity"].astype(str), review["atera_id"].astype(str)))
+    keys = list(zip(review["entity"].astype(str), review["atera_id"].astype(str), strict=True))
     for column, picks, where, index in (("qbo_id", created, is_create, 0), ("qbo_name", created, is_create, 1)):
         values = [picks.get(k, (None, None))[index] for k in keys]
         has = where & np.array([v is not None for v in values])

@@ -26,7 +26,7 @@ def held_names(cat: Catalogs) -> dict[tuple[str, str], str]:
            + "'" + names["active"].map({True: "", False: " (inactive)"}).fillna(""))
     frame = pd.DataFrame({"ns": names["namespace"].to_numpy(), "key": keys.to_numpy(), "who": who.to_numpy()})
     frame = frame[frame["key"] != ""].drop_duplicates(["ns", "key"])
-    return dict(zip(zip(frame["ns"], frame["key"]), frame["who"]))
+    return dict(zip(zip(frame["ns"], frame["key"], strict=True), frame["who"], strict=True))
 
 
 def name_problem(entity: Entity, name: str, held: dict[tuple[str, str], str]) -> str | None:

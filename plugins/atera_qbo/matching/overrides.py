@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import MatchingError
+from . import review as rv
 from .catalogs import Catalogs
 from .review import Action, Entity, MatchStatus, ReviewRow
 
@@ -36,7 +37,7 @@ class _Ref:
     def of(cls, qbo: pd.DataFrame) -> _Ref:
         ids = qbo["qbo_id"].astype(str)
         return cls(set(ids[qbo["active"].astype(bool).to_numpy()].tolist()), set(ids.tolist()),
-                   dict(zip(ids.tolist(), qbo["name"].fillna("").astype(str).tolist())))
+                   dict(zip(ids.tolist(), qbo["name"].fillna("").astype(str).tolist(), strict=True)))
 
 
 def _where(row: ReviewRow) -> str:
@@ -113,7 +114,7 @@ def _import_problems(decided: dict[tuple[str, str], ReviewRow], review: pd.DataF
         return []
     customers = review[(review["entity"] == Entity.CUSTOMER)
                        & review["status"].isin([MatchStatus.MATCHED_EXACT, MatchStatus.MATCHED_OVERRIDE])]
-    holders = dict(zip(customers["qbo_id"].tolist(), customers["atera_id"].tolist()))
+    holders = dict(zip(customers["qbo_id"].tolist(), customers["atera_id"].tolist(), strict=True))
     errors = []
     for row in imports:
         holder = holders.get(row.qbo_id)
@@ -178,7 +179,7 @@ def _apply_create_skip(review: pd.DataFrame, d: pd.DataFrame) -> None:
 def _apply_matches(review: pd.DataFrame, d: pd.DataFrame, qbo: dict[Entity, _Ref]) -> None:
     if d.empty:
         return
-    names = [qbo[Entity(e)].names.get(q, "") for e, q in zip(d["entity"], d["qbo_id"])]
+    names = [qbo[Entity(e)].names.get(q, "") for e, q in zip(d["entity"], d["qbo_id"], strict=True)]
     pos = d["pos"].to_numpy()
     review.loc[pos, ["qbo_id", "qbo_name", "action", "status", "score"]] = np.column_stack([
         d["qbo_id"].to_numpy(object), np.array(names, dtype=object), np.full(len(d), str(Action.MATCH), object),
@@ -213,8 +214,6 @@ def _release_taken(review: pd.DataFrame, d: pd.DataFrame) -> pd.DataFrame:
 def _apply_qbo_side(review: pd.DataFrame, d: pd.DataFrame, qbo: _Ref) -> pd.DataFrame:
     """``import`` or ``skip`` on a ``qbo_only`` row; a QBO customer held back because it resembles an Atera
     customer gets its own row for an import, whose note names that counterpart."""
-    from . import review as rv
-
     only = review["status"] == MatchStatus.QBO_ONLY
     at = pd.Series(review.index[only], index=review.loc[only, "qbo_id"])
     listed = d[d["qbo_id"].isin(at.index)]
@@ -227,7 +226,7 @@ def _apply_qbo_side(review: pd.DataFrame, d: pd.DataFrame, qbo: _Ref) -> pd.Data
         return review
     resembles = _counterparts(review)
     notes = [(n or "import into Atera (override)") + f"; resembles {resembles.get(q, 'no Atera customer')}"
-             for q, n in zip(held["qbo_id"], held["note"])]
+             for q, n in zip(held["qbo_id"], held["note"], strict=True)]
     extra = rv.empty(len(held), entity=Entity.CUSTOMER, qbo_id=held["qbo_id"],
                      qbo_name=[qbo.names.get(q, "") for q in held["qbo_id"]], status=MatchStatus.QBO_ONLY,
                      action=Action.IMPORT, note=notes)
@@ -244,4 +243,5 @@ def _counterparts(review: pd.DataFrame) -> dict[str, str]:
     pairs = open_rows.assign(cand=open_rows["candidates"].str.split(";")).explode("cand")
     pairs["qid"] = pairs["cand"].str.split("|").str[0]
     text = "Atera customer " + pairs["atera_id"] + " '" + pairs["atera_name"] + "' (" + pairs["status"] + ")"
-    return text.groupby(pairs["qid"].to_numpy()).agg(", ".join).to_dict()
+    by_qbo = text.groupby(pairs["qid"].to_numpy()).agg(", ".join)
+    return {str(qid): who for qid, who in by_qbo.items()}

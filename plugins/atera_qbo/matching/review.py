@@ -6,12 +6,15 @@ anything. Statuses, actions and decisions are Enums whose values are the words o
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import astuple, dataclass, fields
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import MISSING, astuple, dataclass, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
+
+E = TypeVar("E", bound=StrEnum)
 
 
 class Entity(StrEnum):
@@ -29,6 +32,12 @@ class MatchStatus(StrEnum):
     QBO_ONLY = "qbo_only"
     NONE = ""  # a row read from an overrides file with no (or an unknown) status: the status is not an input
 
+    @classmethod
+    def of(cls, value: object) -> MatchStatus:
+        """The status a cell names; ``NONE`` for an empty or unknown one."""
+        status = _enum(cls, value)
+        return status if isinstance(status, MatchStatus) else cls.NONE
+
 
 class Action(StrEnum):
     """Finance's decision on a row (the CSV's ``action``)."""
@@ -45,6 +54,13 @@ class Decision(StrEnum):
     CREATE_QBO = "create_qbo"
     IMPORT_ATERA = "import_atera"
     NONE = "none"
+
+    @classmethod
+    def of(cls, value: object) -> Decision:
+        """The decision a cell names; ``NONE`` for an empty one (an unknown word is a ``ValueError``)."""
+        if isinstance(value, cls):
+            return value
+        return cls(str(value)) if value else cls.NONE
 
 
 COLUMNS = ["entity", "atera_id", "atera_name", "qbo_id", "qbo_name", "action", "status", "score", "candidates",
@@ -72,9 +88,8 @@ class ReviewRow:
     def __post_init__(self) -> None:
         self.entity = _enum(Entity, self.entity)
         self.action = _enum(Action, self.action)
-        status = _enum(MatchStatus, self.status)
-        self.status = status if isinstance(status, MatchStatus) else MatchStatus.NONE
-        self.decision = Decision(self.decision or Decision.NONE)
+        self.status = MatchStatus.of(self.status)
+        self.decision = Decision.of(self.decision)
 
     def as_list(self) -> list[str]:
         """The CSV cells, in ``COLUMNS`` order."""
@@ -82,13 +97,16 @@ class ReviewRow:
 
 
 FIELDS = [f.name for f in fields(ReviewRow)]
+_DEFAULTS = {f.name: f.default for f in fields(ReviewRow)}  # MISSING: a column every review table has (entity)
 
 
-def _enum(kind: type[StrEnum], value: Any) -> Any:
+def _enum(kind: type[E], value: object) -> E | str:
+    """The member of ``kind`` a cell names (blanks and case ignored), else the cell's text."""
     if isinstance(value, kind):
         return value
     text = "" if value is None else str(value).strip().lower()
-    return kind._value2member_map_.get(text, text)
+    member = kind._value2member_map_.get(text)
+    return member if isinstance(member, kind) else text
 
 
 def to_frame(rows: Iterable[ReviewRow]) -> pd.DataFrame:
@@ -96,7 +114,7 @@ def to_frame(rows: Iterable[ReviewRow]) -> pd.DataFrame:
     return pd.DataFrame([astuple(r) for r in rows], columns=FIELDS)
 
 
-def empty(n: int = 0, **values: Any) -> pd.DataFrame:
+def empty(n: int = 0, **values: object) -> pd.DataFrame:
     """A review table of ``n`` default rows, with whole columns given as ``values`` (arrays, Series or scalars)."""
     defaults = ReviewRow(entity=Entity.CUSTOMER)
     data = {name: values.get(name, getattr(defaults, name)) for name in FIELDS}
@@ -116,11 +134,26 @@ def cells_of(review: pd.DataFrame | Iterable[ReviewRow]) -> list[list[str]]:
     return [[str(v) if v and v == v else "" for v in column] for column in raw]
 
 
+def _cells(review: pd.DataFrame, name: str) -> list[Any]:
+    """One column's cells (None / NaN → ""), whole at once: iterating a pandas string column is slow. A column the
+    table lacks gives the field's default in every row."""
+    if name not in review.columns and _DEFAULTS[name] is not MISSING:
+        return [_DEFAULTS[name]] * len(review)
+    return ["" if v is None or v != v else v for v in review[name].tolist()]
+
+
 def rows_of(review: pd.DataFrame) -> Iterator[ReviewRow]:
     """The typed rows of a review table."""
-    cols = [c for c in FIELDS if c in review.columns]
-    values = [review[c].tolist() for c in cols]  # whole columns at once: iterating a pandas string column is slow
-    for cells in zip(*values):
-        row = {c: ("" if v is None or v != v else v) for c, v in zip(cols, cells)}  # None / NaN → ""
-        row["line"] = int(row.get("line") or 0)
-        yield ReviewRow(**row)
+    for (entity, atera_id, atera_name, qbo_id, qbo_name, action, status, score, candidates, note, decision,
+         line) in zip(*[_cells(review, name) for name in FIELDS], strict=True):
+        yield ReviewRow(entity, atera_id=atera_id, atera_name=atera_name, qbo_id=qbo_id, qbo_name=qbo_name,
+                        action=action, status=MatchStatus.of(status), score=score, candidates=candidates, note=note,
+                        decision=Decision.of(decision), line=int(line or 0))
+
+
+def set_cells(review: pd.DataFrame, at: np.ndarray, column: str, values: str | Sequence[str] | np.ndarray) -> None:
+    """Write ``values`` into ``column`` of the rows at positions ``at``, in place (the columns are unique)."""
+    position = review.columns.get_loc(column)
+    if not isinstance(position, int):
+        raise KeyError(f"the review table has several columns {column!r}")
+    review.iloc[at, position] = values

@@ -14,9 +14,9 @@ import shutil
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+import xlsxwriter  # type: ignore[import-untyped]  # XlsxWriter ships no type hints (no py.typed, no stubs package)
 
 from ..errors import MatchingError
 from .review import COLUMNS, MATCHED, Action, Entity, MatchStatus, ReviewRow, cells_of, to_frame
@@ -50,7 +50,7 @@ def write_rows(path: Path, rows: Review) -> Path:
     with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
-        writer.writerows(zip(*[[_protect(c) for c in column] for column in cells_of(rows)]))
+        writer.writerows(zip(*[[_protect(c) for c in column] for column in cells_of(rows)], strict=True))
     tmp.replace(path)
     return path
 
@@ -92,7 +92,7 @@ def _csv_lines(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
     return lines, f"{encoding}, {DELIMITERS[sep]}-separated"
 
 
-def _cell(value: Any) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -101,6 +101,8 @@ def _cell(value: Any) -> str:
 
 
 def _xlsx_lines(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
+    # imported here, not with the module: openpyxl (0.1-0.2 s to import) is needed only when an overrides file is
+    # an .xlsx; the review writers, the web UI and reconciliation's report use this module without it
     from openpyxl import load_workbook
 
     try:
@@ -136,7 +138,11 @@ def read_rows(path: Path) -> Iterator[ReviewRow]:
         values = {name: _unprotect(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
         if not values.get("candidates") and values.get("candidate1_id"):
             values["candidates"] = _joined_candidates(values)
-        yield ReviewRow(**{c: values.get(c, "") for c in COLUMNS}, line=number)
+        yield ReviewRow(values.get("entity", ""), atera_id=values.get("atera_id", ""),
+                        atera_name=values.get("atera_name", ""), qbo_id=values.get("qbo_id", ""),
+                        qbo_name=values.get("qbo_name", ""), action=values.get("action", ""),
+                        status=MatchStatus.of(values.get("status", "")), score=values.get("score", ""),
+                        candidates=values.get("candidates", ""), note=values.get("note", ""), line=number)
 
 
 def _joined_candidates(values: dict[str, str]) -> str:
@@ -157,16 +163,14 @@ def write_xlsx(path: Path, rows: Review) -> Path:
     """The review as a workbook: frozen header, ``action`` as a dropdown, each candidate in its own columns (id,
     name, score); every cell is text, never a formula (``write_string``), an empty one is left out. Accepted back
     as is by ``read_rows``. Written by XlsxWriter (openpyxl reads it): about 10,000 rows a second."""
-    import xlsxwriter
-
-    columns = dict(zip(COLUMNS, cells_of(rows)))
+    columns = dict(zip(COLUMNS, cells_of(rows), strict=True))
     candidates = [_split_candidates(c) for c in columns.pop("candidates")]  # XLSX_COLUMNS: the others, then these
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with xlsxwriter.Workbook(str(tmp)) as book:
         sheet = book.add_worksheet("review")
         sheet.freeze_panes(1, 0)
-        body = ([*cells, *split] for cells, split in zip(zip(*columns.values()), candidates))
+        body = ([*cells, *split] for cells, split in zip(zip(*columns.values(), strict=True), candidates, strict=True))
         for r, cells in enumerate(chain([XLSX_COLUMNS], body)):
             for c, value in enumerate(cells):
                 if value:

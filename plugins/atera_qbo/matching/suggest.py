@@ -20,9 +20,11 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from rapidfuzz import fuzz, process
 
 from .normalize import suggest_key
+from .review import MatchStatus, set_cells
 
 SUGGEST_MIN_SCORE = 80.0  # below: unmatched (no candidate worth showing first)
 CANDIDATES = 3
@@ -47,7 +49,7 @@ def _long(keys: list[str], column: str) -> pd.DataFrame:
                          "b": [b for bs in blocks for b in bs]})
 
 
-def _array(texts: list[str]) -> np.ndarray:
+def _array(texts: Sequence[str] | np.ndarray) -> np.ndarray:
     """``texts`` as an object array, to take many pairs at once (a list comprehension per pair is slow)."""
     return np.asarray(texts, dtype=object)
 
@@ -78,21 +80,23 @@ def candidate_pairs(queries: list[str], keys: list[str]) -> tuple[np.ndarray, np
     return pair // width, pair % width
 
 
-def pair_scores(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+def pair_scores(left: Sequence[str] | np.ndarray, right: Sequence[str] | np.ndarray) -> np.ndarray:
     """Scores of aligned pairs of keys; token-set only where token-sort leaves the threshold reachable."""
-    left, right = _array(left), _array(right)  # no copy of object arrays
-    scores = process.cpdist(left, right, scorer=fuzz.ratio, dtype=np.float32, workers=-1)  # words are sorted
+    lefts, rights = _array(left), _array(right)  # no copy of object arrays
+    # the words of a key are sorted: token-sort is a plain ratio
+    scores: np.ndarray = process.cpdist(lefts, rights, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
     live = np.flatnonzero(scores >= SORT_FLOOR)
     if len(live):
-        tset = process.cpdist(left[live], right[live], scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1)
+        tset = process.cpdist(lefts[live], rights[live], scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1)
         scores[live] = (scores[live] + tset) / 2
     return scores
 
 
 def name_scores(queries: list[str], choices: list[str]) -> np.ndarray:
     """Score matrix of every query against every choice (the rule above, for small lists and checks)."""
-    sort = process.cdist(queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
-    tset = process.cdist(queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32, workers=-1)
+    sort: NDArray[np.float32] = process.cdist(queries, choices, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
+    tset: NDArray[np.float32] = process.cdist(queries, choices, scorer=fuzz.token_set_ratio, dtype=np.float32,
+                                              workers=-1)
     return (sort + tset) / 2
 
 
@@ -142,13 +146,11 @@ def _joined(groups: np.ndarray, texts: list[str]) -> list[str]:
     """``texts`` joined with ";" per run of equal ``groups`` (sorted), in order (a pandas ``agg`` calls Python per
     group)."""
     starts = np.flatnonzero(_firsts(groups))
-    return [";".join(texts[a:b]) for a, b in zip(starts, np.r_[starts[1:], len(texts)])]
+    return [";".join(texts[a:b]) for a, b in zip(starts, np.r_[starts[1:], len(texts)], strict=True)]
 
 
 def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
     """Fill candidates for the ``unmatched`` rows of a review table, in place, from active QBO records not taken."""
-    from .review import MatchStatus
-
     pool = qbo[qbo["active"].astype(bool) & ~qbo["qbo_id"].astype(str).isin(taken)]
     todo = np.flatnonzero((rows["status"] == MatchStatus.UNMATCHED).to_numpy())
     if pool.empty or not len(todo):
@@ -174,4 +176,4 @@ def suggest(rows: pd.DataFrame, qbo: pd.DataFrame, taken: set[str]) -> None:
                            ("qbo_name", names[first["c"].to_numpy()]),
                            ("score", np.round(first["score"].to_numpy()).astype(int).astype(str)),
                            ("candidates", _joined(best["q"].to_numpy(), best["text"].tolist())), ("note", notes)):
-        rows.iloc[at, rows.columns.get_loc(column)] = values
+        set_cells(rows, at, column, values)
