@@ -19,6 +19,7 @@ from .watermarks import full_due, get_watermark, iso, marks_after, parse_instant
 
 QBO_OVERLAP = timedelta(minutes=10)  # Metadata.LastUpdatedTime carries an offset: a small overlap is enough
 CDC_MAX_AGE = timedelta(days=30)  # QBO's CDC looks back at most 30 days
+CDC_CAP = 1000  # QBO's CDC answers at most 1,000 objects per entity: a full answer may have left some out
 ALL_ACTIVE = "Active IN (true, false)"  # QBO returns active records only unless the query filters on Active
 
 
@@ -142,14 +143,34 @@ def plan_catalog(engine: sa.Engine, started: datetime, full_refresh: bool) -> li
     return plans
 
 
-def cdc_deletions(client: QboApi, plans: list[EntityPlan]) -> dict[str, set[str]]:
-    """Ids QBO deleted (merged) since the oldest incremental entity's last sync: only CDC tells."""
+class Deletions(NamedTuple):
+    """What CDC says was deleted (merged) per entity, and the entities whose CDC answer hit the cap (for those the
+    deletions are found by listing every id instead)."""
+
+    gone: dict[str, set[str]]
+    capped: set[str]
+
+
+def cdc_deletions(client: QboApi, plans: list[EntityPlan]) -> Deletions:
+    """Ids QBO deleted (merged) since the oldest incremental entity's last sync: only CDC tells. A sync older
+    than CDC's 30 days is a full pull already (``plan_catalog``); an entity whose answer holds ``CDC_CAP`` objects
+    may be missing some, so it is marked for a full id listing."""
     oldest = min((p.synced for p in plans if not p.full and p.synced is not None), default=None)
     if oldest is None:
-        return {}
+        return Deletions({}, set())
     incremental_entities = [spec.entity for spec in QBO_CATALOG if spec.incremental]
-    return {entity: {str(o["Id"]) for o in objs if o.get("status") == "Deleted"}
-            for entity, objs in client.cdc(incremental_entities, iso(oldest - QBO_OVERLAP)).items()}
+    changes = client.cdc(incremental_entities, iso(oldest - QBO_OVERLAP))
+    gone = {entity: {str(o["Id"]) for o in objs if o.get("status") == "Deleted"} for entity, objs in changes.items()}
+    return Deletions(gone, {entity for entity, objs in changes.items() if len(objs) >= CDC_CAP})
+
+
+def listed_deletions(client: QboApi, engine: sa.Engine, plan: EntityPlan) -> set[str]:
+    """The staged ids QBO no longer has, from a listing of every id (active or not): CDC's cap hid them."""
+    present = {str(r["Id"]) for r in client.query_all(plan.spec.entity, ALL_ACTIVE) if r.get("Id") is not None}
+    tbl = table(plan.spec.table_name)
+    with engine.connect() as conn:
+        staged = {str(i) for i in conn.execute(sa.select(tbl.c.source_id).where(tbl.c.deleted_at.is_(None))).scalars()}
+    return staged - present
 
 
 def pull_entity(client: QboApi, engine: sa.Engine, plan: EntityPlan, gone: set[str] | None,
@@ -207,9 +228,13 @@ def extract_qbo_catalog(client: QboApi, engine: sa.Engine, *, full_refresh: bool
     older than CDC's 30 days, or once a day."""
     started = now or datetime.now(UTC)
     plans = plan_catalog(engine, started, full_refresh)
-    deleted_by_cdc = cdc_deletions(client, plans)
-    results = {plan.spec.key: pull_entity(client, engine, plan, deleted_by_cdc.get(plan.spec.entity), started)
-               for plan in plans}
+    deletions = cdc_deletions(client, plans)
+    results = {}
+    for plan in plans:
+        gone = deletions.gone.get(plan.spec.entity)
+        if plan.spec.entity in deletions.capped and not plan.full:
+            gone = (gone or set()) | listed_deletions(client, engine, plan)
+        results[plan.spec.key] = pull_entity(client, engine, plan, gone, started)
     for entity in ("Vendor", "Employee"):  # small lists: always in full
         results[f"{entity.lower()}_names"] = pull_names(client, engine, entity)
     results["preferences"] = pull_preferences(client, engine)
