@@ -21,6 +21,13 @@ class ControlError(RuntimeError):
     """The twin refused a control-plane call (its status and message), or could not be reached."""
 
 
+class MintedToken(TypedDict):
+    """An Atera API token minted by the twin (``POST /_sandbox/tokens``)."""
+
+    token: str  # the JWT, for ``Authorization: Bearer <token>``
+    expires_at: str  # its ``exp``, ISO 8601 UTC (``2027-01-01T00:00:00Z``)
+
+
 class RequestRecord(TypedDict):
     """One entry of a twin's request log (``GET /_sandbox/requests``)."""
 
@@ -81,8 +88,8 @@ class TwinControl:
 
     # ---------------------------------------------------------------------------------------------- limits
     def set_limits(self, **limits: Any) -> dict[str, Any]:
-        """QBO: ``per_minute``, ``concurrent``, ``batch_per_minute``, ``time_scale``; Atera: ``per_minute``,
-        ``time_scale``. Answers the limits now in force."""
+        """QBO: ``per_minute``, ``per_second``, ``concurrent``, ``batch_per_minute``, ``time_scale``; Atera:
+        ``per_minute``, ``time_scale``. Answers the limits now in force (0 or None: no limit)."""
         return cast(dict[str, Any], self.call("PUT", "limits", limits))
 
     def get_limits(self) -> dict[str, Any]:
@@ -118,13 +125,29 @@ class AteraControl(TwinControl):
     def accounts(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self.call("GET", "accounts"))
 
+    def mint_token(self, expires_in: int, scopes: dict[str, list[str]] | None = None,
+                   api_key: str | None = None) -> MintedToken:
+        """An Atera API token (JWT) for ``Authorization: Bearer``: valid ``expires_in`` seconds (at most a year),
+        scoped per area (``{"customers": ["read", "write"], "billing": ["read"]}``; None: every area and right), for
+        the account of ``api_key`` (default: this control's key, else the twin's first account)."""
+        body: dict[str, Any] = {"expires_in": expires_in}
+        if scopes is not None:
+            body["scopes"] = scopes
+        if api_key is not None:
+            body["api_key"] = api_key
+        return cast(MintedToken, self.call("POST", "tokens", body))
+
 
 class QboControl(TwinControl):
     """The QBO twin's own control routes."""
 
-    def mint_refresh_token(self, client_id: str) -> str:
-        """A refresh token of a new grant (stands in for the user's consent); never invalidates another."""
-        return str(self.call("POST", "oauth/refresh-token", {"client_id": client_id})["refresh_token"])
+    def mint_refresh_token(self, client_id: str, hard_expires_in: int | None = None) -> str:
+        """A refresh token of a new grant (stands in for the user's consent); never invalidates another.
+        ``hard_expires_in``: the grant's hard expiry in seconds (default the twin's, five years)."""
+        body: dict[str, Any] = {"client_id": client_id}
+        if hard_expires_in is not None:
+            body["hard_expires_in"] = hard_expires_in
+        return str(self.call("POST", "oauth/refresh-token", body)["refresh_token"])
 
     def expire_access_tokens(self) -> int:
         """Every access token issued so far expires now; answers how many."""

@@ -1,8 +1,9 @@
 """The Atera twin: ``python -m sandbox atera --port P [--seed demo] [--api-key KEY ...] [--timezone TZ ...]``.
 
-``AteraTwin`` plugs Atera's protocol into the shared pipeline (``sandbox.core.twin.BaseTwin``): API-key auth
-(``X-API-KEY`` or ``Authorization: Bearer``; 401 with an empty body), a per-account requests-per-minute limit
-(429 with ``Retry-After``), ProblemDetails errors, and the Atera-only control-plane routes.
+``AteraTwin`` plugs Atera's protocol into the shared pipeline (``sandbox.core.twin.BaseTwin``): auth (legacy
+``X-API-KEY`` or the key as ``Authorization: Bearer``, and the JWTs ``POST /_sandbox/tokens`` mints, see ``tokens``;
+``--bearer-only``: minted JWTs only; 401 with an empty body), token scopes (403, empty body), a per-account
+requests-per-minute limit (429 with ``Retry-After``), ProblemDetails errors, and the Atera-only control-plane routes.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sandbox.core.ratelimit import Clock, SlidingWindowLimiter
 from sandbox.core.store import Store
 from sandbox.core.twin import AdminError, BaseTwin
 
-from . import responses
+from . import responses, tokens
 from .exceptions import AteraError, ValidationFailed
 from .models import DEFAULT_API_KEY, DEFAULT_TIMEZONE, AccountConfig, AteraAccount, AteraBackend, resolve_zone
 from .schema import OPERATIONS
@@ -49,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"'{DEFAULT_TIMEZONE}')")
     parser.add_argument("--per-minute", type=int, default=DEFAULT_PER_MINUTE,
                         help=f"requests per minute per account before 429 (default {DEFAULT_PER_MINUTE}; 0: none)")
+    parser.add_argument("--bearer-only", action="store_true",
+                        help="accept only the JWTs POST /_sandbox/tokens mints: X-API-KEY and a raw key sent as "
+                             "a bearer token get 401 (an account moved to Atera's scoped tokens)")
 
 
 def account_configs(api_keys: list[str] | None, timezones: list[str] | None = None) -> list[AccountConfig]:
@@ -74,7 +78,8 @@ def account_configs(api_keys: list[str] | None, timezones: list[str] | None = No
 def create_twin(args: argparse.Namespace) -> AteraTwin:
     return AteraTwin(account_configs(getattr(args, "api_keys", None), getattr(args, "timezones", None)),
                      state_path=args.state, seed_profile=args.seed, seed_value=args.seed_value,
-                     per_minute=getattr(args, "per_minute", DEFAULT_PER_MINUTE))
+                     per_minute=getattr(args, "per_minute", DEFAULT_PER_MINUTE),
+                     bearer_only=getattr(args, "bearer_only", False))
 
 
 _TEMPLATES = _template_regexes()
@@ -91,8 +96,9 @@ class AteraTwin(BaseTwin):
 
     def __init__(self, accounts: list[AccountConfig] | None = None, *, state_path: str | None = None,
                  seed_profile: str = "none", seed_value: int = 42, per_minute: int | None = DEFAULT_PER_MINUTE,
-                 time_scale: float = 1.0) -> None:
+                 time_scale: float = 1.0, bearer_only: bool = False) -> None:
         self.configs = accounts or [AccountConfig(DEFAULT_API_KEY)]
+        self.bearer_only = bearer_only
         self.clock = Clock(time_scale)
         self.limiter = SlidingWindowLimiter(per_minute or None, self.clock)
         self.backend: AteraBackend | None = None
@@ -114,15 +120,36 @@ class AteraTwin(BaseTwin):
     def register_routes(self, router: Router) -> None:
         responses.register(router)
 
+    def authenticate(self, request: Request) -> tuple[AteraAccount | None, tokens.Scopes | None]:
+        """(the caller's account or None, the token's scopes or None for all): ``X-API-KEY`` first, then the bearer
+        token, a raw key or a minted JWT; in bearer-only mode minted JWTs only."""
+        key = None if self.bearer_only else request.header("x-api-key")
+        if key:
+            return self.model.account_for_key(key), None
+        auth = request.header("authorization") or ""
+        scheme, _, credential = auth.partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            return None, None
+        if not self.bearer_only:
+            account = self.model.account_for_key(credential)
+            if account is not None:
+                return account, None
+        claims = tokens.verify(credential, self._api_key_of, self.clock.elapsed)
+        if claims is None:
+            return None, None
+        return self.model.account_for_id(claims.account_id), claims.scopes
+
+    def _api_key_of(self, account_id: str) -> str | None:
+        account = self.model.account_for_id(account_id)
+        return account.config.api_key if account is not None else None
+
     def admit(self, request: Request) -> Response | None:
-        key = request.header("x-api-key")
-        if not key:
-            auth = request.header("authorization") or ""
-            scheme, _, token = auth.partition(" ")
-            key = token.strip() if scheme.lower() == "bearer" else None
-        account = self.model.account_for_key(key)
+        account, scopes = self.authenticate(request)
         if account is None:
             return Response.empty(401)
+        if not tokens.permits(scopes, request.method, request.path):
+            return Response.empty(403)
         wait = self.limiter.try_acquire(account.tenant)
         if wait is not None:
             body = {"type": "https://tools.ietf.org/html/rfc6585#section-4", "title": "Too Many Requests",
@@ -218,6 +245,8 @@ class AteraTwin(BaseTwin):
         return {"per_minute": self.limiter.limit or 0, "time_scale": self.clock.time_scale}
 
     def register_admin_routes(self, router: Router) -> None:
+        self._register_token_route(router)
+
         @router.route("POST", "/_sandbox/invoices")
         def post_invoices(request: Request) -> Response:
             account = self._admin_account(request)
@@ -258,6 +287,30 @@ class AteraTwin(BaseTwin):
             return Response.json([{"AccountID": a.info()["AccountID"], "TimeZoneName": a.timezone_name,
                                    "customers": len(a.customers.records()),
                                    "invoices": a.invoices.count()} for a in self.model.accounts])
+
+    def _register_token_route(self, router: Router) -> None:
+        @router.route("POST", "/_sandbox/tokens")
+        def mint_token(request: Request) -> Response:
+            """``{"expires_in": s, "scopes": {...}?, "api_key": "..."?}`` → 201 ``{"token", "expires_at"}``."""
+            doc = request.json()
+            if not isinstance(doc, dict):
+                raise AdminError('body must be {"expires_in": <seconds>, "scopes": {"customers": ["read"]}, '
+                                 '"api_key": "<key>"} (scopes and api_key optional)')
+            unknown = set(doc) - {"expires_in", "scopes", "api_key"}
+            if unknown:
+                raise AdminError(f"unknown fields {sorted(unknown)}; known: api_key, expires_in, scopes")
+            try:
+                expires_in = tokens.parse_expires_in(doc.get("expires_in"))
+                scopes = tokens.parse_scopes(doc.get("scopes"))
+            except tokens.TokenRequestError as exc:
+                raise AdminError(str(exc)) from None
+            account = self.model.account_for_key(str(doc["api_key"])) if doc.get("api_key") else \
+                self._admin_account(request)
+            if account is None:
+                raise AdminError("api_key is not one of the twin's keys")
+            token, exp = tokens.mint(account.config.api_key, account.tenant.removeprefix("acct-"),
+                                     self.clock.wall(), expires_in, scopes)
+            return Response.json({"token": token, "expires_at": tokens.expires_at(exp)}, 201)
 
     def _admin_account(self, request: Request) -> AteraAccount:
         key = request.header("x-api-key") or request.arg("api_key")

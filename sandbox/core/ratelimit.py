@@ -1,7 +1,7 @@
 """Rate limits as the vendors apply them: requests per (scaled) minute per tenant, and concurrency caps.
 
-``time_scale`` N makes a "minute" last 60/N seconds (and, in the QBO twin, a token's hour last 3600/N seconds), so
-tests and benchmarks can exercise real limits quickly.
+``time_scale`` N makes a "minute" last 60/N seconds (and a token's lifetime 1/N of itself: QBO's access tokens,
+refresh tokens and grants, Atera's minted JWTs), so tests and benchmarks can exercise real limits quickly.
 """
 from __future__ import annotations
 
@@ -12,16 +12,30 @@ from collections.abc import Callable
 
 
 class Clock:
-    """Real time with a scale factor for the twins' windows and lifetimes."""
+    """Real time with a scale factor for the twins' windows and lifetimes.
+
+    ``now()`` is a monotonic reading for rate-limit windows; ``wall()`` the epoch seconds for instants that outlive
+    the process (token issue and expiry times in a state file). ``wall()`` moves with ``now()``: a test that replaces
+    ``_now`` by a manual clock moves both, so token lifetimes follow the manual clock too.
+    """
 
     def __init__(self, time_scale: float = 1.0, now: Callable[[], float] = time.monotonic) -> None:
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.time_scale = time_scale
         self._now = now
+        self._epoch = time.time() - now()  # the epoch second at which ``now()`` read 0
 
     def now(self) -> float:
         return self._now()
+
+    def wall(self) -> float:
+        """Epoch seconds (real, unscaled): what the twin stamps on tokens and grants."""
+        return self._epoch + self.now()
+
+    def elapsed(self, since_wall: float) -> float:
+        """Vendor-seconds since the epoch moment ``since_wall`` (time-scaled, so lifetimes shrink with the scale)."""
+        return (self.wall() - float(since_wall)) * self.time_scale
 
     def seconds(self, vendor_seconds: float) -> float:
         """How long ``vendor_seconds`` of the vendor's time last here."""

@@ -155,12 +155,14 @@ class QboResponses:
                                                      "body")
         form = parse_qs(request.text, keep_blank_values=True)
         grant_type = (form.get("grant_type") or [""])[0]
+        # Intuit reports the grant's hard expiry only to a client that asks for it.
+        include_hard = (request.header("x-include-refresh-token-hard-expires-in") or "").strip().lower() == "true"
         if grant_type == "refresh_token":
-            return Response.json(oauth.refresh(client_id, (form.get("refresh_token") or [""])[0]),
+            return Response.json(oauth.refresh(client_id, (form.get("refresh_token") or [""])[0], include_hard),
                                  headers={"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"})
         if grant_type == "authorization_code":
             return Response.json(oauth.exchange_code(client_id, (form.get("code") or [""])[0],
-                                                     (form.get("redirect_uri") or [""])[0]),
+                                                     (form.get("redirect_uri") or [""])[0], include_hard),
                                  headers={"Cache-Control": "no-cache, no-store", "Pragma": "no-cache"})
         raise OAuthError(400, "unsupported_grant_type")
 

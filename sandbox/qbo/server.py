@@ -1,10 +1,13 @@
 """The QuickBooks Online twin: ``python -m sandbox qbo --port P [--seed demo] [--country US|GB|CA] ...``.
 
 ``QboTwin`` plugs the QBO parts into the shared pipeline (``sandbox.core.twin.BaseTwin``): the gateway checks
-(bearer token → 401 3200, other company → 403 3100), Intuit's throttles (500 requests/min per realm, 10 in flight,
-40 batch requests/min → 429 3001, JSON or XML), the Fault rendering and the control plane extras:
+(bearer token → 401 3200, other company → 403 3100), Intuit's throttles (500 requests/min and 10 requests/s per
+realm, 10 in flight, 40 batch requests/min → 429 3001, JSON or XML), the Fault rendering and the control plane
+extras:
 
-- ``POST /_sandbox/oauth/refresh-token {"client_id"}`` → ``{"refresh_token"}``: a new, independent grant.
+- ``POST /_sandbox/oauth/refresh-token {"client_id", "hard_expires_in"?}`` → ``{"refresh_token", "realm_id",
+  "hard_expires_in"}``: a new, independent grant (its hard expiry: ``hard_expires_in`` seconds, default the twin's,
+  ``--refresh-hard-expires-in``, five years).
 - ``POST /_sandbox/oauth/expire-access-tokens``: every live access token now gets 401 (as after an hour).
 - ``GET /connect/oauth2`` (not under ``/_sandbox``: the authorization endpoint of the discovery document) answers
   the consent screen with yes at once: a redirect with ``code``, ``state`` and ``realmId``.
@@ -27,14 +30,15 @@ from sandbox.core.twin import AdminError, BaseTwin
 from .exceptions import InvalidRequest, OAuthError, QboError
 from .models.backend import QboBackend
 from .models.company import CompanySettings, default_settings
-from .models.oauth import OAuthServer
+from .models.oauth import HARD_TTL, OAuthServer
 from .responses import QboResponses, gateway_fault, render_fault, system_fault, throttle_response
 from .seed import seed_company
 
 DEFAULT_REALM_ID = "9341453050298751"
 DEFAULT_CLIENT_ID = "twin-client-id"
 DEFAULT_CLIENT_SECRET = "twin-client-secret"
-DEFAULT_LIMITS = {"per_minute": 500, "concurrent": 10, "batch_per_minute": 40}
+DEFAULT_LIMITS = {"per_minute": 500, "per_second": 10, "concurrent": 10, "batch_per_minute": 40}
+LIMIT_KEYS = ("per_minute", "per_second", "concurrent", "batch_per_minute")
 API_PREFIX = "/v3/company/"
 # The company settings a client may switch (true/false) through PUT /_sandbox/company.
 SWITCHES: tuple[Literal["custom_txn_numbers", "multicurrency", "automated_sales_tax"], ...] = (
@@ -47,18 +51,21 @@ class QboTwin(BaseTwin):
     def __init__(self, *, state_path: str | None = None, seed_profile: str = "none", seed_value: int = 42,
                  realm_id: str = DEFAULT_REALM_ID, country: str = "US", client_id: str = DEFAULT_CLIENT_ID,
                  client_secret: str = DEFAULT_CLIENT_SECRET, refresh_token: str | None = None,
-                 time_scale: float = 1.0) -> None:
+                 time_scale: float = 1.0, per_second: int | None = DEFAULT_LIMITS["per_second"],
+                 refresh_hard_expires_in: int = HARD_TTL) -> None:
         default_settings(country)  # validates the country
         self.realm_id = realm_id
         self.country = country
         self.clock = Clock(time_scale)
         self.rate_limiter = SlidingWindowLimiter(DEFAULT_LIMITS["per_minute"], self.clock)
+        self.second_limiter = SlidingWindowLimiter(per_second, self.clock, window=1.0)
         self.batch_limiter = SlidingWindowLimiter(DEFAULT_LIMITS["batch_per_minute"], self.clock)
         self.concurrency = ConcurrencyLimiter(DEFAULT_LIMITS["concurrent"])
         self._backend: QboBackend | None = None
         self.responses = QboResponses(self)
         super().__init__(state_path=state_path, seed_profile=seed_profile, seed_value=seed_value)
-        self.oauth = OAuthServer(self.store, realm_id, lambda: self.clock.time_scale)
+        self.oauth = OAuthServer(self.store, realm_id, lambda: self.clock.time_scale, wall=self.clock.wall,
+                                 hard_expires_in=refresh_hard_expires_in)
         with self.store.transaction():
             self.backend.ensure_setup(country)
             self.oauth.register_client(client_id, client_secret)
@@ -93,7 +100,8 @@ class QboTwin(BaseTwin):
         if not self.concurrency.try_enter(realm):
             return throttle_response(self.faults.config.xml_429)
         request.context["slot"] = realm
-        if self.rate_limiter.try_acquire(realm) is not None:
+        # Intuit counts "per realm and app"; the twin counts per realm (strict choice: one app per twin in practice).
+        if self.second_limiter.try_acquire(realm) is not None or self.rate_limiter.try_acquire(realm) is not None:
             return self._refuse(request)
         if request.path.rstrip("/").lower().endswith("/batch") and \
                 self.batch_limiter.try_acquire(realm) is not None:
@@ -138,39 +146,44 @@ class QboTwin(BaseTwin):
 
     def reset(self) -> None:
         self.backend.reset()
+        self._reset_windows()
+
+    def _reset_windows(self) -> None:
         self.rate_limiter.reset()
+        self.second_limiter.reset()
         self.batch_limiter.reset()
 
     def seed(self, doc: dict[str, Any]) -> dict[str, Any]:
         return seed_company(self.backend, doc.get("profile", "demo"), int(doc.get("seed", 42)))
 
     def configure_limits(self, doc: dict[str, Any]) -> dict[str, Any]:
-        known = {"per_minute", "concurrent", "batch_per_minute", "time_scale"}
+        known = {*LIMIT_KEYS, "time_scale"}
         # request bodies read non-integers as Decimal (store.loads)
         doc = {k: float(v) if isinstance(v, Decimal) else v for k, v in doc.items()}
         unknown = set(doc) - known
         if unknown:
             raise AdminError(f"unknown limits {sorted(unknown)}; known: {sorted(known)}")
-        for key in ("per_minute", "concurrent", "batch_per_minute"):
-            if key in doc and doc[key] is not None and (not isinstance(doc[key], int) or doc[key] < 0):
+        for key in LIMIT_KEYS:
+            if key in doc and doc[key] is not None and (not isinstance(doc[key], int) or isinstance(doc[key], bool)
+                                                        or doc[key] < 0):
                 raise AdminError(f"{key} must be a non-negative integer (0 or null: no limit)")
         if "time_scale" in doc and (not isinstance(doc["time_scale"], (int, float)) or doc["time_scale"] <= 0):
             raise AdminError("time_scale must be a positive number")
-        if "per_minute" in doc:
-            self.rate_limiter.limit = doc["per_minute"]
-        if "batch_per_minute" in doc:
-            self.batch_limiter.limit = doc["batch_per_minute"]
-        if "concurrent" in doc:
-            self.concurrency.limit = doc["concurrent"]
+        limiters: dict[str, SlidingWindowLimiter | ConcurrencyLimiter] = {
+            "per_minute": self.rate_limiter, "per_second": self.second_limiter, "batch_per_minute": self.batch_limiter,
+            "concurrent": self.concurrency}
+        for key, limiter in limiters.items():
+            if key in doc:
+                limiter.limit = doc[key]
         if "time_scale" in doc:
             self.clock.time_scale = float(doc["time_scale"])
-        self.rate_limiter.reset()
-        self.batch_limiter.reset()
+        self._reset_windows()
         return self.current_limits()
 
     def current_limits(self) -> dict[str, Any]:
-        return {"per_minute": self.rate_limiter.limit, "concurrent": self.concurrency.limit,
-                "batch_per_minute": self.batch_limiter.limit, "time_scale": self.clock.time_scale}
+        return {"per_minute": self.rate_limiter.limit, "per_second": self.second_limiter.limit,
+                "concurrent": self.concurrency.limit, "batch_per_minute": self.batch_limiter.limit,
+                "time_scale": self.clock.time_scale}
 
     def register_admin_routes(self, router: Router) -> None:
         @router.route("POST", "/_sandbox/oauth/refresh-token")
@@ -178,12 +191,16 @@ class QboTwin(BaseTwin):
             doc = request.json() or {}
             client_id = doc.get("client_id") if isinstance(doc, dict) else None
             if not client_id:
-                raise AdminError('body must be {"client_id": "..."}')
+                raise AdminError('body must be {"client_id": "...", "hard_expires_in": <seconds, optional>}')
+            hard = doc.get("hard_expires_in")
+            if hard is not None and (not isinstance(hard, int) or isinstance(hard, bool) or hard <= 0):
+                raise AdminError("hard_expires_in must be a positive integer (seconds)")
             try:
-                token = self.oauth.start_grant(str(client_id))
+                token = self.oauth.start_grant(str(client_id), hard_expires_in=hard)
             except OAuthError as exc:
                 raise AdminError(exc.description or exc.error) from None
-            return Response.json({"refresh_token": token, "realm_id": self.realm_id})
+            return Response.json({"refresh_token": token, "realm_id": self.realm_id,
+                                  "hard_expires_in": hard or self.oauth.hard_expires_in})
 
         @router.route("POST", "/_sandbox/oauth/expire-access-tokens")
         def expire_access_tokens(request: Request) -> Response:
@@ -253,9 +270,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a valid first refresh token for the client (kept as is on restarts with --state)")
     parser.add_argument("--time-scale", type=float, default=1.0,
                         help="N: a minute lasts 60/N s, an access token 3600/N s")
+    parser.add_argument("--per-second", type=int, default=DEFAULT_LIMITS["per_second"],
+                        help=f"requests per second per realm before 429 (default {DEFAULT_LIMITS['per_second']}, "
+                             "Intuit's; 0: none). Also PUT /_sandbox/limits {\"per_second\": N}")
+    parser.add_argument("--refresh-hard-expires-in", type=int, default=HARD_TTL, metavar="SECONDS",
+                        help=f"hard expiry of a new grant's refresh-token chain (default {HARD_TTL}: five years); "
+                             "POST /_sandbox/oauth/refresh-token may give a grant its own (hard_expires_in)")
 
 
 def create_twin(args: argparse.Namespace) -> QboTwin:
+    if args.per_second < 0 or args.refresh_hard_expires_in <= 0:
+        raise SystemExit("--per-second must be >= 0 and --refresh-hard-expires-in > 0")
     return QboTwin(state_path=args.state, seed_profile=args.seed, seed_value=args.seed_value,
                    realm_id=args.realm_id, country=args.country, client_id=args.client_id,
-                   client_secret=args.client_secret, refresh_token=args.refresh_token, time_scale=args.time_scale)
+                   client_secret=args.client_secret, refresh_token=args.refresh_token, time_scale=args.time_scale,
+                   per_second=args.per_second, refresh_hard_expires_in=args.refresh_hard_expires_in)

@@ -129,9 +129,14 @@ class AteraBackend:
         self.views = Views()
         self.accounts = [AteraAccount(store, self.views, c, clock) for c in configs]
         self._by_key = {c.api_key: a for c, a in zip(configs, self.accounts, strict=True)}
+        self._by_id = {a.tenant.removeprefix("acct-"): a for a in self.accounts}
 
     def account_for_key(self, api_key: str | None) -> AteraAccount | None:
         return self._by_key.get(api_key) if api_key else None
+
+    def account_for_id(self, account_id: str) -> AteraAccount | None:
+        """The account whose ``AccountID`` (``GET /account``; a minted token's ``account_id``) this is."""
+        return self._by_id.get(account_id)
 
     @property
     def default(self) -> AteraAccount:

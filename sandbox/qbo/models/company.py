@@ -5,7 +5,10 @@ Setup depends on the country (``--country US|GB|CA``) and survives ``/_sandbox/r
 Tax:
 - US: lines take the pseudo codes ``TAX``/``NON`` only (a line without one counts as ``TAX``, as since April 2018).
   With automated sales tax on (the default), ``TxnTaxDetail.TotalTax`` is a stand-in for Intuit's AST: the
-  taxable amount times a fixed rate for the customer's state (BillAddr.CountrySubDivisionCode), rounded half-up.
+  taxable amount times a fixed rate for the ship-to state, rounded half-up. As QBO's AST, the ship-to address
+  decides, never the billing address: the transaction's ``ShipAddr.CountrySubDivisionCode`` (on create it defaults
+  to the customer's ``ShipAddr``), else the customer's ``ShipAddr``, else (nothing to ship to) the company's address
+  (``CompanyInfo.CompanyAddr``; the US company is in CA).
 - GB/CA: every sales line needs ``TaxCodeRef`` to an existing, active TaxCode; tax is computed per code.
 """
 from __future__ import annotations
@@ -202,13 +205,25 @@ class Taxes:
             raise ObjectNotFound(element=element)
         return code
 
+    def ship_to_state(self, ship_to: Record | None, customer: Record) -> str:
+        """Where US automated sales tax is sourced: the transaction's ship-to state, else the customer's shipping
+        address, else the company's address (the billing address never decides)."""
+        company_addr = (self.realm.get("CompanyInfo", "1") or {}).get("CompanyAddr")
+        # Strict choice (undocumented): an address without a state does not decide; the next one in line does.
+        for address in (ship_to, customer.get("ShipAddr"), company_addr):
+            state = (address or {}).get("CountrySubDivisionCode") if isinstance(address, dict) else None
+            if state:
+                return str(state).strip().upper()
+        return ""
+
     def compute(self, company: CompanySettings, customer: Record, taxable_by_code: dict[str, Decimal],
-                calculation: str | None) -> tuple[Record, Decimal]:
+                calculation: str | None, ship_to: Record | None = None) -> tuple[Record, Decimal]:
+        """``(TxnTaxDetail, total tax)``; ``ship_to`` is the transaction's ``ShipAddr`` (US: where tax is sourced)."""
         if company["country"] == "US":
             if not company["automated_sales_tax"] or not customer.get("Taxable", True):
                 return {"TotalTax": Decimal("0.00")}, Decimal(0)
             taxable = taxable_by_code.get("TAX", Decimal(0))
-            state = (customer.get("BillAddr") or {}).get("CountrySubDivisionCode", "")
+            state = self.ship_to_state(ship_to, customer)
             rate = Decimal(US_STATE_RATES.get(state, "0"))
             tax = cents(taxable * rate / 100)
             if not taxable:

@@ -3,10 +3,16 @@
 - A grant starts with ``POST /_sandbox/oauth/refresh-token`` (the consent screen's stand-in) or ``--refresh-token``.
 - Each refresh answers a NEW refresh token; the one used is spent, and using it again is ``invalid_grant``
   (Intuit keeps the previous token alive for a while in some cases; the twin is strict, per the brief).
-- Access tokens live 3600 vendor-seconds (time-scaled); refresh tokens 8726400 (100 days, rolling).
+- Access tokens live 3600 vendor-seconds (time-scaled); refresh tokens 8726400 (100 days, rolling: each refresh
+  answers a new token with a new 100 days), reported as ``x_refresh_token_expires_in``.
+- Each grant also has a hard expiry (Intuit: five years, 157680000 s), set when the grant starts and kept through
+  every rotation: past it, a refresh is ``invalid_grant`` however fresh the refresh token. The token endpoint reports
+  what is left of it as ``x_refresh_token_hard_expires_in`` only when asked (``include_hard``: the request header
+  ``x-include-refresh-token-hard-expires-in: true``).
 - Revoking any token of a grant ends the whole grant (its refresh and access tokens).
 Everything is kept in the store (tenant ``_oauth``), so tokens survive a restart with ``--state``.
-Wall-clock time is used (``time.time``), scaled by the clock's ``time_scale``, so lifetimes survive restarts too.
+Wall-clock time is used (``wall``: the twin's ``Clock.wall``, which a manual test clock moves), scaled by the clock's
+``time_scale``, so lifetimes survive restarts too.
 """
 from __future__ import annotations
 
@@ -23,16 +29,18 @@ from ..exceptions import OAuthError
 TENANT = "_oauth"
 ACCESS_TTL = 3600
 REFRESH_TTL = 8726400
+HARD_TTL = 5 * 365 * 86400  # 157680000 s: Intuit's five-year maximum life of a grant's refresh tokens
 CODE_TTL = 300
 
 
 class OAuthServer:
     def __init__(self, store: Store, realm_id: str, time_scale: Callable[[], float],
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, hard_expires_in: int = HARD_TTL) -> None:
         self.store = store
         self.realm_id = realm_id
         self.time_scale = time_scale
         self.wall = wall
+        self.hard_expires_in = hard_expires_in  # of grants started without their own
 
     # -- clients --------------------------------------------------------------------------------------------
     def register_client(self, client_id: str, client_secret: str) -> None:
@@ -58,16 +66,26 @@ class OAuthServer:
         """Vendor-seconds since a wall-clock moment."""
         return (self.wall() - float(since)) * self.time_scale()  # stored times come back as Decimal
 
-    def start_grant(self, client_id: str, refresh_token: str | None = None) -> str:
-        """A new, independent grant; answers its first refresh token."""
+    def start_grant(self, client_id: str, refresh_token: str | None = None, hard_expires_in: int | None = None) -> str:
+        """A new, independent grant; answers its first refresh token. Its hard expiry is ``hard_expires_in``
+        vendor-seconds from now (default: the server's, five years)."""
         if self.store.get(TENANT, "clients", client_id) is None:
             raise OAuthError(400, "invalid_client", f"unknown client {client_id!r}")
         if refresh_token is not None and self.store.get(TENANT, "refresh_tokens", refresh_token) is not None:
             return refresh_token  # already known (e.g. --refresh-token on a restart): keep its current state
         grant_id = str(self.store.next_id(TENANT, "grants"))
-        self.store.put(TENANT, "grants", grant_id, {"id": grant_id, "client_id": client_id, "realm_id": self.realm_id,
-                                                    "revoked": False})
+        self.store.put(TENANT, "grants", grant_id, {
+            "id": grant_id, "client_id": client_id, "realm_id": self.realm_id, "revoked": False,
+            "started": self.wall(), "hard_ttl": hard_expires_in or self.hard_expires_in})
         return self._issue_refresh(grant_id, client_id, refresh_token)
+
+    def _hard_left(self, grant: dict[str, Any]) -> float:
+        """Vendor-seconds left before the grant's hard expiry (a grant stored before hard expiries existed gets the
+        default from its first refresh on)."""
+        if "started" not in grant:
+            grant.update(started=self.wall(), hard_ttl=self.hard_expires_in)
+            self.store.put(TENANT, "grants", grant["id"], grant)
+        return float(grant["hard_ttl"]) - self._elapsed(grant["started"])
 
     def _issue_refresh(self, grant_id: str, client_id: str, token: str | None = None) -> str:
         token = token or "RT1-" + secrets.token_urlsafe(32)
@@ -75,7 +93,10 @@ class OAuthServer:
                                                           "issued": self.wall(), "status": "valid"})
         return token
 
-    def refresh(self, client_id: str, refresh_token: str | None) -> dict[str, Any]:
+    def refresh(self, client_id: str, refresh_token: str | None, include_hard: bool = False) -> dict[str, Any]:
+        """The ``refresh_token`` grant: rotate the refresh token, issue an access token. ``invalid_grant`` for a
+        token that is unknown, another client's, used, revoked, past its rolling expiry, or whose grant is past its
+        hard expiry. ``include_hard``: answer ``x_refresh_token_hard_expires_in`` too."""
         if not refresh_token:
             raise OAuthError(400, "invalid_request")
         record = self.store.get(TENANT, "refresh_tokens", refresh_token)
@@ -84,7 +105,8 @@ class OAuthServer:
         grant = self.store.get(TENANT, "grants", record["grant_id"])
         if grant is None or grant["revoked"]:
             raise OAuthError(400, "invalid_grant")
-        if self._elapsed(record["issued"]) >= REFRESH_TTL:
+        hard_left = self._hard_left(grant)
+        if self._elapsed(record["issued"]) >= REFRESH_TTL or hard_left <= 0:
             raise OAuthError(400, "invalid_grant")
         self.store.put(TENANT, "refresh_tokens", refresh_token, {**record, "status": "used"})
         new_refresh = self._issue_refresh(grant["id"], client_id)
@@ -92,8 +114,12 @@ class OAuthServer:
         access = "AT1-" + secrets.token_urlsafe(48)
         self.store.put(TENANT, "access_tokens", access, {"grant_id": grant["id"], "client_id": client_id,
                                                           "realm_id": grant["realm_id"], "issued": self.wall()})
-        return {"token_type": "bearer", "access_token": access, "refresh_token": new_refresh,
-                "expires_in": ACCESS_TTL, "x_refresh_token_expires_in": REFRESH_TTL}
+        # Strict choice (undocumented): the rolling expiry is reported whole even when the hard expiry is nearer.
+        answer: dict[str, Any] = {"token_type": "bearer", "access_token": access, "refresh_token": new_refresh,
+                                  "expires_in": ACCESS_TTL, "x_refresh_token_expires_in": REFRESH_TTL}
+        if include_hard:
+            answer["x_refresh_token_hard_expires_in"] = round(hard_left)  # seconds left, to the nearest
+        return answer
 
     def _forget_expired_access_tokens(self) -> None:
         tokens = self.store.collection(TENANT, "access_tokens")
@@ -122,7 +148,8 @@ class OAuthServer:
                                                 "issued": self.wall(), "used": False})
         return code
 
-    def exchange_code(self, client_id: str, code: str | None, redirect_uri: str | None) -> dict[str, Any]:
+    def exchange_code(self, client_id: str, code: str | None, redirect_uri: str | None,
+                      include_hard: bool = False) -> dict[str, Any]:
         """``authorization_code`` grant: a code is single-use, lives 5 minutes and is bound to its redirect URI."""
         record = self.store.get(TENANT, "codes", code) if code else None
         if record is None or record["used"] or record["client_id"] != client_id \
@@ -130,7 +157,7 @@ class OAuthServer:
             raise OAuthError(400, "invalid_grant")
         self.store.put(TENANT, "codes", code, {**record, "used": True})
         first = self.start_grant(client_id)
-        return self.refresh(client_id, first)
+        return self.refresh(client_id, first, include_hard)
 
     # -- the API gateway's check ----------------------------------------------------------------------------
     def check_access(self, authorization: str | None) -> tuple[str | None, str]:

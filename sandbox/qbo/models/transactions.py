@@ -70,7 +70,7 @@ class SalesTransactionModel(EntityModel):
         currency, rate = self._currency(body, company, customer)
         out["CurrencyRef"] = {"value": currency, "name": self.backend.currency_name(currency)}
         out["ExchangeRate"] = rate
-        amounts, subtotal, total = self._amounts(body, company, customer, rate)
+        amounts, subtotal, total = self._amounts(body, company, customer, rate, out.get("ShipAddr"))
         out.update(amounts)
         out["DocNumber"] = self._doc_number(body, current, company)
         out.update(self.status_fields(body, current, total))
@@ -152,10 +152,11 @@ class SalesTransactionModel(EntityModel):
             rate = self.backend.exchange_rate(currency)
         return currency, rate
 
-    def _amounts(self, body: Record, company: CompanySettings, customer: Record,
-                 rate: Decimal) -> tuple[Record, Decimal, Decimal]:
-        """Lines, tax and totals: (their fields, the subtotal, the total)."""
-        lines, subtotal, tax_detail, total = self._lines(body, company, customer)
+    def _amounts(self, body: Record, company: CompanySettings, customer: Record, rate: Decimal,
+                 ship_to: Record | None) -> tuple[Record, Decimal, Decimal]:
+        """Lines, tax (sourced at ``ship_to``, the transaction's ShipAddr) and totals: (their fields, the subtotal,
+        the total)."""
+        lines, subtotal, tax_detail, total = self._lines(body, company, customer, ship_to)
         out: Record = {"Line": lines, "TxnTaxDetail": tax_detail}
         if company["country"] != "US":
             calc = as_text(body.get("GlobalTaxCalculation"), "GlobalTaxCalculation") or "TaxExcluded"
@@ -172,8 +173,8 @@ class SalesTransactionModel(EntityModel):
         return out, subtotal, total
 
     # -- lines ---------------------------------------------------------------------------------------------
-    def _lines(self, body: Record, company: CompanySettings,
-               customer: Record) -> tuple[list[Record], Decimal, Record, Decimal]:
+    def _lines(self, body: Record, company: CompanySettings, customer: Record,
+               ship_to: Record | None = None) -> tuple[list[Record], Decimal, Record, Decimal]:
         """(Line, subtotal, TxnTaxDetail, total): the lines with the discount last, the tax on what is taxable."""
         raw = body.get("Line")
         if raw in (None, "", []):
@@ -194,7 +195,7 @@ class SalesTransactionModel(EntityModel):
                 factor = (subtotal - discount_amount) / subtotal
                 taxable_by_code = {code: amount * factor for code, amount in taxable_by_code.items()}
         tax_detail, total_tax = self.backend.taxes.compute(company, customer, taxable_by_code,
-                                                           body.get("GlobalTaxCalculation"))
+                                                           body.get("GlobalTaxCalculation"), ship_to)
         total = subtotal - discount_amount + total_tax
         if company["country"] != "US" and body.get("GlobalTaxCalculation") == "TaxInclusive":
             total = subtotal - discount_amount

@@ -38,7 +38,7 @@ def to_json_schema(node: Any) -> Any:
         if "type" in out:
             out["type"] = [out["type"], "null"]
         if "enum" in out:
-            out["enum"] = list(out["enum"]) + [None]
+            out["enum"] = [*out["enum"], None]
     return out
 
 

@@ -12,6 +12,7 @@ import requests
 from sandbox.atera.models import AccountConfig
 from sandbox.atera.schema import OPERATIONS, validate
 from sandbox.atera.server import AteraTwin
+from sandbox.control import AteraControl
 from sandbox.core.http import TwinServer
 from sandbox.core.store import loads
 
@@ -89,7 +90,14 @@ class AteraClient:
                 return items
             page += 1
 
+    @property
+    def control(self) -> AteraControl:
+        """The twin's control plane (``sandbox.control``), on the twin's default account."""
+        return AteraControl(self.base_url)
+
     def admin(self, method: str, path: str, body: Any = None) -> requests.Response:
+        """Raw HTTP to a control route (``/_sandbox/...``): only for tests whose subject is that route's own answer
+        (its status, its body); everything else goes through ``control``."""
         return requests.request(method, self.base_url + path, json=body, timeout=30)
 
 
@@ -121,6 +129,12 @@ def demo_twin() -> Iterator[tuple[AteraTwin, str]]:
 
 @pytest.fixture
 def demo(demo_twin: tuple[AteraTwin, str]) -> AteraClient:
+    """A client on the module's demo twin, put back as the demo seed made it (its tests read; a few try writes the
+    twin must refuse, and if one ever got through, the next test would not see it)."""
+    control = AteraControl(demo_twin[1])
+    control.clear_faults()
+    control.seed("demo")
+    control.clear_requests()
     return AteraClient(demo_twin[1])
 
 

@@ -45,7 +45,7 @@ def test_customer_crud(fresh):
     assert fresh.post("/api/v3/customers", {"CustomerName": "Next"})["ActionID"] == "28"
 
 
-@pytest.mark.parametrize("body, field", [
+@pytest.mark.parametrize(("body", "field"), [
     ({}, "CustomerName"), ({"CustomerName": "   "}, "CustomerName"), ({"CustomerName": 42}, "$.CustomerName"),
     ({"CustomerName": "x", "Latitude": "north"}, "$.Latitude"), ([1, 2], "$"),
 ])
@@ -63,7 +63,7 @@ def test_customer_update_validation_and_404(fresh):
 
 
 def test_customers_modified_since_in_account_timezone_and_sort(make_twin, client_cls):
-    twin, url = make_twin(accounts=[AccountConfig("k", "Pacific Standard Time")], seed_profile="demo")
+    _twin, url = make_twin(accounts=[AccountConfig("k", "Pacific Standard Time")], seed_profile="demo")
     client = client_cls(url, "k")
     everything = client.all_items("/api/v3/customers")
     assert [c["CustomerID"] for c in everything] == sorted(c["CustomerID"] for c in everything)
@@ -119,7 +119,7 @@ def test_contacts_list_filter_and_crud(fresh):
     fresh.delete(f"/api/v3/contacts/{new_id}", expect=404)
 
 
-@pytest.mark.parametrize("body, status", [
+@pytest.mark.parametrize(("body", "status"), [
     ({"CustomerID": 1}, 400), ({"Email": "", "CustomerID": 1}, 400), ({"Email": "no-at-sign", "CustomerID": 1}, 400),
     ({"Email": "x@y.example.com", "CustomerID": 999}, 400), ({"Email": "x@y.example.com"}, 400),
     ({"Email": "x@y.example.com", "CustomerID": "one"}, 400),
@@ -270,7 +270,7 @@ def test_custom_fields_and_customer_values(fresh):
         ["QBO-59"]
 
 
-@pytest.mark.parametrize("path, body", [
+@pytest.mark.parametrize(("path", "body"), [
     ("/api/v3/customvalues/customerfield/5/No%20Such%20Field", {"Value": "x"}),
     ("/api/v3/customvalues/customerfield/999/QuickBooks%20ID", {"Value": "x"}),
     ("/api/v3/customvalues/customerfield/5/Seats", {"Value": "many"}),

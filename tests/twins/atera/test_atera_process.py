@@ -11,6 +11,8 @@ from pathlib import Path
 
 import requests
 
+from sandbox.control import AteraControl
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -56,11 +58,10 @@ def test_process_restart_keeps_the_data(tmp_path: Path):
         new_id = created.json()["ActionID"]
         requests.post(f"{url}/api/v3/rates/products", json={"Description": "Only B", "Amount": 1}, headers=b,
                       timeout=5)
-        posted = requests.post(f"{url}/_sandbox/invoices", timeout=5, json=[{
+        AteraControl(url).add_invoices([{
             "InvoiceDate": "2026-11-05", "ContractName": "Contoso Ltd - Hourly Support",
             "To": {"CompanyName": "Contoso Ltd"},
             "LineItems": [{"Product": "Remote Support (hourly)", "Quantity": 1, "Rate": 125}]}])
-        assert posted.status_code == 201, posted.text
         before = requests.get(f"{url}/api/v3/billing/invoices?page=4&itemsInPage=50", headers=a, timeout=5).json()
         assert requests.get(f"{url}/api/v3/account", headers=a, timeout=5).json()["TimeZoneName"] == \
             "Pacific Standard Time"

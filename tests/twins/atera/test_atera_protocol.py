@@ -1,12 +1,14 @@
 """Protocol of the Atera twin: auth, paging envelope, errors, rate limit, fault injection, accounts (tenants)."""
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 import requests
 
 from sandbox.atera.models import AccountConfig
+from sandbox.control import AteraControl
 
 KEY = "twin-atera-key"
 
@@ -108,7 +110,7 @@ def test_missing_body_is_400(fresh):
     assert response.status_code == 400 and response.json()["status"] == 400
 
 
-@pytest.mark.parametrize("headers, data", [({}, b""), ({"Content-Type": "text/plain"}, b'{"CustomerName": "x"}'),
+@pytest.mark.parametrize(("headers", "data"), [({}, b""), ({"Content-Type": "text/plain"}, b'{"CustomerName": "x"}'),
                                            ({"Content-Type": "application/x-www-form-urlencoded"}, b"CustomerName=x")])
 def test_a_body_that_is_not_json_is_415(fresh, headers, data):
     response = fresh.raw("POST", "/api/v3/customers", headers=headers, data=data)
@@ -119,7 +121,7 @@ def test_a_body_that_is_not_json_is_415(fresh, headers, data):
     assert fresh.get("/api/v3/customers")["totalItemCount"] == 26
 
 
-@pytest.mark.parametrize("path, param", [("/api/v3/customers/abc", "customerId"),
+@pytest.mark.parametrize(("path", "param"), [("/api/v3/customers/abc", "customerId"),
                                          ("/api/v3/billing/invoice/INV-1", "invoiceNumber"),
                                          ("/api/v3/contracts/customer/x", "customerId"),
                                          ("/api/v3/rates/products/1.5", "productId")])
@@ -130,10 +132,10 @@ def test_an_id_that_is_not_a_number_is_400(demo, path, param):
 
 # -- rate limit ------------------------------------------------------------------------------------------------------
 def test_429_with_retry_after_above_the_configured_rate(make_twin, client_cls):
-    twin, url = make_twin(seed_profile="demo")
+    _, url = make_twin(seed_profile="demo")
     client = client_cls(url)
-    assert client.admin("GET", "/_sandbox/limits").json() == {"per_minute": 700, "time_scale": 1.0}
-    assert client.admin("PUT", "/_sandbox/limits", {"per_minute": 5}).status_code == 200
+    assert client.control.get_limits() == {"per_minute": 700, "time_scale": 1.0}
+    assert client.control.set_limits(per_minute=5) == {"per_minute": 5, "time_scale": 1.0}
     statuses = [client.raw("GET", "/api/v3/customers").status_code for _ in range(7)]
     assert statuses[:5] == [200] * 5 and statuses[5:] == [429, 429]
     limited = client.raw("GET", "/api/v3/customers")
@@ -145,7 +147,7 @@ def test_rate_limit_window_slides(make_twin, client_cls, manual_clock):
     twin, url = make_twin(seed_profile="none")
     clock = manual_clock(twin)
     client = client_cls(url)
-    client.admin("PUT", "/_sandbox/limits", {"per_minute": 3, "time_scale": 200})  # a "minute" is 0.3 s
+    client.control.set_limits(per_minute=3, time_scale=200)  # a "minute" is 0.3 s
     assert [client.raw("GET", "/api/v3/account").status_code for _ in range(4)] == [200, 200, 200, 429]
     clock.advance(0.29)  # still inside the window
     assert client.raw("GET", "/api/v3/account").status_code == 429
@@ -156,56 +158,58 @@ def test_rate_limit_window_slides(make_twin, client_cls, manual_clock):
 def test_limits_are_per_account(make_twin, client_cls):
     _, url = make_twin(accounts=[AccountConfig("k1"), AccountConfig("k2")])
     a, b = client_cls(url, "k1"), client_cls(url, "k2")
-    a.admin("PUT", "/_sandbox/limits", {"per_minute": 2})
+    a.control.set_limits(per_minute=2)
     assert [a.raw("GET", "/api/v3/account").status_code for _ in range(3)] == [200, 200, 429]
     assert b.raw("GET", "/api/v3/account").status_code == 200
 
 
 def test_bad_limits_are_refused(fresh):
+    # the subject is the control route's own answer (400): raw HTTP, not the control client
     assert fresh.admin("PUT", "/_sandbox/limits", {"per_minute": -1}).status_code == 400
     assert fresh.admin("PUT", "/_sandbox/limits", {"burst": 3}).status_code == 400
 
 
 # -- fault injection -------------------------------------------------------------------------------------------------
 def test_injected_errors_and_latency(fresh):
-    assert fresh.admin("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 503}).status_code == 200
+    control = fresh.control
+    assert control.set_faults(error_rate=1.0, error_status=503)["error_status"] == 503
     response = fresh.raw("GET", "/api/v3/customers")
     assert response.status_code == 503
-    assert fresh.admin("PUT", "/_sandbox/faults", {"error_rate": 1.0, "error_status": 429}).status_code == 200
+    assert control.set_faults(error_rate=1.0, error_status=429)["error_status"] == 429
     response = fresh.raw("GET", "/api/v3/customers")
     assert response.status_code == 429 and response.headers["Retry-After"] == "1"
-    fresh.admin("PUT", "/_sandbox/faults", {"latency_ms": 120})
+    control.set_faults(latency_ms=120)
     started = time.monotonic()
     assert fresh.raw("GET", "/api/v3/account").status_code == 200
     assert time.monotonic() - started >= 0.12
-    fresh.admin("PUT", "/_sandbox/faults", {})
+    control.clear_faults()
+    assert control.get_faults()["error_rate"] == 0 and control.get_faults()["latency_ms"] == 0
     assert fresh.raw("GET", "/api/v3/account").status_code == 200
 
 
 def test_injected_errors_do_not_touch_state(fresh):
-    fresh.admin("PUT", "/_sandbox/faults", {"error_rate": 1.0})
-    assert fresh.raw("POST", "/api/v3/customers", json={"CustomerName": "Ghost"}).status_code == 503
-    fresh.admin("PUT", "/_sandbox/faults", {})
+    with fresh.control.faults(error_rate=1.0):
+        assert fresh.raw("POST", "/api/v3/customers", json={"CustomerName": "Ghost"}).status_code == 503
     assert fresh.get("/api/v3/customers")["totalItemCount"] == 26
 
 
 def test_commit_then_drop_performs_the_write_and_drops_the_answer(fresh):
-    fresh.admin("PUT", "/_sandbox/faults", {"commit_then_drop_rate": 1.0})
-    with pytest.raises(requests.ConnectionError):
-        fresh.raw("POST", "/api/v3/customers", json={"CustomerName": "Dropped Answer LLC"})
-    # reads are not writes: they are answered
-    assert fresh.raw("GET", "/api/v3/account").status_code == 200
-    fresh.admin("PUT", "/_sandbox/faults", {})
+    with fresh.control.faults(commit_then_drop_rate=1.0):
+        with pytest.raises(requests.ConnectionError):
+            fresh.raw("POST", "/api/v3/customers", json={"CustomerName": "Dropped Answer LLC"})
+        # reads are not writes: they are answered
+        assert fresh.raw("GET", "/api/v3/account").status_code == 200
     names = [c["CustomerName"] for c in fresh.all_items("/api/v3/customers")]
     assert names.count("Dropped Answer LLC") == 1
-    log = fresh.admin("GET", "/_sandbox/requests").json()
+    log = fresh.control.requests()
     assert any(e.get("dropped") and e["method"] == "POST" for e in log)
 
 
 def test_request_log_keeps_no_secrets(fresh):
     fresh.get("/api/v3/customers?itemsInPage=1")
-    log = fresh.admin("GET", "/_sandbox/requests").text
-    assert KEY not in log and "/api/v3/customers" in log
+    log = fresh.control.requests()
+    assert "/api/v3/customers" in [e["path"] for e in log]
+    assert KEY not in json.dumps(log)
 
 
 # -- accounts (tenants) ----------------------------------------------------------------------------------------------
@@ -225,11 +229,12 @@ def test_each_api_key_is_its_own_account(make_twin, client_cls):
 
 
 def test_reset_and_seed_admin_routes(fresh):
+    # the routes' own answers are the subject here: raw HTTP where the test reads them
     assert fresh.admin("POST", "/_sandbox/reset").json() == {"reset": True}
     assert fresh.get("/api/v3/customers")["totalItemCount"] == 0
     assert fresh.get("/api/v3/billing/invoices")["totalItemCount"] == 0
     assert len(fresh.get("/api/v3/customvalues/customfields")) >= 1  # account setup survives a reset
-    seeded = fresh.admin("POST", "/_sandbox/seed", {"profile": "demo", "seed": 42}).json()
+    seeded = fresh.control.seed("demo", seed=42)
     assert seeded["customers"] == 26 and seeded["invoices"] == 150
     assert fresh.get("/api/v3/customers")["totalItemCount"] == 26
     assert fresh.admin("POST", "/_sandbox/seed", {"profile": "nope"}).status_code == 400
@@ -238,35 +243,33 @@ def test_reset_and_seed_admin_routes(fresh):
 def test_atera_control_plane_extras(make_twin, client_cls):
     _, url = make_twin(accounts=[AccountConfig("first"), AccountConfig("second", "UTC")])
     first, second = client_cls(url, "first"), client_cls(url, "second")
+    # a refused seed is the route's own answer (400): raw HTTP
     assert first.admin("POST", "/_sandbox/seed", {"profile": "demo", "api_key": "nope"}).status_code == 400
-    seeded = first.admin("POST", "/_sandbox/seed", {"profile": "demo", "seed": 42, "api_key": "second"}).json()
+    seeded = first.control.seed("demo", seed=42, api_key="second")
     assert seeded["customers"] == 26
     assert second.get("/api/v3/customers")["totalItemCount"] == 26
     assert first.get("/api/v3/customers")["totalItemCount"] == 0
-    accounts = first.admin("GET", "/_sandbox/accounts").json()
+    accounts = first.control.accounts()
     assert [a["customers"] for a in accounts] == [0, 26] and accounts[1]["invoices"] == 150
     # hourly rates for contracts (no public endpoint) and custom field definitions
-    import requests
-
-    made = requests.post(url + "/_sandbox/services", headers={"X-API-KEY": "first"}, timeout=5,
-                         json=[{"Description": "Remote Support", "Amount": 120}]).json()
+    of_first = AteraControl(url, api_key="first")
+    made = of_first.add_services([{"Description": "Remote Support", "Amount": 120}])
     assert made == [{"RateID": 1, "Amount": 120, "Description": "Remote Support", "SKU": None, "Category": None}]
     customer = first.post("/api/v3/customers", {"CustomerName": "Solo"})["ActionID"]
     contract = first.post("/api/v3/contracts", {"ContractName": "Solo - Hourly", "CustomerID": int(customer),
                                                 "ContractType": "Hourly", "HourlyContract": {"HourlyRateID": 1}})
     assert first.get(f"/api/v3/contracts/{contract['ActionID']}")["HourlyContract"]["PrimaryRate"]["Amount"] == 120
-    assert requests.post(url + "/_sandbox/customfields", headers={"X-API-KEY": "first"}, timeout=5,
-                         json={"Name": "Region", "DataType": "Text"}).status_code == 201
+    assert [f["Name"] for f in of_first.define_custom_fields([{"Name": "Region", "DataType": "Text"}])] == ["Region"]
     assert "Region" in [f["Name"] for f in first.get("/api/v3/customvalues/customfields")]
     assert "Region" not in [f["Name"] for f in second.get("/api/v3/customvalues/customfields")]
+    # a key of no account is the route's own answer (400): raw HTTP
     assert requests.post(url + "/_sandbox/services", headers={"X-API-KEY": "bad"}, timeout=5,
                          json=[]).status_code == 400
 
 
 def test_seed_with_an_unknown_key_is_refused_before_anything_is_reset():
-    """A refused control-plane call leaves the data as it was (no half-applied state)."""
-    import requests
-
+    """A refused control-plane call leaves the data as it was (no half-applied state). The route's own answer (400)
+    is the subject: raw HTTP, not the control client."""
     from sandbox.atera.server import AteraTwin, account_configs
     from sandbox.core.http import TwinServer
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import requests
 
+from sandbox.control import QboControl
 from sandbox.qbo.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM_ID, QboTwin
 
 
@@ -18,13 +19,12 @@ class Api:
         self.realm = twin.realm_id
         self.base = f"{url}/v3/company/{self.realm}"
         self.http = requests.Session()
+        self.control = QboControl(url)  # the twin's control plane
         self._token: str | None = None
 
     # OAuth
     def mint_refresh_token(self, client_id: str = DEFAULT_CLIENT_ID) -> str:
-        r = self.http.post(f"{self.url}/_sandbox/oauth/refresh-token", json={"client_id": client_id}, timeout=10)
-        r.raise_for_status()
-        return r.json()["refresh_token"]
+        return self.control.mint_refresh_token(client_id)
 
     def refresh(self, refresh_token: str, client_id: str = DEFAULT_CLIENT_ID,
                 client_secret: str = DEFAULT_CLIENT_SECRET) -> requests.Response:
@@ -62,6 +62,8 @@ class Api:
         return next((v for k, v in doc.items() if isinstance(v, list)), [])
 
     def admin(self, method: str, path: str, **kw: Any) -> requests.Response:
+        """Raw HTTP to a control route (``/_sandbox`` + ``path``): only for tests whose subject is that route's own
+        answer (a 400 for a bad body, say); everything else goes through ``control``."""
         return self.http.request(method, f"{self.url}/_sandbox{path}", timeout=30, **kw)
 
 

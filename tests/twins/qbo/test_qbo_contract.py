@@ -183,14 +183,14 @@ def test_change_data_capture(qb):
 
 
 def test_expired_token_raises_authorization_exception(api, qb):
-    api.admin("POST", "/oauth/expire-access-tokens")
+    api.control.expire_access_tokens()
     with pytest.raises(AuthorizationException):
         Customer.get(1, qb=qb)
 
 
 def test_throttle_xml_body_is_an_unreadable_json_error_as_in_the_wild(api, qb):
-    api.admin("PUT", "/limits", json={"per_minute": 1})
-    api.admin("PUT", "/faults", json={"xml_429": True})
+    api.control.set_limits(per_minute=1)
+    api.control.set_faults(xml_429=True)
     Customer.get(1, qb=qb)
     with pytest.raises(QuickbooksException) as exc:
         Customer.get(1, qb=qb)

@@ -1,12 +1,15 @@
 """Throttling (429/3001), injected faults, commit-then-drop, and the control plane (reset, company, limits)."""
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 
 import pytest
 import requests
 from qbo_twin_helpers import fault
+
+from sandbox.qbo.server import add_arguments, create_twin
 
 
 def _throttled(r):
@@ -17,13 +20,13 @@ def _throttled(r):
 
 
 def test_default_limits(api):
-    assert api.admin("GET", "/limits").json() == {"per_minute": 500, "concurrent": 10, "batch_per_minute": 40,
-                                                  "time_scale": 1.0}
+    assert api.control.get_limits() == {"per_minute": 500, "per_second": 10, "concurrent": 10, "batch_per_minute": 40,
+                                        "time_scale": 1.0}
 
 
 def test_requests_per_minute(api):
     api.token  # noqa: B018 - token endpoint calls are not throttled
-    assert api.admin("PUT", "/limits", json={"per_minute": 5}).status_code == 200
+    assert api.control.set_limits(per_minute=5)["per_minute"] == 5
     for _ in range(5):
         assert api.get("/customer/1").status_code == 200
     _throttled(api.get("/customer/1"))
@@ -32,8 +35,7 @@ def test_requests_per_minute(api):
 def test_the_window_slides_with_time_scale(api, manual_clock):
     api.token  # noqa: B018
     clock = manual_clock(api.twin)
-    r = api.admin("PUT", "/limits", json={"per_minute": 2, "time_scale": 600.5})  # a minute lasts ~0.1 s
-    assert r.status_code == 200 and r.json()["time_scale"] == 600.5
+    assert api.control.set_limits(per_minute=2, time_scale=600.5)["time_scale"] == 600.5  # a minute lasts ~0.1 s
     assert api.get("/customer/1").status_code == 200
     assert api.get("/customer/1").status_code == 200
     assert api.get("/customer/1").status_code == 429
@@ -45,7 +47,7 @@ def test_the_window_slides_with_time_scale(api, manual_clock):
 
 def test_batch_requests_per_minute(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/limits", json={"batch_per_minute": 2})
+    api.control.set_limits(batch_per_minute=2)
     doc = {"BatchItemRequest": [{"bId": "1", "Query": "SELECT COUNT(*) FROM Item"}]}
     assert api.post("/batch", json=doc).status_code == 200
     assert api.post("/batch", json=doc).status_code == 200
@@ -55,8 +57,8 @@ def test_batch_requests_per_minute(api):
 
 def test_429_can_be_xml(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/limits", json={"per_minute": 1})
-    api.admin("PUT", "/faults", json={"xml_429": True})
+    api.control.set_limits(per_minute=1)
+    api.control.set_faults(xml_429=True)
     api.get("/customer/1")
     r = api.get("/customer/1")
     assert r.status_code == 429
@@ -67,6 +69,8 @@ def test_429_can_be_xml(api):
 def test_ten_requests_in_flight_the_eleventh_is_429(api):
     token = api.token
     twin = api.twin
+    # 12 requests inside a second, on purpose: lift the 10/s limit (tested on its own) so concurrency answers
+    api.control.set_limits(per_second=0)
     results: list[int] = []
     twin.store.lock.acquire()  # every admitted request now waits inside the twin
     try:
@@ -89,28 +93,25 @@ def test_ten_requests_in_flight_the_eleventh_is_429(api):
 
 def test_injected_errors_do_not_touch_state(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/faults", json={"error_rate": 1.0, "error_status": 503})
-    r = api.post("/customer", json={"DisplayName": "Never Made"})
+    with api.control.faults(error_rate=1.0, error_status=503):
+        r = api.post("/customer", json={"DisplayName": "Never Made"})
     assert r.status_code == 503 and fault(r)["code"] == "10000"
-    api.admin("PUT", "/faults", json={})
     assert api.rows("SELECT * FROM Customer WHERE DisplayName = 'Never Made'") == []
 
 
 def test_injected_errors_can_target_paths(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/faults", json={"error_rate": 1.0, "error_status": 400, "paths": ["/batch"]})
-    try:
+    with api.control.faults(error_rate=1.0, error_status=400, paths=["/batch"]):
         assert api.query("SELECT * FROM Item MAXRESULTS 1").status_code == 200
         r = api.post("/batch", json={"BatchItemRequest": [{"bId": "1", "Query": "SELECT COUNT(*) FROM Item"}]})
         assert r.status_code == 400 and fault(r)["Detail"].endswith("Injected fault")
+        # a paths value that is not a list: the route's own answer (400) is the subject, so raw HTTP
         assert api.admin("PUT", "/faults", json={"paths": "/batch"}).status_code == 400
-    finally:
-        api.admin("PUT", "/faults", json={})
 
 
 def test_injected_latency(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/faults", json={"latency_ms": 120})
+    api.control.set_faults(latency_ms=120)
     started = time.monotonic()
     api.get("/customer/1")
     assert time.monotonic() - started >= 0.12
@@ -118,10 +119,8 @@ def test_injected_latency(api):
 
 def test_commit_then_drop_performs_the_write_without_answering(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/faults", json={"commit_then_drop_rate": 1.0})
-    with pytest.raises(requests.ConnectionError):
+    with api.control.faults(commit_then_drop_rate=1.0), pytest.raises(requests.ConnectionError):
         api.post("/customer", params={"requestid": "drop-1"}, json={"DisplayName": "Dropped Answer"})
-    api.admin("PUT", "/faults", json={})
     assert len(api.rows("SELECT * FROM Customer WHERE DisplayName = 'Dropped Answer'")) == 1
     # a naive retry without requestid fails on the duplicate...
     r = api.post("/customer", json={"DisplayName": "Dropped Answer"})
@@ -129,13 +128,12 @@ def test_commit_then_drop_performs_the_write_without_answering(api):
     # ...a retry with the same requestid gets the original answer
     r = api.post("/customer", params={"requestid": "drop-1"}, json={"DisplayName": "Dropped Answer"})
     assert r.status_code == 200 and r.json()["Customer"]["DisplayName"] == "Dropped Answer"
-    log = api.admin("GET", "/requests").json()
-    assert any(e.get("dropped") for e in log)
+    assert any(e.get("dropped") for e in api.control.requests())
 
 
 def test_reads_are_never_dropped(api):
     api.token  # noqa: B018
-    api.admin("PUT", "/faults", json={"commit_then_drop_rate": 1.0})
+    api.control.set_faults(commit_then_drop_rate=1.0)
     assert api.get("/customer/1").status_code == 200
     assert api.query("SELECT * FROM Item MAXRESULTS 1").status_code == 200
 
@@ -144,7 +142,7 @@ def test_reset_keeps_company_setup(api):
     api.post("/customer", json={"DisplayName": "Temp"})
     accounts = api.rows("SELECT * FROM Account")
     prefs = api.get("/preferences").json()["Preferences"]
-    assert api.admin("POST", "/reset").status_code == 200
+    api.control.reset()
     assert api.rows("SELECT * FROM Customer") == []
     assert api.rows("SELECT * FROM Item") == []
     assert api.rows("SELECT * FROM Account") == accounts
@@ -156,22 +154,23 @@ def test_reset_keeps_company_setup(api):
 
 def test_seed_admin_route_is_deterministic(api):
     first = api.rows("SELECT * FROM Customer MAXRESULTS 1000")
-    assert api.admin("POST", "/seed", json={"profile": "demo", "seed": 42}).status_code == 200
+    api.control.seed("demo", seed=42)
     assert api.rows("SELECT * FROM Customer MAXRESULTS 1000") == first
 
 
 def test_company_settings_admin(api):
-    doc = api.admin("GET", "/company").json()
+    doc = api.control.company()
     assert doc["country"] == "US" and doc["custom_txn_numbers"] is True and doc["home_currency"] == "USD"
-    r = api.admin("PUT", "/company", json={"country": "GB"})
-    assert r.status_code == 200 and r.json()["home_currency"] == "GBP"
+    assert api.control.set_company(country="GB")["home_currency"] == "GBP"
     assert api.rows("SELECT * FROM CompanyInfo")[0]["Country"] == "GB"
     assert api.rows("SELECT * FROM Customer") == []  # a new country is a new company
+    # unknown settings and limits: the routes' own answers (400) are the subject, so raw HTTP
     assert api.admin("PUT", "/company", json={"bogus": 1}).status_code == 400
     assert api.admin("PUT", "/limits", json={"bogus": 1}).status_code == 400
 
 
 def test_multicurrency_cannot_be_turned_off_with_foreign_customers(api):
+    # the route's own refusal (400) is the subject: raw HTTP
     r = api.admin("PUT", "/company", json={"multicurrency": False})
     assert r.status_code == 400
     prefs = api.get("/preferences").json()["Preferences"]
@@ -197,3 +196,59 @@ def test_concurrent_creates_of_one_name_let_exactly_one_through(api):
         t.join(timeout=30)
     assert sorted(codes) == [200] + [400] * 7
     assert set(errors) == {"6240"}
+
+
+# -- 10 requests per second per realm ---------------------------------------------------------------------------------
+def test_ten_requests_per_second_the_eleventh_is_429(api, manual_clock):
+    api.token  # noqa: B018 - token endpoint calls are not throttled
+    clock = manual_clock(api.twin)  # every request below happens in the same instant
+    assert api.control.get_limits()["per_second"] == 10
+    for _ in range(10):
+        assert api.get("/customer/1").status_code == 200
+    _throttled(api.get("/customer/1"))  # the same 429 as the per-minute limit: Fault 3001
+    clock.advance(0.999)
+    _throttled(api.get("/customer/1"))
+    clock.advance(0.001)  # the second has passed
+    assert api.get("/customer/1").status_code == 200
+
+
+def test_per_second_counts_every_kind_of_request_and_follows_the_time_scale(api, manual_clock):
+    api.token  # noqa: B018
+    clock = manual_clock(api.twin)
+    assert api.control.set_limits(per_second=3, time_scale=10)["per_second"] == 3  # a second lasts 0.1 s
+    assert api.get("/customer/1").status_code == 200
+    assert api.query("SELECT COUNT(*) FROM Item").status_code == 200
+    assert api.post("/batch", json={"BatchItemRequest": [{"bId": "1", "Query": "SELECT COUNT(*) FROM Item"}]}
+                    ).status_code == 200
+    _throttled(api.get("/customer/1"))
+    clock.advance(0.1)
+    assert api.get("/customer/1").status_code == 200
+
+
+def test_per_second_429_is_xml_when_asked_too(api):
+    api.token  # noqa: B018
+    api.control.set_limits(per_second=1)
+    api.control.set_faults(xml_429=True)
+    api.get("/customer/1")
+    r = api.get("/customer/1")
+    assert r.status_code == 429 and b'<Error code="3001">' in r.content
+
+
+def test_per_second_zero_is_no_limit(api):
+    api.token  # noqa: B018
+    assert api.control.set_limits(per_second=0)["per_second"] == 0
+    assert [api.get("/customer/1").status_code for _ in range(15)] == [200] * 15
+    for bad in (-1, 1.5, "10", True):
+        # the subject is the control route's own answer (400): raw HTTP
+        assert api.admin("PUT", "/limits", json={"per_second": bad}).status_code == 400
+
+
+def test_per_second_from_the_command_line():
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    common = {"state": None, "seed": "none", "seed_value": 42}
+    assert create_twin(parser.parse_args([], argparse.Namespace(**common))).current_limits()["per_second"] == 10
+    args = parser.parse_args(["--per-second", "4"], argparse.Namespace(**common))
+    assert create_twin(args).current_limits()["per_second"] == 4
+    with pytest.raises(SystemExit):
+        create_twin(parser.parse_args(["--per-second", "-1"], argparse.Namespace(**common)))

@@ -106,7 +106,7 @@ def test_access_token_expires_after_an_hour_time_scaled(api):
 
 def test_admin_can_expire_access_tokens(api):
     token = api.token
-    assert api.admin("POST", "/oauth/expire-access-tokens").json()["expired"] >= 1
+    assert api.control.expire_access_tokens() >= 1
     assert api.get("/customer/1", token=token).status_code == 401
 
 
@@ -155,5 +155,6 @@ def test_custom_realm_id(make_api):
     assert api.get("/customer/1").status_code == 200
     r = api.http.get(f"{api.url}/v3/company/{DEFAULT_REALM_ID}/customer/1", headers=api.headers(), timeout=10)
     assert r.status_code == 403
+    # the grant's answer names its realm: the route's own body is the subject, so raw HTTP
     doc = api.admin("POST", "/oauth/refresh-token", json={"client_id": "twin-client-id"}).json()
     assert doc["realm_id"] == "4620816365212345678"

@@ -1,4 +1,5 @@
-"""The twin as a real process: ``python -m sandbox qbo --port 0 --ready-file F --state S``, restarted on the same state."""
+"""The twin as a real process: ``python -m sandbox qbo --port 0 --ready-file F --state S``, restarted on the same
+state."""
 from __future__ import annotations
 
 import os
@@ -58,7 +59,8 @@ def test_restart_on_the_same_state_keeps_data_and_tokens(tmp_path):
         invoice = requests.post(f"{url}/v3/company/{REALM}/invoice", headers=headers, timeout=10, json={
             "CustomerRef": {"value": "1"}, "DocNumber": "R-1", "Line": [{
                 "DetailType": "SalesItemLineDetail", "Amount": 0.35,
-                "SalesItemLineDetail": {"ItemRef": {"value": "9"}, "Qty": 1, "UnitPrice": 0.35}}]})
+                "SalesItemLineDetail": {"ItemRef": {"value": "9"}, "Qty": 1, "UnitPrice": 0.35,
+                                        "TaxCodeRef": {"value": "NON"}}}]})  # untaxed: TotalAmt stays 0.35
         assert invoice.status_code == 200, invoice.text
     finally:
         _stop(proc)

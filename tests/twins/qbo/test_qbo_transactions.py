@@ -32,11 +32,11 @@ def test_invoice_shape(api):
     assert inv["Id"] == "1" and inv["SyncToken"] == "0" and inv["DocNumber"] == "INV-1001"
     assert inv["TxnDate"] == "2026-10-01"
     assert inv["CustomerRef"] == {"value": "1", "name": "Contoso Ltd"}
-    sales = [l for l in inv["Line"] if l["DetailType"] == "SalesItemLineDetail"]
-    assert [(l["Id"], l["LineNum"]) for l in sales] == [("1", 1), ("2", 2)]
+    sales = [ln for ln in inv["Line"] if ln["DetailType"] == "SalesItemLineDetail"]
+    assert [(ln["Id"], ln["LineNum"]) for ln in sales] == [("1", 1), ("2", 2)]
     assert sales[0]["SalesItemLineDetail"]["ItemRef"] == {"value": "1", "name": "Remote Support (hourly)"}
     assert sales[0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "NON"}
-    subtotal = [l for l in inv["Line"] if l["DetailType"] == "SubTotalLineDetail"]
+    subtotal = [ln for ln in inv["Line"] if ln["DetailType"] == "SubTotalLineDetail"]
     assert subtotal == [{"Amount": 268.0, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]
     assert "TotalTax" in inv["TxnTaxDetail"]
     assert inv["Balance"] == inv["TotalAmt"]
@@ -51,14 +51,15 @@ def test_money_is_exact_decimal_in_json(api):
 
 
 def test_us_automated_sales_tax_stand_in(api):
-    # Customer 3 (O'Brien & Sons Plumbing) is in TX: 8.25 %
+    # Customer 3 (O'Brien & Sons Plumbing) is billed in TX and has no shipping address: QBO's AST sources tax at the
+    # ship-to address, and with none at the company's address (CA, 7.75 %), never at the billing address.
     inv = create_invoice(api, CustomerRef={"value": "3"}, Line=[line("13", 10, "6.00", tax="TAX"),
                                                                    line("1", 1, "125.00", tax="NON")])
-    assert inv["TxnTaxDetail"]["TotalTax"] == 4.95
-    assert inv["TotalAmt"] == 60 + 125 + 4.95
+    assert inv["TxnTaxDetail"]["TotalTax"] == 4.65
+    assert inv["TotalAmt"] == 60 + 125 + 4.65
     no_code = create_invoice(api, CustomerRef={"value": "3"}, Line=[line("13", 10, "6.00", tax=None)])
     assert no_code["Line"][0]["SalesItemLineDetail"]["TaxCodeRef"] == {"value": "TAX"}  # default since 2018
-    assert no_code["TxnTaxDetail"]["TotalTax"] == 4.95
+    assert no_code["TxnTaxDetail"]["TotalTax"] == 4.65
 
 
 def test_us_takes_only_tax_and_non(api):
@@ -118,8 +119,7 @@ def test_docnumber_length(api):
 
 
 def test_docnumber_without_custom_numbers_is_generated(api):
-    r = api.admin("PUT", "/company", json={"custom_txn_numbers": False})
-    assert r.status_code == 200 and r.json()["custom_txn_numbers"] is False
+    assert api.control.set_company(custom_txn_numbers=False)["custom_txn_numbers"] is False
     first = create_invoice(api, DocNumber="MINE-1")
     second = create_invoice(api, DocNumber="MINE-1")
     assert first["DocNumber"] == "1001" and second["DocNumber"] == "1002"
@@ -159,7 +159,7 @@ def test_multicurrency_off_requires_home_currency(make_api):
     assert r.status_code == 200
 
 
-@pytest.mark.parametrize("country,message", [("GB", UK_MESSAGE), ("CA", None)])
+@pytest.mark.parametrize(("country", "message"), [("GB", UK_MESSAGE), ("CA", None)])
 def test_non_us_lines_need_a_tax_code(make_api, country, message):
     api = make_api(country=country)
     codes = {c["Name"]: c["Id"] for c in api.rows("SELECT * FROM TaxCode")}
@@ -231,6 +231,8 @@ def test_void_invoice(api):
 
 
 def test_payment_applied_to_invoices_changes_balances(api):
+    # 11 API requests back to back: more than Intuit's 10 per second, whose limit is not this test's subject
+    api.control.set_limits(per_second=0)
     a = create_invoice(api, Line=[line("1", 2, "125.00")])
     b = create_invoice(api, Line=[line("2", 1, "165.00")])
     assert api.get("/customer/1").json()["Customer"]["Balance"] == 415
@@ -350,7 +352,7 @@ def test_discount_lines(api):
     pct = {"DetailType": "DiscountLineDetail", "Amount": 0,
            "DiscountLineDetail": {"PercentBased": True, "DiscountPercent": 10}}
     inv = create_invoice(api, Line=[line("1", 2, "125.00"), pct])
-    discount = next(l for l in inv["Line"] if l["DetailType"] == "DiscountLineDetail")
+    discount = next(ln for ln in inv["Line"] if ln["DetailType"] == "DiscountLineDetail")
     assert discount["Amount"] == 25 and discount["DiscountLineDetail"]["DiscountAccountRef"]["value"] == "9"
     assert inv["TotalAmt"] == 225 and inv["Balance"] == 225
     fixed = {"DetailType": "DiscountLineDetail", "Amount": 300, "DiscountLineDetail": {"PercentBased": False}}
@@ -366,7 +368,8 @@ def test_inventory_lines_need_a_quantity(api):
                                    "TrackQtyOnHand": True, "QtyOnHand": 5, "InvStartDate": "2026-01-01",
                                    "UnitPrice": 80}).json()["Item"]
     no_qty = {"DetailType": "SalesItemLineDetail", "Amount": 80,
-              "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "UnitPrice": 80, "TaxCodeRef": {"value": "NON"}}}
+              "SalesItemLineDetail": {"ItemRef": {"value": item["Id"]}, "UnitPrice": 80,
+                                      "TaxCodeRef": {"value": "NON"}}}
     r = api.post("/invoice", json={"CustomerRef": {"value": "1"}, "Line": [no_qty]})
     assert r.status_code == 400
     error = fault(r)
