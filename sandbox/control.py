@@ -10,6 +10,8 @@ own message when the twin refuses it.
 """
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypedDict, cast
@@ -156,6 +158,22 @@ class QboControl(TwinControl):
     def merge_customers(self, from_id: str, into_id: str) -> dict[str, Any]:
         """QBO's customer merge: ``from_id`` becomes inactive, its transactions move to ``into_id``."""
         return cast(dict[str, Any], self.call("POST", "customers/merge", {"from": from_id, "into": into_id}))
+
+    @staticmethod
+    def consent(authorize_url: str, *, approve: bool = True, timeout: float = 30) -> str:
+        """Answer the twin's consent page as a user would (Connect, or Cancel): GET the page the authorization URL
+        shows, post its form with the decision; answers where the twin redirects (the app's callback URL)."""
+        page = requests.get(authorize_url, timeout=timeout)
+        if page.status_code != 200:
+            raise ControlError(f"the consent page answered {page.status_code}: {page.text[:300]}")
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page.text))
+        fields = {k: html.unescape(v) for k, v in fields.items()}
+        target = f"{authorize_url.split('/connect/oauth2')[0]}/connect/oauth2"
+        answer = requests.post(target, data={**fields, "decision": "approve" if approve else "cancel"},
+                               allow_redirects=False, timeout=timeout)
+        if answer.status_code != 302:
+            raise ControlError(f"the consent answer was {answer.status_code}: {answer.text[:300]}")
+        return str(answer.headers["Location"])
 
     def company(self) -> dict[str, Any]:
         return cast(dict[str, Any], self.call("GET", "company"))

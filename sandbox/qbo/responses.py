@@ -5,6 +5,7 @@ Rendering rules: entities answer ``{"<Entity>": {...}, "time": ...}``; errors ar
 """
 from __future__ import annotations
 
+import html
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -118,6 +119,7 @@ class QboResponses:
         r("GET", "/.well-known/openid_configuration", self.discovery)
         r("GET", "/.well-known/openid_sandbox_configuration", self.discovery)
         r("GET", "/connect/oauth2", self.authorize)
+        r("POST", "/connect/oauth2", self.consent)
         r("POST", "/oauth2/v1/tokens/bearer", self.token)
         r("POST", "/v2/oauth2/tokens/revoke", self.revoke)
         base = "/v3/company/{realm}"
@@ -167,12 +169,29 @@ class QboResponses:
         raise OAuthError(400, "unsupported_grant_type")
 
     def authorize(self, request: Request) -> Response:
-        """The consent screen, always answered yes: redirect to ``redirect_uri`` with a code and the realm id."""
+        """Intuit's consent screen, as a page a browser can answer: Connect (a code) or Cancel (access_denied)."""
         client_id, redirect_uri = request.arg("client_id"), request.arg("redirect_uri")
         if not client_id or not redirect_uri or request.arg("response_type") != "code":
             return Response.json({"error": "invalid_request"}, 400)
-        code = self.twin.oauth.issue_code(client_id, redirect_uri)
-        query = urlencode({"code": code, "state": request.arg("state") or "", "realmId": self.backend.realm_id})
+        self.twin.oauth.check_client(client_id)
+        fields = {"client_id": client_id, "redirect_uri": redirect_uri, "state": request.arg("state") or "",
+                  "scope": request.arg("scope") or ""}
+        company = self.backend.company_settings().get("company_name") or "your company"
+        return Response.text(consent_page(company, self.backend.realm_id, fields), content_type="text/html")
+
+    def consent(self, request: Request) -> Response:
+        """The user's answer on the consent page: redirect to ``redirect_uri`` with a code and the realm id, or
+        with ``error=access_denied`` (Cancel), and the state either way, as Intuit does."""
+        form = {k: v[0] for k, v in parse_qs(request.text, keep_blank_values=True).items()}
+        client_id, redirect_uri = form.get("client_id"), form.get("redirect_uri")
+        if not client_id or not redirect_uri:
+            return Response.json({"error": "invalid_request"}, 400)
+        if form.get("decision") == "approve":
+            code = self.twin.oauth.issue_code(client_id, redirect_uri)
+            query = urlencode({"code": code, "state": form.get("state", ""), "realmId": self.backend.realm_id})
+        else:
+            self.twin.oauth.check_client(client_id)
+            query = urlencode({"error": "access_denied", "state": form.get("state", "")})
         separator = "&" if "?" in redirect_uri else "?"
         return Response(302, b"", {"Location": f"{redirect_uri}{separator}{query}"})
 
@@ -301,3 +320,17 @@ class QboResponses:
 
 
 __all__ = ["QboResponses", "dumps", "gateway_fault", "render_fault", "system_fault", "throttle_response"]
+
+
+def consent_page(company: str, realm_id: str, fields: dict[str, str]) -> str:
+    """The twin's consent screen: what Intuit asks a user who signed in (Connect or Cancel), fields escaped."""
+    esc = html.escape
+    hidden = "".join(f'<input type="hidden" name="{esc(k)}" value="{esc(v)}">' for k, v in fields.items())
+    who, what = esc(company), esc(fields["scope"]) or "no scope"
+    return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Connect to QuickBooks (twin)'
+            f"</title></head><body><main><h1>Connect {esc(fields['client_id'])} to {who}</h1>"
+            f"<p>The app asks for access to the accounting data of {who} (realm {esc(realm_id)}): {what}.</p>"
+            f'<form method="post" action="/connect/oauth2">{hidden}'
+            '<button type="submit" name="decision" value="approve" id="approve">Connect</button> '
+            '<button type="submit" name="decision" value="cancel" id="cancel">Cancel</button></form>'
+            "</main></body></html>")

@@ -9,8 +9,10 @@ extras:
   "hard_expires_in"}``: a new, independent grant (its hard expiry: ``hard_expires_in`` seconds, default the twin's,
   ``--refresh-hard-expires-in``, five years).
 - ``POST /_sandbox/oauth/expire-access-tokens``: every live access token now gets 401 (as after an hour).
-- ``GET /connect/oauth2`` (not under ``/_sandbox``: the authorization endpoint of the discovery document) answers
-  the consent screen with yes at once: a redirect with ``code``, ``state`` and ``realmId``.
+- ``GET /connect/oauth2`` (not under ``/_sandbox``: the authorization endpoint of the discovery document) shows the
+  consent screen, a page with Connect and Cancel; ``POST /connect/oauth2`` is its answer: a redirect with ``code``,
+  ``state`` and ``realmId`` (Connect) or ``error=access_denied`` and ``state`` (Cancel). ``QboControl.consent``
+  answers it as a browser's user would.
 - ``POST /_sandbox/customers/merge {"from", "into"}``: QBO's customer merge (a UI action; see
   ``QboBackend.merge_customers``).
 - ``GET|PUT /_sandbox/company``: ``{"country", "custom_txn_numbers", "multicurrency", "home_currency",

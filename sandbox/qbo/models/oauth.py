@@ -140,9 +140,12 @@ class OAuthServer:
             self.store.put(TENANT, "grants", grant["id"], {**grant, "revoked": True})
 
     # -- authorization codes (the consent screen, answered yes at once) ---------------------------------------
-    def issue_code(self, client_id: str, redirect_uri: str) -> str:
+    def check_client(self, client_id: str) -> None:
         if self.store.get(TENANT, "clients", client_id) is None:
             raise OAuthError(400, "invalid_client", f"unknown client {client_id!r}")
+
+    def issue_code(self, client_id: str, redirect_uri: str) -> str:
+        self.check_client(client_id)
         code = "AB1-" + secrets.token_urlsafe(24)
         self.store.put(TENANT, "codes", code, {"client_id": client_id, "redirect_uri": redirect_uri,
                                                 "issued": self.wall(), "used": False})

@@ -131,12 +131,17 @@ def test_other_realm_is_403_3100(api):
 
 
 def test_authorization_code_flow(api):
-    from urllib.parse import parse_qs, urlsplit
-    r = api.http.get(f"{api.url}/connect/oauth2", allow_redirects=False, timeout=10, params={
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from sandbox.control import QboControl
+    authorize = f"{api.url}/connect/oauth2?" + urlencode({
         "client_id": "twin-client-id", "redirect_uri": "http://127.0.0.1/cb", "response_type": "code",
         "scope": "com.intuit.quickbooks.accounting", "state": "xyz"})
-    assert r.status_code == 302
-    query = parse_qs(urlsplit(r.headers["Location"]).query)
+    page = api.http.get(authorize, timeout=10)  # the consent page: a browser's user answers it
+    assert page.status_code == 200 and 'id="approve"' in page.text and 'id="cancel"' in page.text
+    cancelled = parse_qs(urlsplit(QboControl.consent(authorize, approve=False)).query)
+    assert cancelled == {"error": ["access_denied"], "state": ["xyz"]}  # Cancel: no code, the state
+    query = parse_qs(urlsplit(QboControl.consent(authorize)).query)
     assert query["state"] == ["xyz"] and query["realmId"] == [DEFAULT_REALM_ID]
     code = query["code"][0]
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": "http://127.0.0.1/other"}

@@ -4,10 +4,11 @@ for a token request with ``x-include-refresh-token-hard-expires-in: true``). Tim
 from __future__ import annotations
 
 import argparse
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from sandbox.control import QboControl
 from sandbox.qbo.models.oauth import HARD_TTL, REFRESH_TTL
 from sandbox.qbo.server import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, add_arguments, create_twin
 
@@ -40,10 +41,9 @@ def test_the_hard_expiry_is_answered_only_when_asked(api):
 
 def test_the_authorization_code_grant_answers_it_too(api):
     redirect = "http://127.0.0.1:9/callback"
-    r = api.http.get(f"{api.url}/connect/oauth2", params={"client_id": DEFAULT_CLIENT_ID, "response_type": "code",
-                                                          "redirect_uri": redirect, "state": "s"},
-                     allow_redirects=False, timeout=10)
-    code = parse_qs(urlsplit(r.headers["Location"]).query)["code"][0]
+    authorize = f"{api.url}/connect/oauth2?" + urlencode({"client_id": DEFAULT_CLIENT_ID, "response_type": "code",
+                                                          "redirect_uri": redirect, "state": "s"})
+    code = parse_qs(urlsplit(QboControl.consent(authorize)).query)["code"][0]
     doc = api.http.post(f"{api.url}/oauth2/v1/tokens/bearer", auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
                         data={"grant_type": "authorization_code", "code": code, "redirect_uri": redirect},
                         headers=ASK, timeout=10).json()
