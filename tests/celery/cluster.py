@@ -5,6 +5,7 @@ stopped (and the databases dropped) by ``close()``, also after a failure half-wa
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -12,10 +13,12 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,13 +52,19 @@ def services_up() -> str | None:
     return None
 
 
-def dags_for_test(target: Path) -> Path:
-    """A copy of dags/ in which the export allows two active runs: the ledger's claims alone must keep them apart."""
+EXPORT_DAG = "atera_qbo_invoice_export.py"
+DagEdit = tuple[str, str, str]  # (file in dags/, text it says exactly once, what the test's copy says instead)
+
+
+def dags_for_test(target: Path, edits: Sequence[DagEdit] = ()) -> Path:
+    """A copy of dags/ in which the export allows two active runs: the ledger's claims alone must keep them apart.
+    ``edits`` change more for one test (a text the DAG file no longer says fails the test, naming it)."""
     shutil.copytree(REPO / "dags", target, ignore=shutil.ignore_patterns("__pycache__"))
-    export = target / "atera_qbo_invoice_export.py"
-    text = export.read_text()
-    assert text.count("max_active_runs=1,") == 1, "the export DAG no longer says max_active_runs=1: update the test"
-    export.write_text(text.replace("max_active_runs=1,", "max_active_runs=2,"))
+    for name, old, new in [(EXPORT_DAG, "max_active_runs=1,", "max_active_runs=2,"), *edits]:
+        path = target / name
+        text = path.read_text()
+        assert text.count(old) == 1, f"dags/{name} no longer says {old!r} (once): update the test"
+        path.write_text(text.replace(old, new))
     return target
 
 
@@ -65,8 +74,11 @@ class Cluster:
     connections: dict[str, str]
     broker_db: int = 11
     workers: int = 2
+    settings: dict[str, str] = field(default_factory=dict)  # one test's Airflow settings (AIRFLOW__…) over ours
+    dag_edits: list[DagEdit] = field(default_factory=list)  # one test's changes to its copy of dags/
     tag: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    lost: dict[str, subprocess.Popen] = field(default_factory=dict)  # workers killed on purpose (``lose``)
     databases: list[str] = field(default_factory=list)
     api_port: int = field(default_factory=free_port)
     token: str | None = None
@@ -113,11 +125,12 @@ class Cluster:
             "ATERA_QBO_REVIEW_DIR": str(self.work / "review"),
             "ATERA_QBO_OVERRIDES_DIRS": str(REPO / "include" / "demo"),  # where the demo's overrides file lies
         })
+        env.update(self.settings)
         return env
 
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
-        dags_for_test(self.work / "dags")
+        dags_for_test(self.work / "dags", self.dag_edits)
         self._env = self.env()
         meta = self._env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].rsplit("/", 1)[1]
         psql(f"CREATE DATABASE {meta}")
@@ -147,6 +160,37 @@ class Cluster:
         with open(self.logs / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen([str(VENV_BIN / "airflow"), *args], env=env, cwd=self.work,
                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def worker_running(self, marker: str) -> str | None:
+        """The worker whose process tree has a process whose command line contains ``marker`` (a task runner is
+        titled ``airflow worker -- <task instance id>``), or None."""
+        for name, proc in self.procs.items():
+            if not name.startswith("worker") or proc.poll() is not None:
+                continue
+            with contextlib.suppress(psutil.Error):
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        if marker in " ".join(child.cmdline()):
+                            return name
+        return None
+
+    def lose(self, name: str) -> None:
+        """A worker host lost: the worker and every process under it (pool children, task supervisors, and the task
+        runners, which sit in process groups of their own) frozen, then SIGKILLed: nothing of it says goodbye to
+        the scheduler, the broker or the databases. It moves from ``procs`` to ``lost`` (``alive()`` skips it)."""
+        proc = self.procs.pop(name)
+        self.lost[name] = proc
+        root = psutil.Process(proc.pid)
+        tree = [root, *root.children(recursive=True)]
+        for p in tree:  # frozen first: none of them reacts to the others' deaths (a supervisor reaping its runner)
+            with contextlib.suppress(psutil.Error):
+                p.suspend()
+        for p in tree + [c for c in root.children(recursive=True) if c not in tree]:
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
 
     def alive(self) -> None:
         dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
@@ -213,6 +257,12 @@ class Cluster:
             client = redis.Redis(*REDIS, db=self.broker_db, socket_timeout=5)
             queue = f"atera-qbo-test-{self.tag}"
             client.delete(queue, *client.keys(f"*{queue}*"))
+            # A message a lost worker took and never acknowledged: kombu would put it back (into this dead queue)
+            # once its visibility timeout is over; it is this cluster's, so it goes now.
+            for tag, message in client.hgetall("unacked").items():
+                if json.loads(message)[2] == queue:
+                    client.hdel("unacked", tag)
+                    client.zrem("unacked_index", tag)
             client.close()
         except Exception:  # noqa: BLE001 - best effort: a leftover empty queue key harms no one
             pass

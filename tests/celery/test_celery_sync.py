@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from atera_qbo.staging.db import apply_schema, make_engine
+from sandbox.control import AteraControl, QboControl
 from sandbox.launch import start_twin
 from scripts.airflow_env import DEMO, connections
 
@@ -52,7 +53,7 @@ def cluster(tmp_path_factory):
                                           DEMO["refresh_token"], "--state", str(work / "qbo.db")],
                                   log_path=work / "qbo.log"))
         atera, qbo = started
-        requests.put(f"{qbo.url}/_sandbox/limits", json=TWIN_LIMITS, timeout=5).raise_for_status()
+        QboControl(qbo.url).set_limits(**TWIN_LIMITS)
         conns = connections(atera.url, qbo.url, qbo_extra={"realm_id": realm})
         conns["AIRFLOW_CONN_ATERA_QBO_REDIS"] = json.dumps({"conn_type": "redis", "host": "127.0.0.1",
                                                             "port": 6379, "schema": "12"})
@@ -99,8 +100,7 @@ def finished(cl: Cluster, dag: str, run_id: str, timeout: float) -> dict:
 
 
 def qbo_reader(url: str, realm: str):
-    grant = requests.post(f"{url}/_sandbox/oauth/refresh-token", json={"client_id": DEMO["client_id"]},
-                          timeout=10).json()["refresh_token"]
+    grant = QboControl(url).mint_refresh_token(DEMO["client_id"])
     token = requests.post(f"{url}/oauth2/v1/tokens/bearer", auth=(DEMO["client_id"], DEMO["client_secret"]),
                           data={"grant_type": "refresh_token", "refresh_token": grant}, timeout=10).json()
     headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
@@ -195,13 +195,10 @@ def run_the_flow(cl: Cluster, qbo_url: str) -> dict[str, str]:
             "both export tasks to wait for the qbo_api pool", 300)
     # On a quiet machine one export takes about 2 s, less than the gap between the two workers picking their task
     # up: QBO answering slower (as it does under load) keeps both exports in flight long enough to overlap.
-    requests.put(f"{qbo_url}/_sandbox/faults", json={"latency_ms": EXPORT_LATENCY_MS}, timeout=10).raise_for_status()
-    try:
+    with QboControl(qbo_url).faults(latency_ms=EXPORT_LATENCY_MS):
         cl.call("PATCH", "/api/v2/pools/qbo_api", json={"name": "qbo_api", "slots": 10, "include_deferred": False})
         for run_id in exports.values():
             finished(cl, EXPORT, run_id, 300)
-    finally:
-        requests.put(f"{qbo_url}/_sandbox/faults", json={}, timeout=10).raise_for_status()
     return exports
 
 
@@ -234,8 +231,8 @@ def test_two_workers_export_overlapping_windows_at_once_each_invoice_lands_once(
     began, budget_calls = time.monotonic(), redis_budget_calls()
     exports = run_the_flow(cl, qbo.url)
     elapsed = time.monotonic() - began
-    qbo_log = requests.get(f"{qbo.url}/_sandbox/requests", timeout=30).json()  # before this test's own reads
-    atera_log = requests.get(f"{atera.url}/_sandbox/requests", timeout=30).json()
+    qbo_log = QboControl(qbo.url).requests()  # before this test's own reads
+    atera_log = AteraControl(atera.url).requests()
     budget_calls = redis_budget_calls() - budget_calls
 
     # Both exports ran at the same time, on the two workers.
