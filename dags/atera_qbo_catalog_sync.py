@@ -25,8 +25,10 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from atera_qbo.assets import CATALOG  # the one definition of the Asset (light import)
+from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 
-default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)}
+default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2),
+                "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
 @dag(

@@ -17,7 +17,10 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-default_args = {"owner": "data-engineering", "retries": 0}
+from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
+
+default_args = {"owner": "data-engineering", "retries": 0,
+                "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
 @dag(

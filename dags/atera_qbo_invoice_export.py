@@ -28,7 +28,10 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5)}
+from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
+
+default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5),
+                "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 # The export rides out a QBO outage on Airflow retries (after the client's own retries of each request): 5, 10,
 # 20 minutes. Safe: each attempt is its own export_batches row, and the ledger and request ids make it exactly-once.
 EXPORT_RETRIES, EXPORT_BACKOFF = 3, 2.0

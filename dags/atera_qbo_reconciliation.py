@@ -26,9 +26,11 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 from atera_qbo.reconcile.findings import FINDING_TYPES  # a plain dict[str, Any]: no heavy import at parse time
 
-default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5)}
+default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5),
+                "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
 

@@ -22,7 +22,10 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2)}
+from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
+
+default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2),
+                "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
 @dag(

@@ -577,3 +577,54 @@ CREATE INDEX ix_qbo_api_usage_realm ON qbo_api_usage (realm_id, recorded_at);
 
 UPDATE atera_qbo_alembic_version SET version_num='0008_token_expiry_and_metering' WHERE atera_qbo_alembic_version.version_num = '0007_qbo_customer_contacts';
 
+-- Running upgrade 0008_token_expiry_and_metering -> 0009_notifications
+
+CREATE TABLE notify_items (
+    item_key TEXT NOT NULL, 
+    channel TEXT NOT NULL, 
+    kind TEXT NOT NULL, 
+    state TEXT NOT NULL, 
+    label TEXT, 
+    first_told_at TIMESTAMP NOT NULL, 
+    last_told_at TIMESTAMP NOT NULL, 
+    closed_at TIMESTAMP, 
+    PRIMARY KEY (item_key, channel)
+);
+
+CREATE INDEX ix_notify_items_open ON notify_items (kind, closed_at);
+
+CREATE TABLE notify_messages (
+    message_id TEXT NOT NULL, 
+    kind TEXT NOT NULL, 
+    dag_id TEXT, 
+    run_id TEXT, 
+    task_id TEXT, 
+    status TEXT NOT NULL, 
+    subject TEXT, 
+    channel TEXT, 
+    items INTEGER, 
+    error_text TEXT, 
+    created_at TIMESTAMP NOT NULL, 
+    PRIMARY KEY (message_id)
+);
+
+CREATE INDEX ix_notify_messages_run ON notify_messages (dag_id, run_id);
+
+CREATE INDEX ix_notify_messages_kind ON notify_messages (kind, dag_id, created_at);
+
+UPDATE atera_qbo_alembic_version SET version_num='0009_notifications' WHERE atera_qbo_alembic_version.version_num = '0008_token_expiry_and_metering';
+
+-- Running upgrade 0009_notifications -> 0010_oauth_states
+
+CREATE TABLE oauth_states (
+    state TEXT NOT NULL, 
+    user_name TEXT NOT NULL, 
+    created_at TIMESTAMP NOT NULL, 
+    used_at TIMESTAMP, 
+    pending_realm TEXT, 
+    pending_grant TEXT, 
+    PRIMARY KEY (state)
+);
+
+UPDATE atera_qbo_alembic_version SET version_num='0010_oauth_states' WHERE atera_qbo_alembic_version.version_num = '0009_notifications';
+

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Literal, overload
 from urllib.parse import quote
 
+from airflow.configuration import conf as airflow_conf
 from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowNotFoundException
 
@@ -107,6 +108,7 @@ class QboSettings:
     throttle_wait: float = 60.0  # Intuit: "if you see 429, wait 60 seconds before retrying"
     environment: str = "production"
     default_sales_tax_code: str | None = None  # non-US: SalesTaxCodeRef of items created in QBO (qbo/taxes.py)
+    discovery_url: str | None = None  # Intuit's OpenID discovery document (Connect); default: Intuit's
 
     revoke_url_override: str | None = None
 
@@ -131,10 +133,9 @@ class QboSettings:
     @classmethod
     def from_conn(cls, conn: ConnInfo, name: str = "quickbooks_default") -> QboSettings:
         extra = conn.extra or {}
-        realm = str(extra.get("realm_id") or "").strip()
+        realm = str(extra.get("realm_id") or "").strip()  # optional: Connect stores the company it connected
         missing = [label for label, value in (("login (client id)", conn.login),
-                                              ("password (client secret)", conn.password),
-                                              ("extra.realm_id", realm)) if not value]
+                                              ("password (client secret)", conn.password)) if not value]
         if missing:
             raise ConfigError(f"connection {name}: missing {', '.join(missing)}")
         return cls(
@@ -157,7 +158,23 @@ class QboSettings:
             environment=qbo_environment(extra.get("environment"), conn.host, name),
             default_sales_tax_code=str(extra["default_sales_tax_code"]).strip()
             if extra.get("default_sales_tax_code") not in (None, "") else None,
+            discovery_url=str(extra["discovery_url"]) if extra.get("discovery_url") else None,
         )
+
+
+def public_base_url() -> str:
+    """The API server's public base URL (Airflow's ``[api] base_url``): links in messages and the redirect URI
+    Connect registers at Intuit."""
+    return str(airflow_conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+
+
+PLUGIN_PATH = "/atera-qbo"  # where the Airflow plugin mounts its pages
+CALLBACK_URL_PATH = "/connect/callback"  # Connect's OAuth redirect URI, under the plugin's path
+
+
+def page_url(path: str) -> str:
+    """The absolute URL of one of the plugin's pages (``/accounting``, ``/connect``, ``/export``...)."""
+    return f"{public_base_url()}{PLUGIN_PATH}{path}"
 
 
 def qbo_environment(value: Any, host: str | None, name: str = "quickbooks_default") -> str:

@@ -24,10 +24,11 @@ from cryptography.fernet import Fernet, MultiFernet
 
 from .atera.client import AteraClient
 from .config import AteraSettings, QboSettings, conn_info, staging_url
+from .errors import ConfigError
 from .http import RetryPolicy
 from .qbo.auth import TokenEndpoint, TokenStore
 from .qbo.client import QboClient, QboLimits
-from .qbo.connection import require_connected
+from .qbo.connection import NOT_CONNECTED, current_realm, require_connected
 from .staging.db import engine_for
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,15 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
     def settings(self) -> QboSettings:
         return QboSettings.from_conn(conn_info(self.qbo_conn_id), self.qbo_conn_id)
 
+    @cached_property
+    def realm_id(self) -> str:
+        """The company: the connection's extra.realm_id (headless), else the one Connect stored; neither is an
+        error naming the Connect page."""
+        realm = self.settings.realm_id or current_realm(self.staging.engine)
+        if not realm:
+            raise ConfigError(NOT_CONNECTED)
+        return realm
+
     def token_endpoint(self) -> TokenEndpoint:
         s = self.settings
         return TokenEndpoint(s.token_url, s.client_id, s.client_secret, revoke_url=s.revoke_url)
@@ -169,12 +179,12 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
         cipher = fernet()
         if cipher is None:
             log.warning("No Fernet key configured: QBO tokens are stored unencrypted in the staging database")
-        return TokenStore(self.staging.engine, s.realm_id, self.token_endpoint(), seed_refresh_token=s.refresh_token,
-                          cipher=cipher)
+        return TokenStore(self.staging.engine, self.realm_id, self.token_endpoint(),
+                          seed_refresh_token=s.refresh_token, cipher=cipher)
 
     def token_store(self) -> TokenStore:
         """The realm's token chain; refuses (with how to reconnect) while the company is disconnected."""
-        require_connected(self.staging.engine, self.settings.realm_id, self.settings.refresh_token)
+        require_connected(self.staging.engine, self.realm_id, self.settings.refresh_token)
         return self.stored_tokens()
 
     def build_client(self) -> QboClient:
@@ -184,13 +194,13 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
                              throttle_wait=s.throttle_wait)
         limits = QboLimits(per_minute=int(s.rate_per_minute), per_second=s.rate_per_second or None,
                            batch_per_minute=s.batch_per_minute, in_flight=s.max_in_flight)
-        return QboClient(s.base_url, s.realm_id, self.token_store(), policy=policy, limits=limits,
+        return QboClient(s.base_url, self.realm_id, self.token_store(), policy=policy, limits=limits,
                          redis_client=redis_client())
 
     def test_connection(self) -> tuple[bool, str]:
         try:
             info = self.get_conn().company_info()
             return True, f"QuickBooks Online answered: {info.get('CompanyName') or 'company'} " \
-                         f"(realm {self.settings.realm_id})"
+                         f"(realm {self.realm_id})"
         except Exception as exc:  # noqa: BLE001 - Airflow's "Test connection" shows any failure as text
             return False, str(exc)

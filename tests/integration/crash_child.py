@@ -58,7 +58,7 @@ def arm(kill: str, at: int) -> None:
 
         def record_then_die(self, outcomes):  # type: ignore[no-untyped-def]
             record(self, outcomes)
-            if any(v.get("status") in ("exported", "failed") for v in outcomes.values()) and due():
+            if any(v.status in ("exported", "failed") for v in outcomes.values()) and due():  # export.ledger.Outcome
                 die()
 
         load.Ledger.record = record_then_die  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ def stage(bind: sa.Engine | sa.Connection, name: str, rows: list[dict[str, Any]]
     now = utcnow()
     prepared = []
     for row in rows:
-        row = {k: (v if isinstance(v, Decimal) else v) for k, v in row.items()}
+        row = dict(row)
         if "extracted_at" in tbl.c:
             row.setdefault("extracted_at", now)
         prepared.append(row)
@@ -41,7 +41,6 @@ def update(engine: sa.Engine, table_name: str, where: dict[str, Any], /, **value
 
     name = table_name
     tbl = table(name)
-    values = {k: (v if isinstance(v, Decimal) else v) for k, v in values.items()}
     with engine.begin() as conn:
         count = conn.execute(sa.update(tbl).where(*(tbl.c[k] == v for k, v in where.items()))
                              .values(**values)).rowcount

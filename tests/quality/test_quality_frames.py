@@ -13,7 +13,7 @@ from atera_qbo.quality.gates import validate
 D = Decimal
 
 
-@pytest.mark.parametrize("stored, amount, parsed", [
+@pytest.mark.parametrize(("stored", "amount", "parsed"), [
     (None, None, True), ("", None, True), ("10.50", D("10.50"), True), (D("95.00000"), D("95.00000"), True),
     ("12,50", None, False), ("NaN", None, False), ("Infinity", None, False), ("abc", None, False),
 ])
@@ -21,7 +21,7 @@ def test_parse_money(stored: object, amount: Decimal | None, parsed: bool) -> No
     assert parse_money(stored) == (amount, parsed)
 
 
-@pytest.mark.parametrize("amount, ok", [
+@pytest.mark.parametrize(("amount", "ok"), [
     (D("0"), True), (D("10.5"), True), (D("0.12345"), True), (D("10.500000"), True),  # trailing zeros aside
     (D("0.123456"), False), (D("1E+2"), True), (D("9999999999999.99999"), True), (D("10000000000000"), False),
     (D("-3.25"), True),  # money, though negative (the sign has its own expectation)

@@ -17,8 +17,9 @@ def test_staging_url_from_connections(monkeypatch, tmp_path):
 def test_settings_name_what_is_missing_and_never_show_secrets():
     with pytest.raises(ConfigError, match="password"):
         AteraSettings.from_conn(ConnInfo("http", host="https://app.atera.com"))
-    with pytest.raises(ConfigError, match=r"login \(client id\).*extra.realm_id"):
-        QboSettings.from_conn(ConnInfo("http", password="secret"))
+    with pytest.raises(ConfigError, match=r"missing login \(client id\)$"):
+        QboSettings.from_conn(ConnInfo("http", password="secret"))  # no realm id: Connect stores the company
+    assert QboSettings.from_conn(ConnInfo("http", login="id", password="secret")).realm_id == ""
     s = QboSettings.from_conn(ConnInfo("http", login="id", password="top-secret",
                                        extra={"realm_id": "123", "refresh_token": "rt-secret"}))
     assert s.token_url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"

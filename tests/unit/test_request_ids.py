@@ -1,6 +1,6 @@
 from types import SimpleNamespace
 
-from atera_qbo.export.load import request_id_for
+from atera_qbo.export.request_ids import request_id_for
 
 
 def state(rid, payload_hash="h1", failures=0):

@@ -6,8 +6,8 @@ D = Decimal
 
 
 def ctx(**kw):
-    base = dict(customer_map={"5": "77"}, product_map={"Remote Support": {"11"}, "Laptop": {"12"}},
-                item_taxable={"11": False, "12": True})
+    base = {"customer_map": {"5": "77"}, "product_map": {"Remote Support": {"11"}, "Laptop": {"12"}},
+                "item_taxable": {"11": False, "12": True}}
     base.update(kw)
     return InvoiceContext(**base)
 
@@ -29,9 +29,9 @@ def test_pre_tax_payload_with_us_tax_codes_and_doc_number():
     assert not t.problems
     p = t.payload
     assert p["CustomerRef"] == {"value": "77"} and p["DocNumber"] == "1001" and p["TxnDate"] == "2026-09-30"
-    amounts = [l["Amount"] for l in p["Line"]]
+    amounts = [ln["Amount"] for ln in p["Line"]]
     assert amounts == [D("312.50"), D("1149.00")]
-    assert [l["SalesItemLineDetail"]["TaxCodeRef"]["value"] for l in p["Line"]] == ["NON", "TAX"]
+    assert [ln["SalesItemLineDetail"]["TaxCodeRef"]["value"] for ln in p["Line"]] == ["NON", "TAX"]
     assert t.pre_tax_total == D("1461.50")
     assert "TxnTaxDetail" not in p  # QBO adds the tax
 
@@ -61,7 +61,7 @@ def test_ambiguous_product_mapping_blocks():
 def test_non_us_every_line_gets_a_tax_code_zero_rated_for_non_taxable():
     t = transform(invoice(), [line(0, "Remote Support", "1", "100"), line(1, "Laptop", "1", "10")],
                   ctx(country="GB", item_tax_code={"12": "20"}, zero_tax_code="5"))
-    codes = [l["SalesItemLineDetail"]["TaxCodeRef"]["value"] for l in t.payload["Line"]]
+    codes = [ln["SalesItemLineDetail"]["TaxCodeRef"]["value"] for ln in t.payload["Line"]]
     assert codes == ["5", "20"] and t.payload["GlobalTaxCalculation"] == "TaxExcluded"
 
 
@@ -93,7 +93,7 @@ def test_line_subtotal_disagreeing_with_its_parts_blocks():
 def test_a_credit_becomes_a_credit_memo_with_positive_lines():
     t = transform(invoice(), [line(0, "Laptop", "-2", "10.00"), line(1, "Remote Support", "-1", "125.00")], ctx())
     assert t.entity == "CreditMemo" and t.pre_tax_total == D("-145.00")
-    assert [(l["SalesItemLineDetail"]["Qty"], l["Amount"]) for l in t.payload["Line"]] == [(D("2"), D("20.00")),
-                                                                                          (D("1"), D("125.00"))]
+    assert [(ln["SalesItemLineDetail"]["Qty"], ln["Amount"]) for ln in t.payload["Line"]] == \
+        [(D("2"), D("20.00")), (D("1"), D("125.00"))]
     assert "credit invoice" in t.payload["PrivateNote"]
     assert transform(invoice(), [line(0, "Laptop", "2", "10.00")], ctx()).entity == "Invoice"

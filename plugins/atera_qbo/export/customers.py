@@ -5,18 +5,26 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
+from ..matching.catalogs import load_catalogs
+from ..matching.match import match_all
 from ..matching.normalize import exact_key
+from ..matching.review import Entity
 from ..qbo import rules
+from ..qbo.api import QboApi
 from ..qbo.query import quote, select
 from ..staging import mappings
 from ..staging.db import table
+from .missing import candidate_reasons, exact_matches
+
+Customer = sa.Row[Any]  # an ``stg_atera_customers`` row: source_id, name and the address fields
 
 
-def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_to: date,
+def create_missing_customers(engine: sa.Engine, qbo: QboApi, date_from: date, date_to: date,
                              numbers: list[str], *, origin: str | None = None,
-                             review: Any = None) -> tuple[dict[str, str], dict[str, str]]:
+                             review: pd.DataFrame | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Map the Atera customers of the selected invoices that have no QBO customer yet (export param
     ``create_missing_customers``): to the QBO customer matching matched it to exactly (name, CompanyName or
     contacts), or of the same name, when there is one, else to a new one (idempotent through requestid) — never
@@ -44,7 +52,7 @@ def create_missing_customers(engine: sa.Engine, qbo: Any, date_from: date, date_
     return created, problems
 
 
-def _unmapped(engine: sa.Engine, date_from: date, date_to: date, numbers: list[str]) -> list[Any]:
+def _unmapped(engine: sa.Engine, date_from: date, date_to: date, numbers: list[str]) -> list[Customer]:
     """The Atera customers of the selected invoices that have no active mapping."""
     inv, mc, ac = table("stg_atera_invoices"), table("map_customers"), \
         table("stg_atera_customers")
@@ -54,12 +62,12 @@ def _unmapped(engine: sa.Engine, date_from: date, date_to: date, numbers: list[s
         cond.append(inv.c.source_id.in_(numbers))
     with engine.connect() as conn:
         mapped = sa.select(mc.c.atera_id).where(mc.c.active.is_(True))
-        return conn.execute(sa.select(ac.c.source_id, ac.c.name, ac.c.address, ac.c.city, ac.c.state,
-                                      ac.c.zip_code, ac.c.country, ac.c.phone).where(
-            ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))).all()
+        return list(conn.execute(sa.select(ac.c.source_id, ac.c.name, ac.c.address, ac.c.city, ac.c.state,
+                                           ac.c.zip_code, ac.c.country, ac.c.phone).where(
+            ac.c.source_id.in_(sa.select(inv.c.customer_id).where(*cond)), ac.c.source_id.not_in(mapped))))
 
 
-def _create_or_reuse(engine: sa.Engine, qbo: Any, customer: Any, taken: dict[str, str],
+def _create_or_reuse(engine: sa.Engine, qbo: QboApi, customer: Customer, taken: dict[str, str],
                      origin: str | None) -> tuple[str, str | None]:
     """(QBO id, None) once the customer is mapped — to QBO's customer of the same name, else to a new one — or
     ("", why it cannot be)."""
@@ -79,7 +87,7 @@ def _create_or_reuse(engine: sa.Engine, qbo: Any, customer: Any, taken: dict[str
     if existing:  # same name already in QBO: use it, never create a twin of it
         obj, how = existing[0], mappings.Provenance(mappings.Method.EXACT)
     else:
-        obj = qbo.create("Customer", rules.customer_payload(customer._mapping),
+        obj = qbo.create("Customer", rules.customer_payload(customer._asdict()),
                          request_id=rules.request_id("create-missing", source_id, display),
                          label=f"create QBO customer for {label}")
         how = mappings.Provenance(mappings.Method.CREATED, origin_plan_id=origin)
@@ -87,24 +95,19 @@ def _create_or_reuse(engine: sa.Engine, qbo: Any, customer: Any, taken: dict[str
     return str(obj["Id"]), None
 
 
-def _map(engine: sa.Engine, customer: Any, qbo_id: str, qbo_name: str, how: mappings.Provenance) -> None:
+def _map(engine: sa.Engine, customer: Customer, qbo_id: str, qbo_name: str, how: mappings.Provenance) -> None:
     status = "matched_exact" if how.method == mappings.Method.EXACT else "matched_override"
     mappings.add(engine, "customer", mappings.Mapping(str(customer.source_id), qbo_id, how, customer.name, qbo_name,
                                                       status))
 
 
-def _without_candidates(engine: sa.Engine, missing: list[Any], review: Any,
-                        problems: dict[str, str]) -> tuple[list[Any], dict[str, tuple[str, str]]]:
+def _without_candidates(engine: sa.Engine, missing: list[Customer], review: pd.DataFrame | None,
+                        problems: dict[str, str]) -> tuple[list[Customer], dict[str, tuple[str, str]]]:
     """A customer matching finds a QBO candidate for is never created (that is how duplicates are born): it goes
     to ``problems`` with the candidate named. Answers the rest, and the QBO customer matching matched each one to
     exactly (Atera id → (QBO id, name))."""
     if not missing:
         return missing, {}
-    from ..matching.catalogs import load_catalogs
-    from ..matching.match import match_all
-    from ..matching.review import Entity
-    from .missing import candidate_reasons, exact_matches
-
     review = match_all(load_catalogs(engine)) if review is None else review
     problems.update(candidate_reasons(review, Entity.CUSTOMER, [str(c.source_id) for c in missing]))
     return [c for c in missing if str(c.source_id) not in problems], exact_matches(review, Entity.CUSTOMER)

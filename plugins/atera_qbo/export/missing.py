@@ -25,6 +25,7 @@ from ..matching.match import match_all
 from ..matching.names import held_names, name_problem
 from ..matching.review import Entity, MatchStatus
 from ..qbo import rules, taxes
+from ..qbo.api import QboApi
 from ..staging import mappings
 from ..staging.db import table
 
@@ -62,7 +63,7 @@ def unmapped_products(engine: sa.Engine, date_from: date, date_to: date, numbers
     return [dict(r, atera_id=f"{r['kind']}:{r['source_id']}") for r in rows]
 
 
-def create_missing_items(engine: sa.Engine, qbo: Any, date_from: date, date_to: date, numbers: list[str], *,
+def create_missing_items(engine: sa.Engine, qbo: QboApi, date_from: date, date_to: date, numbers: list[str], *,
                          origin: str | None, sales_tax_code: str | None,
                          review: pd.DataFrame | None = None) -> tuple[dict[str, str], dict[str, str]]:
     """Create and map the missing QBO items of the selected invoices. Answers (Atera id → QBO id created or mapped,
@@ -105,7 +106,8 @@ def exact_matches(review: pd.DataFrame, entity: Entity) -> dict[str, tuple[str, 
     """Atera id → (QBO id, name) of what matching matched exactly (name, CompanyName, SKU or contacts): such a
     record is mapped, never created again beside its QBO counterpart."""
     rows = review[(review["entity"] == entity) & (review["status"] == MatchStatus.MATCHED_EXACT)]
-    return {str(a): (str(q), str(n)) for a, q, n in zip(rows["atera_id"], rows["qbo_id"], rows["qbo_name"])}
+    return {str(a): (str(q), str(n)) for a, q, n in zip(rows["atera_id"], rows["qbo_id"], rows["qbo_name"],
+                                                                     strict=True)}
 
 
 def _name_problem(rec: dict[str, Any], catalogs: Catalogs) -> str | None:

@@ -5,16 +5,18 @@ link to the document in QBO's web app, on the host of the connection's environme
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
 from ..config import QBO_APP_URLS
-from ..staging.db import money_in, table
-
-if TYPE_CHECKING:
-    from .load import ExportResult
+from ..staging.db import chunked, money_in, table
+from ..staging.ledger import ledger_rows
+from .result import ExportResult
 
 REPORT_COLUMNS = ["atera_invoice_number", "invoice_date", "customer_name", "currency", "status", "qbo_type",
                   "qbo_id", "qbo_doc_number", "qbo_link", "pre_tax_total", "attempts", "error"]
@@ -29,25 +31,44 @@ def qbo_link(qbo_type: str | None, qbo_id: str | None, app_url: str | None = Non
     return f"{(app_url or QBO_APP_URLS['production']).rstrip('/')}/app/{page}?txnId={qbo_id}"
 
 
-def _statuses(result: ExportResult) -> dict[str, tuple[str, str]]:
-    """Atera number → (status in the report, reason), for every invoice the run touched."""
-    out: dict[str, tuple[str, str]] = {}
-    for status, found in (("exported", result.exported), ("recovered", result.recovered_ids),
-                          ("blocked", result.blocked), ("failed", result.failed), ("pending", result.pending),
-                          ("not_sent", result.not_sent)):
+class ReportStatus(StrEnum):
+    """What the run did with one invoice (the report's ``status``)."""
+    EXPORTED = "exported"
+    RECOVERED = "recovered"  # QBO had it already (found by DocNumber)
+    BLOCKED = "blocked"
+    FAILED = "failed"
+    PENDING = "pending"
+    NOT_SENT = "not_sent"
+
+
+@dataclass(frozen=True)
+class Touched:
+    """One invoice the run touched: its status in the report and the reason ("" when exported)."""
+    status: ReportStatus
+    reason: str
+
+
+RECOVERED_REASON = "QBO already had it (found by DocNumber): recorded, not sent again"
+
+
+def _statuses(result: ExportResult) -> dict[str, Touched]:
+    """Atera number → what the run did with it, for every invoice the run touched (the first status wins)."""
+    out: dict[str, Touched] = {}
+    for status, found in ((ReportStatus.EXPORTED, result.exported), (ReportStatus.RECOVERED, result.recovered_ids),
+                          (ReportStatus.BLOCKED, result.blocked), (ReportStatus.FAILED, result.failed),
+                          (ReportStatus.PENDING, result.pending), (ReportStatus.NOT_SENT, result.not_sent)):
         for number, value in found.items():
-            reason = "" if status in ("exported", "recovered") else value
-            if status == "recovered":
-                reason = "QBO already had it (found by DocNumber): recorded, not sent again"
-            out.setdefault(number, (status, reason))
+            reason = {ReportStatus.EXPORTED: "", ReportStatus.RECOVERED: RECOVERED_REASON}.get(status, value)
+            out.setdefault(number, Touched(status, reason))
     return out
 
 
-def _rows(engine: sa.Engine, name: str, key: str, numbers: list[str]) -> dict[str, Any]:
-    tbl = table(name)
+def _staged(engine: sa.Engine, numbers: Sequence[str]) -> dict[str, sa.Row[Any]]:
+    """The staged Atera invoices of these numbers (those still staged)."""
+    inv = table("stg_atera_invoices")
     with engine.connect() as conn:
-        return {getattr(r, key): r for start in range(0, len(numbers), 500) for r in conn.execute(
-            sa.select(tbl).where(tbl.c[key].in_(numbers[start:start + 500])))}
+        return {r.source_id: r for part in chunked(numbers) for r in conn.execute(
+            sa.select(inv).where(inv.c.source_id.in_(part)))}
 
 
 def write_report(engine: sa.Engine, result: ExportResult, path: Path, *, app_url: str | None = None) -> Path:
@@ -55,22 +76,23 @@ def write_report(engine: sa.Engine, result: ExportResult, path: Path, *, app_url
     an earlier run are not listed. ``app_url``: the QBO web app of the connection (production by default)."""
     statuses = _statuses(result)
     numbers = list(statuses)
-    ledger = _rows(engine, "export_invoices", "atera_invoice_number", numbers)
-    staged = _rows(engine, "stg_atera_invoices", "source_id", numbers)
+    with engine.connect() as conn:
+        ledger = ledger_rows(conn, numbers)
+    staged = _staged(engine, numbers)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(REPORT_COLUMNS)
         for number in sorted(numbers, key=lambda n: (len(n), n)):
             row, inv = ledger.get(number), staged.get(number)
-            status, problem = statuses[number]
+            touched = statuses[number]
             qbo_id = (row.qbo_id if row else None) or result.exported.get(number) or \
                 result.recovered_ids.get(number) or ""
             qbo_type = (row.qbo_type if row else None) or ""
             total = row.total if row is not None and row.total is not None else (inv.subtotal if inv else None)
             writer.writerow([number, (inv.invoice_date or "")[:10] if inv else "", (inv.customer_name or "") if inv
-                             else "", (inv.currency or "") if inv else "", status, qbo_type, qbo_id,
+                             else "", (inv.currency or "") if inv else "", touched.status, qbo_type, qbo_id,
                              (row.qbo_doc_number if row else "") or "", qbo_link(qbo_type, qbo_id, app_url),
                              format(money_in(total), "f") if total is not None else "",
-                             row.attempts if row else 0, problem])
+                             row.attempts if row else 0, touched.reason])
     return path

@@ -149,7 +149,7 @@ def transform(invoice: dict[str, Any], lines: list[dict[str, Any]], ctx: Invoice
     qbo_customer, problems = _customer_problems(invoice, ctx)
     us = (ctx.country or "US").upper() in ("US", "USA", "UNITED STATES")
     qbo_lines: list[dict[str, Any]] = []
-    for line in sorted(lines, key=lambda l: l["line_idx"]):
+    for line in sorted(lines, key=lambda one: one["line_idx"]):
         try:
             qbo_lines.append(_qbo_line(line, ctx, us))
         except _LineProblem as problem:

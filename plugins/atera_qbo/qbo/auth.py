@@ -234,6 +234,30 @@ class TokenStore:
             out.append(text)
         return out
 
+    @classmethod
+    def install(cls, engine: sa.Engine, realm_id: str, endpoint: TokenEndpoint, body: dict[str, Any], *,
+                cipher: Cipher | None = None, clock: Callable[[], float] = time.time) -> TokenStore:
+        """Start the realm's chain from a new grant (Connect): its first refresh and access tokens and both
+        expiries replace whatever the realm had (a reconnect); the version moves on, so a worker holding the old
+        access token refreshes from the new chain."""
+        now, tokens = clock(), table("oauth_tokens")
+        store = cls.__new__(cls)
+        store.engine, store.realm_id, store.endpoint = engine, realm_id, endpoint
+        store.cipher, store.clock, store.sleep = cipher or PlainText(), clock, time.sleep
+        store.owner, store.tokens = uuid.uuid4().hex, tokens
+        values = {"refresh_token": store._enc(str(body["refresh_token"])),
+                  "access_token": store._enc(str(body["access_token"])),
+                  "access_expires_at": now + float(body.get("expires_in", 3600)), "lease_owner": None,
+                  "lease_until": 0, "updated_at": _now(),
+                  "refresh_expires_at": _expiry(now, body.get("x_refresh_token_expires_in"), None),
+                  "refresh_hard_expires_at": _expiry(now, body.get("x_refresh_token_hard_expires_in"), None)}
+        with engine.begin() as conn:
+            version = conn.execute(sa.select(tokens.c.version).where(tokens.c.realm_id == realm_id)).scalar()
+            conn.execute(sa.delete(tokens).where(tokens.c.realm_id == realm_id))
+            conn.execute(sa.insert(tokens).values(realm_id=realm_id, version=(version or 0) + 1, **values))
+        store.warn_if_expiring(now)
+        return store
+
     def current_refresh_token(self) -> str | None:
         """The refresh token in force (None when none is stored)."""
         with self.engine.connect() as conn:

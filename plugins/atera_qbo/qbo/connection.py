@@ -17,14 +17,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..config import page_url
 from ..errors import ApiError, ConfigError
 from ..staging.db import table, utcnow
 
 log = logging.getLogger(__name__)
 
-RECONNECT_HOW = ("to reconnect, authorize the app again in Intuit and put the NEW refresh token in the "
-                 "quickbooks_default connection (extra.refresh_token); the next run picks it up and resumes where "
-                 "it left off (nothing already exported is sent again)")
+RECONNECT_HOW = (f"to reconnect, press Reconnect on the Accounting page ({page_url('/accounting')}), or for a "
+                 "headless deployment put a NEW refresh token in the quickbooks_default connection "
+                 "(extra.refresh_token); the next run resumes where it left off (nothing already exported is sent "
+                 "again)")
+NOT_CONNECTED = (f"QuickBooks Online is not connected: connect it on the Connect page ({page_url('/connect')}), or "
+                 "for a headless deployment put extra.realm_id and extra.refresh_token in the quickbooks_default "
+                 "connection")
 
 
 class DisconnectedError(ConfigError):
@@ -49,6 +54,38 @@ def latest_event(engine: sa.Engine, realm_id: str) -> Event | None:
         row = conn.execute(sa.select(tbl).where(tbl.c.realm_id == realm_id)
                            .order_by(tbl.c.at.desc(), tbl.c.event_id.desc()).limit(1)).first()
     return Event(row.event, row.at, row.actor, row.seed_fingerprint) if row else None
+
+
+def current_realm(engine: sa.Engine) -> str | None:
+    """The company the sync works for when the connection names none: the realm of the latest connection event
+    (Connect, reconnect, disconnect: a disconnected one is still the company, and refuses), else of a stored
+    token chain (a headless seed)."""
+    events, tokens = table("qbo_connection_events"), table("oauth_tokens")
+    with engine.connect() as conn:
+        realm = conn.execute(sa.select(events.c.realm_id).order_by(events.c.at.desc(), events.c.event_id.desc())
+                             .limit(1)).scalar()
+        if realm is None:
+            realm = conn.execute(sa.select(tokens.c.realm_id).order_by(tokens.c.updated_at.desc()).limit(1)).scalar()
+    return str(realm) if realm is not None else None
+
+
+def record_connected(engine: sa.Engine, realm_id: str, actor: str | None, detail: str) -> None:
+    """A Connect (or Reconnect) from the browser: the company is connected from now on, by ``actor``."""
+    with engine.begin() as conn:
+        _record(conn, engine, realm_id, "connected", actor, None, detail)
+    log.info("QBO company %s connected by %s (%s)", realm_id, actor, detail)
+
+
+def connected_since(engine: sa.Engine, realm_id: str) -> Event | None:
+    """The event that connected the realm as it is now (None when disconnected or never connected here)."""
+    tbl = table("qbo_connection_events")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tbl).where(tbl.c.realm_id == realm_id)
+                            .order_by(tbl.c.at.desc(), tbl.c.event_id.desc())).all()
+    if not rows or rows[0].event == "disconnected":
+        return None
+    first = rows[0]
+    return Event(first.event, first.at, first.actor, first.seed_fingerprint)
 
 
 def _record(conn: sa.Connection, engine: sa.Engine, realm_id: str, event: str, actor: str | None,

@@ -9,19 +9,22 @@ pruned results itself, and the pages of the other suites (the other DAG's tables
 GX's pages load Bootstrap, jQuery, bootstrap-table, Font Awesome and Vega from CDNs (hard-coded in GX 1.24.1's
 page templates; GX ships none of those assets), so offline they render without styles and the index's table
 stays empty. ``gates_summary.html`` is the gate's own page: self-contained (inline CSS, no remote asset), it lists
-every suite's latest validation and links the GX pages of the runs kept.
+every suite's latest validation and links the GX pages of the runs kept. It is rendered from
+``templates/reports/gates_summary.html`` (``atera_qbo.html``: autoescaped).
 """
 from __future__ import annotations
 
 import fcntl
-import html
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..html import render
+from ._gx import data_context_error, quiet, update_data_docs_action
 from ._gx import gx as load_gx
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ RUN_NAME = "quality_gates"
 SOURCE_NAME = "staging"
 BATCH_NAME = "current rows"
 SUMMARY_PAGE = "gates_summary.html"
+SUMMARY_TEMPLATE = "reports/gates_summary.html"
 
 
 @contextmanager
@@ -48,14 +52,11 @@ def project(project_dir: Path, docs_dir: Path) -> Iterator[Any]:
 
 
 def _open(project_dir: Path, docs_dir: Path) -> Any:
-    gx = load_gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="file", project_root_dir=str(project_dir))
+    context = load_gx().get_context(mode="file", project_root_dir=str(project_dir))
     # We use no GX config variables, and GX re-reads and parses this commented template on every access to a
     # setting (more time than the validations took): without the file GX takes it as empty.
     (project_dir / "gx" / "uncommitted" / "config_variables.yml").unlink(missing_ok=True)
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    quiet(context)
     site = _site(docs_dir, project_dir)
     sites = dict(context.variables.data_docs_sites or {})
     if sites != {SITE_NAME: site}:  # only our site (GX's default local_site would render a second copy)
@@ -75,11 +76,9 @@ def _without_ids(doc: Any) -> Any:
 
 def _stored(context: Any, table: str, wanted: Any, result_format: dict[str, Any]) -> Any | None:
     """The table's checkpoint as stored, when its suite and result format are what this run wants."""
-    from great_expectations.exceptions import DataContextError
-
     try:
         stored, suite = context.checkpoints.get(table), context.suites.get(table)
-    except DataContextError:
+    except data_context_error():
         return None
     same = _without_ids(suite.to_json_dict()) == _without_ids(wanted.to_json_dict())
     return stored if same and stored.result_format == result_format else None
@@ -103,8 +102,6 @@ def checkpoint(context: Any, table: str, expectations: list[Any], result_format:
     """The checkpoint that validates ``table`` (its suite, over a dataframe passed at run time) and updates the
     Data Docs. Stored once; replaced (suite, definition, checkpoint) when the suite changed."""
     gx = load_gx()
-    from great_expectations.checkpoint import UpdateDataDocsAction
-
     wanted = gx.ExpectationSuite(name=table, expectations=expectations)
     stored = _stored(context, table, wanted, result_format)
     if stored is not None:
@@ -126,7 +123,7 @@ def checkpoint(context: Any, table: str, expectations: list[Any], result_format:
         gx.ValidationDefinition(name=table, data=batch, suite=suite))
     return context.checkpoints.add_or_update(gx.Checkpoint(
         name=table, validation_definitions=[definition], result_format=result_format,
-        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])]))
+        actions=[update_data_docs_action("update_data_docs", [SITE_NAME])]))
 
 
 def _runs(context: Any) -> dict[str, list[Any]]:
@@ -158,37 +155,43 @@ def _page(key: Any) -> str:
            f"{key.batch_identifier}.html"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #ccc;padding:.4em .6em;text-align:left;vertical-align:top}th{background:#f3f3f3}
-.ok{color:#1a7f37;font-weight:bold}.bad{color:#b3261e;font-weight:bold}small{color:#666}"""
+@dataclass(frozen=True)
+class Run:
+    """One stored validation of a suite, as the summary links it."""
+    page: str  # its Data Docs page, relative to the site root
+    time: str  # its run time, to the second
 
 
-def _row(suite: str, keys: list[Any], context: Any) -> str:
-    latest = keys[0]
-    result = context.validation_results_store.get(latest)
+@dataclass(frozen=True)
+class SuiteSummary:
+    """One suite's line of the summary: its latest validation, and the earlier ones kept."""
+    suite: str
+    success: bool
+    latest: Run
+    met: int  # expectations met
+    evaluated: int
+    failed: list[str]  # what failed, in plain words
+    earlier: list[Run]
+
+
+def _run(key: Any) -> Run:
+    return Run(_page(key), str(key.run_id.run_time)[:19])
+
+
+def _summary(suite: str, keys: list[Any], context: Any) -> SuiteSummary:
+    result = context.validation_results_store.get(keys[0])
     stats = result.statistics or {}
-    status = '<span class="ok">passed</span>' if result.success else '<span class="bad">FAILED</span>'
     failed = [r.expectation_config.description or r.expectation_config.type for r in result.results if not r.success]
-    older = " ".join(f'<a href="{html.escape(_page(k))}">{html.escape(str(k.run_id.run_time)[:19])}</a>'
-                     for k in keys[1:])
-    return (f"<tr><td>{html.escape(suite)}</td><td>{status}</td>"
-            f'<td><a href="{html.escape(_page(latest))}">{html.escape(str(latest.run_id.run_time)[:19])}</a></td>'
-            f"<td>{stats.get('successful_expectations', 0)} of {stats.get('evaluated_expectations', 0)}</td>"
-            f"<td>{'<br>'.join(html.escape(f) for f in failed) or '—'}</td><td><small>{older or '—'}</small></td></tr>")
+    return SuiteSummary(suite, bool(result.success), _run(keys[0]), stats.get("successful_expectations", 0),
+                        stats.get("evaluated_expectations", 0), failed, [_run(k) for k in keys[1:]])
 
 
 def write_summary(context: Any, docs_dir: Path) -> Path:
     """``gates_summary.html``: every suite's latest validation (status, expectations met, what failed) with links
     to the GX pages of the runs kept. Self-contained: it renders offline."""
     runs = _runs(context)
-    rows = "\n".join(_row(suite, keys, context) for suite, keys in sorted(runs.items()) if keys)
-    written = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    page = (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Quality gates</title>"
-            f"<style>{_CSS}</style></head><body>\n<h1>Quality gates: latest validation per staging table</h1>\n"
-            f"<p><small>Written {written}. Each table links its GX validation page (GX's pages need the internet "
-            f"for their styles; this page does not). <a href=\"index.html\">GX Data Docs index</a></small></p>\n"
-            f"<table><tr><th>Table (suite)</th><th>Latest</th><th>Run</th><th>Expectations met</th>"
-            f"<th>Failed</th><th>Earlier runs kept</th></tr>\n{rows}\n</table></body></html>\n")
+    page = render(SUMMARY_TEMPLATE, written=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                  suites=[_summary(suite, keys, context) for suite, keys in sorted(runs.items()) if keys])
     path = docs_dir / SUMMARY_PAGE
     path.write_text(page, encoding="utf-8")
     return path.resolve()

@@ -141,7 +141,7 @@ def load_rows(conn: sa.Connection, engine: sa.Engine, name: str, scope: Scope | 
     query = sa.select(*(sa.type_coerce(tbl.c[c], sa.Text) if c in spec.money else tbl.c[c] for c in names))
     if scope is not None:
         query = query.where(scope(tbl))
-    return [dict(zip(names, row)) for row in conn.execute(query)]
+    return [dict(zip(names, row, strict=True)) for row in conn.execute(query)]
 
 
 def load_parents(conn: sa.Connection, engine: sa.Engine, names: Iterable[str], existing: set[str]) -> Parents:
@@ -233,7 +233,7 @@ def gate_id(spec: TableSpec, row: Mapping[str, Any]) -> str:
 
 def prepare(name: str, rows: Iterable[Mapping[str, Any]], parents: Parents | None = None) -> Prepared:
     """Rows of one staging table (dicts, as read) → the frame its suite validates. Pure: no database."""
-    import pandas as pd
+    import pandas as pd  # lazy: importing ``atera_qbo.quality`` must not import pandas (it costs a second)
 
     spec = SPECS[name]
     parents = parents or Parents()
@@ -270,7 +270,7 @@ def prepare(name: str, rows: Iterable[Mapping[str, Any]], parents: Parents | Non
         flag = spec.price + NOT_MONEY_FLAG
         out[f"{spec.price}_is_money"] = [
             ok and is_money(amount) and flag not in flags_of(r.get("quality_flags"))
-            for (amount, ok), r in zip(parsed[spec.price], kept)]
+            for (amount, ok), r in zip(parsed[spec.price], kept, strict=True)]
     for ref in spec.references:
         live = parents.live.get(ref.parent, set())
         out[ref.check] = [(ref.nullable if _missing(r.get(ref.column)) else str(r.get(ref.column)) in live)
@@ -278,7 +278,7 @@ def prepare(name: str, rows: Iterable[Mapping[str, Any]], parents: Parents | Non
     if spec.totals:
         sub, tax, tot = (out[c] for c in spec.totals)
         out["total_consistent"] = [s is not None and t is not None and g is not None and s + t == g
-                                   for s, t, g in zip(sub, tax, tot)]
+                                   for s, t, g in zip(sub, tax, tot, strict=True)]
     frame = pd.DataFrame({col: pd.Series(values, dtype=_dtype(col, spec)) for col, values in out.items()})
     return Prepared(name, frame, excluded)
 
@@ -286,6 +286,6 @@ def prepare(name: str, rows: Iterable[Mapping[str, Any]], parents: Parents | Non
 def _dtype(col: str, spec: TableSpec) -> Any:
     if col in spec.money:
         return object  # Decimal stays Decimal: never float
-    if col.endswith("_exists") or col.endswith("_is_money") or col == "total_consistent":
+    if col.endswith(("_exists", "_is_money")) or col == "total_consistent":
         return bool
     return object

@@ -4,16 +4,17 @@ Without a docs directory the validations run in one ephemeral GX context (nothin
 the persistent file-backed GX project beside it (``docs.py``): a checkpoint per table whose docs action updates
 the Data Docs, results pruned to the newest ``keep_runs`` per suite, so each DAG's latest validations stay. Each
 table's rows go through a pandas data source as a whole-dataframe batch. Great Expectations and pandas are
-imported here lazily, inside the functions, so importing this package stays cheap (DAG files may import it).
+imported lazily (``_gx.py``, ``frames.prepare``), so importing this package stays cheap.
 """
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,10 +22,9 @@ from ..config import DATA_DOCS_KEEP_RUNS
 from ..errors import DataQualityError
 from . import docs
 from ._gx import gx as load_gx
-from .frames import SPECS
-
-if TYPE_CHECKING:
-    from .frames import Prepared
+from ._gx import quiet, run_identifier
+from .frames import SPECS, Prepared, load_frames
+from .suites import BUILDERS
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,6 @@ def run_gates(engine: sa.Engine, tables: list[str], *, docs_dir: Path | None = N
     missing = [t for t in dict.fromkeys(tables) if t not in existing]
     if missing:
         log.warning("quality gates: skipped %s (no such table)", ", ".join(missing))
-
-    from .frames import load_frames
-
     started = time.perf_counter()
     prepared = load_frames(engine, names, scopes)
     log.info("quality gates: loaded %s in %.2f s", ", ".join(f"{p.table} ({p.rows} rows)" for p in
@@ -72,10 +69,7 @@ def run_gates(engine: sa.Engine, tables: list[str], *, docs_dir: Path | None = N
 def validate(prepared: Mapping[str, Prepared], *, docs_dir: Path | None = None, fail: bool = True,
              keep_runs: int | None = None, project_dir: Path | None = None) -> dict[str, Any]:
     """Validate prepared frames (see ``frames.prepare``): the GX half of ``run_gates``."""
-    load_gx()
-    from great_expectations.core.run_identifier import RunIdentifier
-
-    run_id = RunIdentifier(run_name=RUN_NAME, run_time=datetime.now(UTC))
+    run_id = run_identifier(RUN_NAME, datetime.now(UTC))
     index = None
     if docs_dir is None:
         context = _ephemeral_context()
@@ -103,17 +97,10 @@ _RESULT_FORMAT = {"result_format": "SUMMARY", "unexpected_index_column_names": [
 
 
 def _ephemeral_context() -> Any:
-    gx = load_gx()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+    return quiet(load_gx().get_context(mode="ephemeral"))
 
 
 def _expectations(table: str) -> list[Any]:
-    from .suites import BUILDERS
-
     return list(BUILDERS[table]())
 
 
@@ -148,8 +135,6 @@ def _check_one(context: Any, prep: Prepared, run_id: Any) -> Any:
 def prune_docs(docs_dir: Path, keep: int | None = None) -> int:
     """Remove the validation pages of all but the newest ``keep`` gate runs (``validations/<table>/quality_gates/
     <run time>/``; run times sort as text). Only those directories are touched. Answers how many were removed."""
-    import shutil
-
     keep = DOCS_KEEP_RUNS if keep is None else keep
     removed = 0
     suites = [p.name for p in (docs_dir / "validations").iterdir()] if (docs_dir / "validations").is_dir() else []

@@ -30,15 +30,11 @@ from ..matching.review import Action, Decision, Entity, MatchStatus
 from ..qbo import rules
 from ..staging.db import table
 from .frames import Prepared
+from .gates import MAX_EXAMPLES, validate
+from .mapping_checks import CHECKS, RECENT_DAYS, TABLE
+from .suites import proposed_mapping
 
-TABLE = "proposed_mapping"
-RECENT_DAYS = 90
-CHECKS = {
-    "qbo_target_ok": "a match points at a staged, active QBO record",
-    "one_atera_per_qbo_customer": "each QBO customer is taken by at most one Atera customer",
-    "planned_name_ok": "a planned create has a name QBO accepts and nobody in QBO holds",
-    "recent_product_decided": f"every product invoiced in the last {RECENT_DAYS} days is mapped or planned",
-}
+__all__ = ["CHECKS", "RECENT_DAYS", "TABLE", "check", "prepare", "suite"]
 
 
 def _targets(catalogs: Catalogs) -> dict[str, set[str]]:
@@ -67,7 +63,7 @@ def prepare(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_o
     is_map = frame["decision"] == Decision.MAP
     targets = _targets(catalogs)
     frame["qbo_target_ok"] = [not m or q in targets[Entity(e)] for m, e, q in
-                              zip(is_map, frame["entity"], frame["qbo_id"])]
+                              zip(is_map, frame["entity"], frame["qbo_id"], strict=True)]
     customer_maps = is_map & (frame["entity"] == Entity.CUSTOMER) & (frame["qbo_id"] != "")
     taken = frame.loc[customer_maps, "qbo_id"].value_counts()
     frame["one_atera_per_qbo_customer"] = ~(customer_maps & frame["qbo_id"].map(taken).fillna(0).gt(1))
@@ -85,7 +81,7 @@ def prepare(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_o
 def _planned_names_ok(frame: pd.DataFrame, catalogs: Catalogs) -> list[bool]:
     held = held_names(catalogs)
     ok = []
-    for decision, entity, name in zip(frame["decision"], frame["entity"], frame["atera_name"]):
+    for decision, entity, name in zip(frame["decision"], frame["entity"], frame["atera_name"], strict=True):
         if decision != Decision.CREATE_QBO:
             ok.append(True)
             continue
@@ -107,18 +103,15 @@ def _recent_decided(frame: pd.DataFrame, engine: sa.Engine, as_of: date) -> pd.S
 
 
 def suite() -> list[Any]:
-    from .suites import is_true
-
-    return [e for column, words in CHECKS.items() for e in is_true(column, words)]
+    """The gate's expectations (``suites.proposed_mapping``)."""
+    return proposed_mapping()
 
 
 def check(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_of: date,
           docs_dir: Path | None = None, keep_runs: int | None = None) -> dict[str, Any]:
     """Validate the proposed mapping; raises ``DataQualityError`` naming the rows when it must not be committed."""
-    from .gates import MAX_EXAMPLES, validate
-
-    summary = validate({TABLE: prepare(review, catalogs, engine, as_of=as_of)}, docs_dir=docs_dir, fail=False,
-                       keep_runs=keep_runs)[TABLE]
+    summary: dict[str, Any] = validate({TABLE: prepare(review, catalogs, engine, as_of=as_of)}, docs_dir=docs_dir,
+                                       fail=False, keep_runs=keep_runs)[TABLE]
     if summary["success"]:
         return summary
     lines = ["commit refused, nothing written: the proposed mapping fails its quality gate:"]

@@ -2,7 +2,7 @@
 ``frames.prepare`` builds for that table; every expectation carries a plain-words ``description`` (Data Docs shows
 it, and the failure message quotes it).
 
-Great Expectations is imported inside the builders: importing it costs seconds.
+Great Expectations is reached inside the builders (``_gx.expectations``): importing it costs seconds.
 """
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any
 from ._gx import expectations
 from .currencies import CURRENCY_CODES
 from .frames import MONEY_DECIMALS, SPECS, Reference
+from .mapping_checks import CHECKS as MAPPING_CHECKS
+from .mapping_checks import TABLE as MAPPING_TABLE
 
 Expectations = list[Any]
 
@@ -41,7 +43,7 @@ def present(column: str) -> Expectations:
 def not_negative(column: str) -> Expectations:
     """Amount ≥ 0 (the column holds Decimal; empty amounts are left to other checks)."""
     return [expectations().ExpectColumnValuesToBeBetween(column=column, min_value=0,
-                                                description=f"{column} is not negative (≥ 0)")]
+                                                         description=f"{column} is not negative (≥ 0)")]
 
 
 def currency(column: str) -> Expectations:
@@ -54,7 +56,7 @@ def currency(column: str) -> Expectations:
 def is_true(column: str, description: str, notes: str | None = None) -> Expectations:
     """A check computed in ``frames.prepare`` (GX cannot express it directly), still validated through GX."""
     return [expectations().ExpectColumnValuesToBeInSet(column=column, value_set=[True], description=description,
-                                               notes=notes)]
+                                                       notes=notes)]
 
 
 def exists(ref: Reference) -> Expectations:
@@ -138,12 +140,10 @@ def stg_qbo_preferences() -> Expectations:
 
 
 def proposed_mapping() -> Expectations:
-    """The commit's gate (not a staging table): see ``mapping_gate``."""
-    from .mapping_gate import suite
-
-    return suite()
+    """The commit's gate (not a staging table): each of its checks (``mapping_checks``) true; see ``mapping_gate``."""
+    return [e for column, words in MAPPING_CHECKS.items() for e in is_true(column, words)]
 
 
 BUILDERS: dict[str, Callable[[], Expectations]] = {
-    name: globals()[name] for name in (*SPECS, "proposed_mapping")
+    name: globals()[name] for name in (*SPECS, MAPPING_TABLE)
 }

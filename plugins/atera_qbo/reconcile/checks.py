@@ -5,10 +5,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import pandas as pd
 import sqlalchemy as sa
 
+from ..matching.catalogs import load_catalogs
+from ..matching.match import match_all
+from ..matching.review import Entity, MatchStatus, rows_of
 from ..staging.db import money_in, table
-from .findings import Finding, qbo_link
+from .findings import Finding, Records, qbo_link
+
+# a ``map_customers`` / ``map_products`` row: atera_id, atera_name, qbo_id, qbo_name, active
+MappingRow = sa.Row[Any, Any, Any, Any, Any]
 
 
 @dataclass
@@ -24,14 +31,14 @@ class Side:
     """One entity's mappings with both catalogs: ``maps`` are the mappings in force; ``known`` every Atera/QBO id
     any mapping ever named (a record finance decided on is not "new")."""
     entity: str  # customer | item
-    maps: list[Any]
+    maps: list[MappingRow]
     atera: dict[str, Rec]
     qbo: dict[str, Rec]
     known_atera: set[str]
     known_qbo: set[str]
 
 
-def _maps(conn: sa.Connection, tbl: sa.Table) -> tuple[list[Any], set[str], set[str]]:
+def _maps(conn: sa.Connection, tbl: sa.Table) -> tuple[list[MappingRow], set[str], set[str]]:
     rows = conn.execute(sa.select(tbl.c.atera_id, tbl.c.atera_name, tbl.c.qbo_id, tbl.c.qbo_name, tbl.c.active)).all()
     live = [r for r in rows if r.active and r.qbo_id]
     return live, {str(r.atera_id) for r in rows}, {str(r.qbo_id) for r in rows if r.qbo_id}
@@ -68,8 +75,9 @@ def mapping_findings(side: Side) -> list[Finding]:
     for m in side.maps:
         atera_id, qbo_id = str(m.atera_id), str(m.qbo_id)
         a, q = side.atera.get(atera_id), side.qbo.get(qbo_id)
-        base = dict(entity=side.entity, atera_id=atera_id, atera_name=a.name if a else (m.atera_name or ""),
-                    qbo_id=qbo_id, qbo_name=q.name if q else (m.qbo_name or ""))
+        base: Records = {"entity": side.entity, "atera_id": atera_id,
+                         "atera_name": a.name if a else (m.atera_name or ""), "qbo_id": qbo_id,
+                         "qbo_name": q.name if q else (m.qbo_name or "")}
         if q is None or q.gone:
             out.append(Finding("mapping_target_deleted", "critical", **base,
                                detail=f"QBO {noun} {qbo_id} ({m.qbo_name}) was deleted or merged into another "
@@ -96,7 +104,7 @@ def _link(entity: str, qbo_id: str, q: Rec | None) -> str:
     return qbo_link(entity, qbo_id) if q is not None and not q.gone else ""
 
 
-def _renames(entity: str, m: Any, a: Rec | None, q: Rec | None, base: dict[str, str]) -> list[Finding]:
+def _renames(entity: str, m: MappingRow, a: Rec | None, q: Rec | None, base: Records) -> list[Finding]:
     out = []
     for side, old, now in (("atera", m.atera_name, a), ("qbo", m.qbo_name, q)):
         if now is None or now.gone or not old or now.name == old:
@@ -110,7 +118,7 @@ def _renames(entity: str, m: Any, a: Rec | None, q: Rec | None, base: dict[str, 
     return out
 
 
-def _price_drift(m: Any, a: Rec, q: Rec, base: dict[str, str]) -> list[Finding]:
+def _price_drift(m: MappingRow, a: Rec, q: Rec, base: Records) -> list[Finding]:
     if a.price is None or q.price is None or a.price == q.price:
         return []
     diff = q.price - a.price
@@ -121,24 +129,22 @@ def _price_drift(m: Any, a: Rec, q: Rec, base: dict[str, str]) -> list[Finding]:
                            "Atera's price either way.")]
 
 
-def _unknown(frame: Any, known: set[str]) -> Any:
+def _unknown(frame: pd.DataFrame, known: set[str]) -> pd.DataFrame:
     return frame[~frame["atera_id"].astype(str).isin(known)].reset_index(drop=True)
 
 
 def unmapped_findings(engine: sa.Engine, sides: list[Side]) -> list[Finding]:
     """Records on either side no mapping names, with the suggestion the matching DAG gives."""
-    from ..matching.match import load_catalogs, match_all
-
     by_entity = {s.entity: s for s in sides}
     cat = load_catalogs(engine)  # only the Atera records no mapping names need suggestions (all of QBO is the pool)
     cat.atera_customers = _unknown(cat.atera_customers, by_entity["customer"].known_atera)
     cat.atera_products = _unknown(cat.atera_products, by_entity["item"].known_atera)
     review = match_all(cat)
     out: list[Finding] = []
-    for r in review.itertuples(index=False):
-        entity = "customer" if r.entity == "customer" else "item"
+    for r in rows_of(review):
+        entity = "customer" if r.entity == Entity.CUSTOMER else "item"
         side = by_entity[entity]
-        if r.status == "qbo_only":
+        if r.status == MatchStatus.QBO_ONLY:
             if str(r.qbo_id) in side.known_qbo:
                 continue
             out.append(Finding("unmapped", "info", entity, qbo_id=str(r.qbo_id), qbo_name=r.qbo_name,
@@ -150,7 +156,7 @@ def unmapped_findings(engine: sa.Engine, sides: list[Side]) -> list[Finding]:
         if str(r.atera_id) in side.known_atera:
             continue
         suggestion = f"suggested: {r.qbo_name} ({r.score})" if r.qbo_id else "no QBO candidate"
-        if r.status == "matched_exact":
+        if r.status == MatchStatus.MATCHED_EXACT:
             suggestion = f"same name in QBO: {r.qbo_name}"
         out.append(Finding("unmapped", "info", entity, atera_id=str(r.atera_id), atera_name=r.atera_name,
                            qbo_id=str(r.qbo_id or ""), qbo_name=r.qbo_name or "",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 SEVERITIES = ("critical", "warning", "info")
 COLUMNS = ["type", "severity", "atera_id", "atera_name", "qbo_id", "qbo_name", "detail", "qbo_link", "first_seen",
@@ -28,6 +29,15 @@ FINDING_TYPES: dict[str, tuple[str, str]] = {
 }
 
 
+class Records(TypedDict, total=False):
+    """The records a finding is about, as ``Finding`` fields (``Finding(type, severity, **records, ...)``)."""
+    entity: str
+    atera_id: str
+    atera_name: str
+    qbo_id: str
+    qbo_name: str
+
+
 @dataclass
 class Finding:
     type: str
@@ -42,7 +52,7 @@ class Finding:
     action: str = ""
     subkey: str = ""  # tells apart findings of one type on the same records (e.g. payment state)
     first_seen: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.type not in FINDING_TYPES:

@@ -22,11 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from .. import extract
+from ..atera.api import AteraApi
 from ..extract.qbo import CDC_MAX_AGE, QBO_OVERLAP
 from ..extract.watermarks import get_watermark, iso, parse_instant, save_watermark
 from ..money import dumps, to_decimal
+from ..qbo.api import QboApi
 from ..qbo.query import in_list
-from ..staging.db import table, upsert, utcnow
+from ..staging.db import chunked, table, upsert, utcnow
+from ..staging.ledger import LedgerStatus
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +108,8 @@ def exported_documents(engine: sa.Engine) -> set[tuple[str, str]]:
     led = table("export_invoices")
     with engine.connect() as conn:
         return {(t or "Invoice", str(i)) for t, i in conn.execute(
-            sa.select(led.c.qbo_type, led.c.qbo_id).where(led.c.status == "exported", led.c.qbo_id.is_not(None)))}
+            sa.select(led.c.qbo_type, led.c.qbo_id).where(led.c.status == LedgerStatus.EXPORTED,
+                                                           led.c.qbo_id.is_not(None)))}
 
 
 def _staged_keys(engine: sa.Engine) -> set[tuple[str, str]]:
@@ -114,12 +118,12 @@ def _staged_keys(engine: sa.Engine) -> set[tuple[str, str]]:
         return {(t, i) for t, i in conn.execute(sa.select(tbl.c.qbo_type, tbl.c.source_id))}
 
 
-def _read_by_id(qbo: Any, entity: str, ids: list[str]) -> Iterable[dict[str, Any]]:
-    for start in range(0, len(ids), ID_CHUNK):
-        yield from qbo.query_all(entity, f"Id IN {in_list(ids[start:start + ID_CHUNK])}")
+def _read_by_id(qbo: QboApi, entity: str, ids: list[str]) -> Iterable[dict[str, Any]]:
+    for part in chunked(ids, ID_CHUNK):
+        yield from qbo.query_all(entity, f"Id IN {in_list(part)}")
 
 
-def _cdc_changes(qbo: Any, since: datetime) -> dict[str, list[dict[str, Any]]] | None:
+def _cdc_changes(qbo: QboApi, since: datetime) -> dict[str, list[dict[str, Any]]] | None:
     """CDC of the transaction entities, or None when it cannot be trusted to be complete (the 1000 cap)."""
     changes = qbo.cdc(CDC_ENTITIES, iso(since - QBO_OVERLAP))
     if sum(len(v) for v in changes.values()) >= CDC_CAP:
@@ -128,7 +132,7 @@ def _cdc_changes(qbo: Any, since: datetime) -> dict[str, list[dict[str, Any]]] |
     return changes
 
 
-def refresh_transactions(qbo: Any, engine: sa.Engine, *, now: datetime | None = None,
+def refresh_transactions(qbo: QboApi, engine: sa.Engine, *, now: datetime | None = None,
                          result: RefreshResult | None = None, full: bool = False) -> RefreshResult:
     started = now or datetime.now(UTC)
     result = result or RefreshResult()
@@ -205,7 +209,7 @@ def _save(engine: sa.Engine, rows: dict[tuple[str, str], dict[str, Any]], delete
         save_watermark(conn, engine, TXN_MARK, iso(started))
 
 
-def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_to: date, *,
+def refresh_atera_invoices(atera: AteraApi, engine: sa.Engine, date_from: date, date_to: date, *,
                            full: bool = False) -> int:
     """Atera invoices of the window. When an earlier run read a range covering this window's start, only the last
     week before that range's end is read again; the watermark is the range read so far ("from..to")."""
@@ -223,7 +227,7 @@ def refresh_atera_invoices(atera: Any, engine: sa.Engine, date_from: date, date_
     return loaded.rows
 
 
-def refresh_all(qbo: Any, atera: Any, engine: sa.Engine, date_from: date, date_to: date, *,
+def refresh_all(qbo: QboApi, atera: AteraApi | None, engine: sa.Engine, date_from: date, date_to: date, *,
                 now: datetime | None = None, full: bool = False) -> RefreshResult:
     """Everything reconciliation reads, incrementally (see the module docstring); ``full``: re-read it all."""
     result = RefreshResult()

@@ -1,5 +1,6 @@
 """The run's outputs: one CSV per finding type (Excel-safe, like the review CSV) and one self-contained HTML
-report (inline CSS, no external resource), plus ``reconciliation_latest.html`` beside the run folders.
+report (inline CSS, no external resource), plus ``reconciliation_latest.html`` beside the run folders. The HTML is
+rendered from ``templates/reports/reconciliation.html`` (``atera_qbo.html``: autoescaped).
 
 The HTML is a morning report a person reads in a browser: each type's table shows at most ``HTML_ROWS_PER_TYPE``
 findings — the most severe and the new ones first — and says how many more its CSV holds (the counts at the top
@@ -8,32 +9,22 @@ of all of them would be tens of megabytes that no browser opens comfortably."""
 from __future__ import annotations
 
 import csv
-import html
 import re
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..html import render
 from ..matching.review_csv import _protect
 from .findings import COLUMNS, FINDING_TYPES, SEVERITIES, Finding
 
 LATEST = "reconciliation_latest.html"
 HTML_ROWS_PER_TYPE = 1000
-CSS = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:24px;color:#1f2933}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 4px} p.meta{color:#616e7c;margin:0 0 16px}
-.counts{display:flex;gap:12px;margin:12px 0}
-.count{border-radius:6px;padding:10px 16px;min-width:110px;color:#fff}
-.count b{display:block;font-size:26px}
-.critical{background:#c62828} .warning{background:#ef8c00} .info{background:#1e6fb8} .muted{background:#7b8794}
-table{border-collapse:collapse;width:100%;font-size:13px;margin-top:6px}
-th,td{border:1px solid #d9e2ec;padding:4px 6px;text-align:left;vertical-align:top}
-th{background:#f0f4f8} td.sev{color:#fff;font-weight:600}
-span.new{background:#ffe08a;border-radius:3px;padding:0 4px;font-size:11px;margin-left:4px}
-p.what{color:#52606d;margin:2px 0}
-"""
+TEMPLATE = "reports/reconciliation.html"
+FIRST_SEEN = "%Y-%m-%d %H:%M UTC"  # how ``first_seen`` reads (``staging.ledger.stamp``)
 
 
 def run_folder_name(run_id: str) -> str:
@@ -57,59 +48,62 @@ def counts(findings: Iterable[Finding]) -> dict[str, Any]:
             "by_type": dict(sorted(Counter(f.type for f in findings).items()))}
 
 
-def _cell(f: Finding, column: str, new_keys: set[str], now: datetime) -> str:
-    value = str(getattr(f, column) or "")
-    if column == "qbo_link":
-        return f'<a href="{html.escape(value)}">open in QBO</a>' if value else ""
-    if column == "severity":
-        return html.escape(value)
-    if column == "first_seen":
-        if f.key in new_keys:
-            return f'{html.escape(value)}<span class="new">new</span>'
-        try:
-            days = (now - datetime.strptime(value, "%Y-%m-%d %H:%M UTC")).days
-        except ValueError:
-            return html.escape(value)
-        return f"{html.escape(value)} (open {days} day{'s' if days != 1 else ''})"
-    return html.escape(value)
+@dataclass(frozen=True)
+class ReportRow:
+    """One finding as a row of the report."""
+    finding: Finding
+    new: bool  # first seen by this run
+    open_days: int | None  # days since first seen (None when new, or when first_seen does not read as a date)
+
+    def value(self, column: str) -> str:
+        return str(getattr(self.finding, column) or "")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One finding type's part of the report: its rows shown (at most ``max_rows``) out of ``total``."""
+    type: str
+    title: str
+    what: str
+    total: int
+    rows: list[ReportRow]
+
+    @property
+    def hidden(self) -> int:
+        return self.total - len(self.rows)
+
+
+def _open_days(first_seen: str, now: datetime) -> int | None:
+    try:
+        return (now - datetime.strptime(first_seen, FIRST_SEEN)).days
+    except ValueError:
+        return None
+
+
+def _sections(findings: list[Finding], types: list[str], new_keys: set[str], now: datetime,
+              max_rows: int) -> list[Section]:
+    """One section per type (the chosen ones, then any other found), rows most severe first, then the new ones."""
+    by_type: dict[str, list[Finding]] = {t: [] for t in types}
+    for f in findings:
+        by_type.setdefault(f.type, []).append(f)
+    order = {s: i for i, s in enumerate(SEVERITIES)}
+    sections = []
+    for ftype, rows in by_type.items():
+        title, what = FINDING_TYPES[ftype]
+        ranked = sorted(rows, key=lambda f: (order[f.severity], f.key not in new_keys, f.atera_id, f.qbo_id))
+        shown = [ReportRow(f, f.key in new_keys, None if f.key in new_keys else _open_days(f.first_seen, now))
+                 for f in ranked[:max_rows]]
+        sections.append(Section(ftype, title, what, len(rows), shown))
+    return sections
 
 
 def render_html(findings: list[Finding], *, run_id: str, window: tuple[str, str], types: list[str], now: datetime,
                 new_keys: set[str], resolved: int, csv_prefix: str, max_rows: int = HTML_ROWS_PER_TYPE) -> str:
-    c = counts(findings)
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Atera ↔ QBO reconciliation "
-             f"{html.escape(run_id)}</title><style>{CSS}</style></head><body>",
-             "<h1>Atera ↔ QBO reconciliation</h1>",
-             f"<p class='meta'>Run {html.escape(run_id)} · {now:%Y-%m-%d %H:%M} UTC · exported documents dated "
-             f"{html.escape(window[0])} to {html.escape(window[1])} · {len(new_keys)} new since the previous run, "
-             f"{resolved} resolved</p><div class='counts'>"]
-    for sev in SEVERITIES:
-        parts.append(f"<div class='count {sev}' id='count-{sev}'><b>{c['by_severity'][sev]}</b>{sev}</div>")
-    parts.append(f"<div class='count muted' id='count-new'><b>{len(new_keys)}</b>new</div></div>")
-    by_type: dict[str, list[Finding]] = {t: [] for t in types}
-    for f in findings:
-        by_type.setdefault(f.type, []).append(f)
-    for ftype, rows in by_type.items():
-        title, what = FINDING_TYPES[ftype]
-        parts.append(f"<h2 id='{ftype}'>{html.escape(title)} ({len(rows)})</h2><p class='what'>{html.escape(what)} "
-                     f"<a href='{html.escape(csv_prefix + ftype)}.csv'>{ftype}.csv</a></p>")
-        if not rows:
-            parts.append("<p class='what'>Nothing found.</p>")
-            continue
-        parts.append(f"<table data-type='{ftype}'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS) + "</tr>")
-        order = {s: i for i, s in enumerate(SEVERITIES)}
-        ranked = sorted(rows, key=lambda f: (order[f.severity], f.key not in new_keys, f.atera_id, f.qbo_id))
-        for f in ranked[:max_rows]:
-            cells = "".join(f"<td class='sev {f.severity}'>{_cell(f, col, new_keys, now)}</td>" if col == "severity"
-                            else f"<td>{_cell(f, col, new_keys, now)}</td>" for col in COLUMNS)
-            parts.append(f"<tr class='finding' data-severity='{f.severity}'>{cells}</tr>")
-        parts.append("</table>")
-        if len(ranked) > max_rows:
-            parts.append(f"<p class='what more' data-type='{ftype}' data-hidden='{len(ranked) - max_rows}'>Showing "
-                         f"the first {max_rows:,} of {len(ranked):,} (most severe and new first): all of them are in "
-                         f"<a href='{html.escape(csv_prefix + ftype)}.csv'>{ftype}.csv</a>.</p>")
-    parts.append("</body></html>")
-    return "".join(parts)
+    """The self-contained HTML report (``TEMPLATE``); ``csv_prefix`` is where its links find the CSVs."""
+    return render(TEMPLATE, run_id=run_id, generated=f"{now:%Y-%m-%d %H:%M}", window=window,
+                  new_count=len(new_keys), resolved=resolved, by_severity=counts(findings)["by_severity"],
+                  sections=_sections(findings, types, new_keys, now, max_rows), columns=COLUMNS,
+                  csv_prefix=csv_prefix)
 
 
 def write_outputs(review_dir: Path, findings: list[Finding], *, run_id: str, window: tuple[str, str],
@@ -119,11 +113,11 @@ def write_outputs(review_dir: Path, findings: list[Finding], *, run_id: str, win
     folder = review_dir / "reconciliation" / folder_name
     folder.mkdir(parents=True, exist_ok=True)
     csvs = {t: str(write_csv(folder / f"{t}.csv", [f for f in findings if f.type == t])) for t in types}
-    args = dict(run_id=run_id, window=window, types=types, now=now, new_keys=new_keys, resolved=resolved)
     report = folder / "report.html"
-    _atomic_write(report, render_html(findings, csv_prefix="", **args))
     latest = review_dir / LATEST
-    _atomic_write(latest, render_html(findings, csv_prefix=f"reconciliation/{folder_name}/", **args))
+    for path, csv_prefix in ((report, ""), (latest, f"reconciliation/{folder_name}/")):
+        _atomic_write(path, render_html(findings, run_id=run_id, window=window, types=types, now=now,
+                                        new_keys=new_keys, resolved=resolved, csv_prefix=csv_prefix))
     return {"report": str(report), "latest": str(latest), "csv": csvs}
 
 

@@ -10,8 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..atera.api import AteraApi
 from ..config import QBO_APP_URLS, date_window
 from ..errors import ConfigError, FatalError
+from ..qbo.api import QboApi
 from . import report, store
 from .checks import load_sides, mapping_findings, unmapped_findings
 from .findings import FINDING_TYPES, Finding, with_host
@@ -85,7 +87,7 @@ def collect(engine: sa.Engine, types: list[str], lo: date, hi: date, now: dateti
     return out
 
 
-def reconcile(engine: sa.Engine, *, qbo: Any, atera: Any, review_dir: Path, run_id: str,
+def reconcile(engine: sa.Engine, *, qbo: QboApi, atera: AteraApi | None, review_dir: Path, run_id: str,
               date_from: str | None = None, date_to: str | None = None, types: Iterable[str] | None = None,
               stale_days: int = DEFAULT_STALE_DAYS, now: datetime | None = None, refresh: bool = True,
               full_refresh: bool = False, app_url: str | None = None) -> ReconResult:

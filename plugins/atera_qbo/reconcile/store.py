@@ -1,5 +1,6 @@
 """Findings across runs (``recon_runs``, ``recon_findings``): a finding seen again keeps its first_seen, one no
-longer seen is resolved, and export reads which QBO records reconciliation found unusable."""
+longer seen is resolved. Which QBO records the open findings make unusable for the export is read by the export
+itself (``staging.ledger.unusable_targets``)."""
 from __future__ import annotations
 
 import json
@@ -10,14 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..staging.db import table, upsert
+from ..staging.db import chunked, table, upsert
+from ..staging.ledger import stamp
 from .findings import Finding
-
-UNUSABLE_TYPES = ("mapping_target_deleted", "mapping_target_inactive")
-
-
-def stamp(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @dataclass
@@ -30,8 +26,8 @@ class Recorded:
 def open_since(engine: sa.Engine) -> dict[str, datetime]:
     tbl = table("recon_findings")
     with engine.connect() as conn:
-        return {k: f for k, f in conn.execute(sa.select(tbl.c.finding_key, tbl.c.first_seen)
-                                               .where(tbl.c.resolved_at.is_(None)))}
+        return {r.finding_key: r.first_seen for r in conn.execute(sa.select(tbl.c.finding_key, tbl.c.first_seen)
+                                                                    .where(tbl.c.resolved_at.is_(None)))}
 
 
 def start_run(engine: sa.Engine, run_id: str, now: datetime, date_from: str, date_to: str,
@@ -65,41 +61,21 @@ def record(engine: sa.Engine, run_id: str, findings: list[Finding], checked: Ite
         for key, f in by_key.items():
             old = previous.get(key)
             still_open = old is not None and old.resolved_at is None
-            first = old.first_seen if still_open else now
+            first = old.first_seen if old is not None and still_open else now
+            first_run = old.first_run_id if old is not None and still_open else run_id
             (out.persisting if still_open else out.new).append(f)
             f.first_seen = stamp(first)
             rows.append({"finding_key": key, "type": f.type, "severity": f.severity, "entity": f.entity,
                          "atera_id": f.atera_id, "atera_name": f.atera_name, "qbo_id": f.qbo_id,
                          "qbo_name": f.qbo_name, "detail": f.detail, "qbo_link": f.qbo_link, "action": f.action,
                          "first_seen": first, "last_seen": now,
-                         "first_run_id": old.first_run_id if still_open else run_id, "last_run_id": run_id,
+                         "first_run_id": first_run, "last_run_id": run_id,
                          "resolved_at": None})
         upsert(conn, tbl, rows, ["finding_key"])
         gone = [r for k, r in previous.items() if k not in by_key and r.resolved_at is None and r.type in checked]
-        for start in range(0, len(gone), 500):
-            keys = [r.finding_key for r in gone[start:start + 500]]
+        for part in chunked(gone):
+            keys = [r.finding_key for r in part]
             conn.execute(sa.update(tbl).where(tbl.c.finding_key.in_(keys)).values(resolved_at=now,
                                                                                    last_run_id=run_id))
         out.resolved = [dict(r._mapping) for r in gone]
     return out
-
-
-def unusable_targets(engine: sa.Engine) -> dict[tuple[str, str], str]:
-    """(customer|item, QBO id) → why reconciliation found it unusable (open findings: deleted/merged, inactive)."""
-    tbl = table("recon_findings")
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(tbl.c.entity, tbl.c.qbo_id, tbl.c.detail, tbl.c.first_seen).where(
-            tbl.c.resolved_at.is_(None), tbl.c.type.in_(UNUSABLE_TYPES))).all()
-    return {(r.entity, str(r.qbo_id)): f"{r.detail} (reconciliation, since {stamp(r.first_seen)})" for r in rows}
-
-
-def blocked_by_reconciliation(payload: dict[str, Any] | None, unusable: dict[tuple[str, str], str]) -> list[str]:
-    """Why an export payload must not be sent: the QBO customer/items it names that reconciliation found
-    deleted/merged or inactive (each named, with what to do)."""
-    if not payload or not unusable:
-        return []
-    refs = [("customer", str((payload.get("CustomerRef") or {}).get("value")))]
-    refs += [("item", str(((line.get("SalesItemLineDetail") or {}).get("ItemRef") or {}).get("value")))
-             for line in payload.get("Line") or [] if line.get("SalesItemLineDetail")]
-    return [f"QBO {entity} {qbo_id}: {unusable[(entity, qbo_id)]}; fix the mapping (or reactivate it in QBO) and "
-            f"run reconciliation again" for entity, qbo_id in dict.fromkeys(refs) if (entity, qbo_id) in unusable]

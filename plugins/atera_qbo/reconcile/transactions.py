@@ -11,7 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..staging.db import money_in, table
-from .findings import Finding, qbo_link
+from ..staging.ledger import LedgerStatus, ledger_rows_with
+from .findings import Finding, Records, qbo_link
+
+Txn = sa.Row[Any]  # an ``stg_qbo_transactions`` (or ``recon_baselines``) row
 
 
 @dataclass
@@ -33,13 +36,13 @@ def exported_in_window(engine: sa.Engine, date_from: date, date_to: date) -> lis
     query = (sa.select(led.c.atera_invoice_number, led.c.qbo_type, led.c.qbo_id, led.c.qbo_doc_number,
                        inv.c.customer_name)
              .select_from(led.outerjoin(inv, inv.c.source_id == led.c.atera_invoice_number))
-             .where(led.c.status == "exported", led.c.qbo_id.is_not(None), in_window))
+             .where(led.c.status == LedgerStatus.EXPORTED, led.c.qbo_id.is_not(None), in_window))
     with engine.connect() as conn:
         return [Exported(r.atera_invoice_number, r.customer_name or "", r.qbo_type or "Invoice", str(r.qbo_id),
                          r.qbo_doc_number) for r in conn.execute(query)]
 
 
-def _by_key(engine: sa.Engine, name: str) -> dict[tuple[str, str], Any]:
+def _by_key(engine: sa.Engine, name: str) -> dict[tuple[str, str], Txn]:
     tbl = table(name)
     with engine.connect() as conn:
         return {(r.qbo_type, r.source_id): r for r in conn.execute(sa.select(tbl))}
@@ -72,18 +75,18 @@ def document_findings(engine: sa.Engine, date_from: date, date_to: date, today: 
             continue  # not read yet (refresh off): nothing known
         entity = e.qbo_type.lower()
         noun = "invoice" if e.qbo_type == "Invoice" else "credit memo"
-        base = dict(entity=entity, atera_id=e.number, atera_name=e.customer, qbo_id=e.qbo_id,
-                    qbo_name=f"{e.qbo_type} {txn.doc_number or e.doc_number or e.qbo_id}"
-                             + (f" ({txn.customer_name})" if txn.customer_name else ""))
+        base: Records = {"entity": entity, "atera_id": e.number, "atera_name": e.customer, "qbo_id": e.qbo_id,
+                         "qbo_name": f"{e.qbo_type} {txn.doc_number or e.doc_number or e.qbo_id}"
+                                     + (f" ({txn.customer_name})" if txn.customer_name else "")}
         if txn.status == "deleted":
             out.append(Finding("txn_deleted", "critical", **base,
                                detail=f"QBO {noun} {e.qbo_id} (Atera {e.number}) was deleted in QBO",
                                action=f"Ask who deleted it; if it must exist, create it again in QBO (the ledger "
                                       f"keeps Atera {e.number} as exported, so the export will not resend it)."))
             continue
-        base["qbo_link"] = qbo_link(entity, e.qbo_id)
+        link = qbo_link(entity, e.qbo_id)
         if txn.status == "voided":
-            out.append(Finding("txn_voided", "critical", **base,
+            out.append(Finding("txn_voided", "critical", **base, qbo_link=link,
                                detail=f"QBO {noun} {txn.doc_number or e.qbo_id} was voided in QBO"
                                       f" (last change {txn.last_updated})",
                                action=f"Confirm the void with finance; if the work is billable, issue a new "
@@ -91,15 +94,15 @@ def document_findings(engine: sa.Engine, date_from: date, date_to: date, today: 
             continue
         changes = _changes(txn, baselines.get(key), e)
         if changes:
-            out.append(Finding("txn_changed", "warning", **base, detail="; ".join(changes),
+            out.append(Finding("txn_changed", "warning", **base, qbo_link=link, detail="; ".join(changes),
                                action="Check the edit in QBO; Atera keeps the original (changes made in QBO do "
                                       "not flow back): correct whichever side is wrong."))
         if "payment_status" in wanted:
-            out.extend(_payment(txn, base, paid_on.get(key), today))
+            out.extend(_payment(txn, base, link, paid_on.get(key), today))
     return out
 
 
-def _changes(txn: Any, baseline: Any, e: Exported) -> list[str]:
+def _changes(txn: Txn, baseline: Txn | None, e: Exported) -> list[str]:
     """What differs from the document as first read (and the DocNumber from the ledger's)."""
     changes = []
     if e.doc_number and txn.doc_number != e.doc_number:
@@ -131,7 +134,7 @@ def payment_state(qbo_type: str, total: Decimal, balance: Decimal, due: str | No
     return state
 
 
-def _payment(txn: Any, base: dict[str, Any], last_paid: str | None, today: date) -> list[Finding]:
+def _payment(txn: Txn, base: Records, link: str, last_paid: str | None, today: date) -> list[Finding]:
     total, balance = money_in(txn.total) or Decimal(0), money_in(txn.balance) or Decimal(0)
     state = payment_state(txn.qbo_type, total, balance, txn.due_date, today)
     if state in ("open", "unapplied"):
@@ -140,9 +143,10 @@ def _payment(txn: Any, base: dict[str, Any], last_paid: str | None, today: date)
     detail = f"{state.replace('_', ' ')}: total {total}, balance {balance}, due {txn.due_date or '-'}{paid}"
     if state.endswith("_overdue"):
         days = (today - date.fromisoformat(txn.due_date)).days
-        return [Finding("payment_status", "warning", **base, subkey=state, detail=f"{detail} ({days} days overdue)",
+        return [Finding("payment_status", "warning", **base, qbo_link=link, subkey=state,
+                        detail=f"{detail} ({days} days overdue)",
                         action="Follow up with the client (QBO: send a reminder from the invoice).")]
-    return [Finding("payment_status", "info", **base, subkey=state, detail=detail,
+    return [Finding("payment_status", "info", **base, qbo_link=link, subkey=state, detail=detail,
                     action="Nothing to do: for your information (Atera does not see QBO payments).")]
 
 
@@ -152,12 +156,12 @@ def not_exported_findings(engine: sa.Engine, date_from: date, date_to: date) -> 
              .select_from(inv.outerjoin(led, led.c.atera_invoice_number == inv.c.source_id))
              .where(inv.c.deleted_at.is_(None), inv.c.invoice_date >= date_from.isoformat(),
                     inv.c.invoice_date <= date_to.isoformat(),
-                    sa.or_(led.c.status.is_(None), led.c.status == "pending")))
+                    sa.or_(led.c.status.is_(None), led.c.status == LedgerStatus.PENDING)))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [Finding("not_exported", "info", "invoice", atera_id=r.source_id, atera_name=r.customer_name or "",
                     detail=f"dated {r.invoice_date}, total {money_in(r.total)}"
-                           + (" (a send is pending)" if r.status == "pending" else ", never exported"),
+                           + (" (a send is pending)" if r.status == LedgerStatus.PENDING else ", never exported"),
                     action="Export it (atera_qbo_invoice_export with its invoice number), or leave it if it "
                            "is billed another way.")
             for r in sorted(rows, key=lambda r: (r.invoice_date or "", r.source_id))]
@@ -167,9 +171,8 @@ def stuck_ledger_findings(engine: sa.Engine, now: datetime, stale_days: int,
                           open_since: dict[str, datetime]) -> list[Finding]:
     """Ledger rows ``blocked``/``failed``: a warning once older than ``stale_days``, info before. Their age counts
     from the first send, else from when reconciliation first saw them (blocked rows are never sent)."""
-    led = table("export_invoices")
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(led).where(led.c.status.in_(("blocked", "failed")))).all()
+        rows = ledger_rows_with(conn, (LedgerStatus.BLOCKED, LedgerStatus.FAILED))
     out = []
     for r in sorted(rows, key=lambda r: r.atera_invoice_number):
         finding = Finding("ledger_stuck", "info", "invoice", atera_id=r.atera_invoice_number,

@@ -207,6 +207,12 @@ oauth_tokens = sa.Table(
     # epoch seconds: the refresh token's rolling expiry (renewed by each rotation) and the grant's hard end
     Column("refresh_expires_at", Double), Column("refresh_hard_expires_at", Double))
 
+# Connect from the browser: each OAuth state handed to Intuit, bound to its user, used once, valid ten minutes.
+oauth_states = sa.Table(
+    "oauth_states", metadata, Column("state", Text, primary_key=True), Column("user_name", Text, nullable=False),
+    Column("created_at", TS, nullable=False), Column("used_at", TS),
+    Column("pending_realm", Text), Column("pending_grant", Text))
+
 # The QBO calls of each task run, as Intuit meters them: reads and queries are metered, writes are not.
 qbo_api_usage = sa.Table(
     "qbo_api_usage", metadata, Column("usage_id", Text, primary_key=True), Column("realm_id", Text, nullable=False),
@@ -294,3 +300,26 @@ review_overrides = sa.Table(
     Column("created_at", TS, nullable=False), Column("created_by", Text, nullable=False),
     Column("decisions", Integer, nullable=False), Column("csv_text", Text, nullable=False),
     *_text("file_path", "dag_run_id"))
+
+# ---------------------------------------------------------------------------------------------- notifications
+# What the notifications told, one row per thing told about and channel (``atera_qbo.notify``; channel ``email`` or
+# ``slack``, ``*`` for a DAG's failure window): a reconciliation finding, an invoice an export blocked or failed, an
+# expiring token or a disconnected company. ``state`` is what was told (a severity; a status and a digest of the
+# reason; an expiry date and stage): told again on that channel only when it changes, or after it was closed
+# (resolved, renewed, exported) and came back; a channel that was down is told what it missed.
+notify_items = sa.Table(
+    "notify_items", metadata, Column("item_key", Text, primary_key=True), Column("channel", Text, primary_key=True),
+    Column("kind", Text, nullable=False), Column("state", Text, nullable=False), Column("label", Text),
+    Column("first_told_at", TS, nullable=False), Column("last_told_at", TS, nullable=False),
+    Column("closed_at", TS),
+    sa.Index("ix_notify_items_open", "kind", "closed_at"))
+
+# Every message a notifying step decided on, one row per channel it went to, sent or not. status: sent (the
+# channel took it) | failed (it did not: error_text says why) | unchanged (nothing new to tell; no channel) |
+# throttled (a failure inside its DAG's hour; no channel).
+notify_messages = sa.Table(
+    "notify_messages", metadata, Column("message_id", Text, primary_key=True), Column("kind", Text, nullable=False),
+    *_text("dag_id", "run_id", "task_id"), Column("status", Text, nullable=False), *_text("subject", "channel"),
+    Column("items", Integer), Column("error_text", Text), Column("created_at", TS, nullable=False),
+    sa.Index("ix_notify_messages_run", "dag_id", "run_id"),
+    sa.Index("ix_notify_messages_kind", "kind", "dag_id", "created_at"))

@@ -12,7 +12,8 @@ from ..export.customers import create_missing_customers as create_customers
 from ..export.load import export_invoices, raise_for_problems
 from ..export.missing import create_missing_items as create_items
 from ..extract import extract_atera_invoices
-from .runtime import Wiring, fail_fatal, wiring
+from ..notify.export import tell_export
+from .runtime import Wiring, fail_fatal, task_ids, wiring
 
 log = logging.getLogger(__name__)
 
@@ -84,5 +85,6 @@ def export(*, date_from: str | None, date_to: str | None, logical_date: date, nu
                "customer_problems": missing.customer_problems, "items_mapped": missing.items_created,
                "item_problems": missing.item_problems, "qbo_calls": calls}
     log.info("export: %s", {k: v for k, v in summary.items() if k != "exported_ids"})
+    tell_export(w.engine, summary, {**task_ids(), "run_id": run_id})  # never raises: the outcome stays the export's
     raise_for_problems(result)
     return summary

@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from ..errors import ConfigError
+from ..notify.expiry import tell_connections
+from ..notify.reconciliation import tell_reconciliation
 from ..qbo.connection import disconnect as run_disconnect
 from ..reconcile.run import raise_for_critical
 from ..reconcile.run import reconcile as run_reconciliation
-from .runtime import fail_fatal, wiring
+from .runtime import fail_fatal, task_ids, wiring
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,8 @@ def reconcile(*, date_from: str | None, date_to: str | None, finding_types: list
     """Refresh incrementally, compare, write the report; the log ends with the counts. Critical findings are
     handed to ``check_critical`` (the report lands first)."""
     with wiring() as w:
+        tell_connections(w.engine, ids={**task_ids(), "run_id": run_id}, realm_id=lambda: w.qbo_hook.realm_id,
+                         qbo_expiries=lambda: w.qbo_hook.stored_tokens().expiries())  # daily: tokens, disconnect
         result = run_reconciliation(w.engine, qbo=w.qbo, atera=w.atera, review_dir=w.review_dir,
                                     run_id=run_id or "manual", date_from=date_from, date_to=date_to,
                                     types=finding_types, stale_days=stale_days, app_url=w.qbo_settings.app_url)
@@ -29,6 +33,7 @@ def reconcile(*, date_from: str | None, date_to: str | None, finding_types: list
                                     for f in result.critical[:50]]
     summary["critical_count"] = len(result.critical)
     log.info(result.summary_line())
+    tell_reconciliation(w.engine, summary, {**task_ids(), "run_id": run_id})  # never raises; before check_critical
     return summary
 
 
@@ -61,7 +66,7 @@ def disconnect(*, confirm: str | None, actor: str | None) -> dict[str, Any]:
             except ConfigError:
                 return  # nothing stored and nothing to seed from: nothing to forget
 
-        result = run_disconnect(w.engine, realm_id=s.realm_id, confirm=confirm, actor=actor,
+        result = run_disconnect(w.engine, realm_id=hook.realm_id, confirm=confirm, actor=actor,
                                 seed_refresh_token=s.refresh_token, stored_refresh_token=stored_token,
                                 revoke=hook.token_endpoint().revoke, forget=forget)
     log.info("disconnect: %s", result)

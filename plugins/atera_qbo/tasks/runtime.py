@@ -19,6 +19,7 @@ from ..atera.api import AteraApi
 from ..config import QboSettings, review_dir, variable
 from ..errors import ConfigError, FatalError
 from ..hooks import AteraHook, QuickBooksHook, StagingHook
+from ..notify.settings import announce as announce_notifications
 from ..qbo.api import QboApi
 from ..qbo.usage import record_usage
 
@@ -86,7 +87,7 @@ class Wiring:
             return
         ids = task_ids()
         try:
-            record_usage(self.engine, hook.settings.realm_id, calls, **ids)
+            record_usage(self.engine, hook.realm_id, calls, **ids)
         except sa.exc.SQLAlchemyError:  # the task's work is done: a metering row is not worth failing it over
             log.warning("could not record %s QBO call(s) of %s", calls, ids, exc_info=True)
         log.info("QBO calls of this task as Intuit meters them: %d read(s) (metered), %d write(s)",
@@ -111,6 +112,7 @@ def task_ids() -> dict[str, str | None]:
 
 @contextmanager
 def wiring() -> Iterator[Wiring]:
+    announce_notifications()  # the task's log says (once per process) when notifications are off, and why
     with ExitStack() as stack:
         yield Wiring(stack)
 

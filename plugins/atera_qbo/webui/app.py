@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ..errors import MatchingError
 from ..matching.review import Action, ReviewRow
-from . import deps, runs, store
+from . import accounting, connect, deps, runs, store
 from . import invoices as inv
 from . import review as rv
 from .deps import CurrentReview, Engine, QboAppUrl, Runs, Today
@@ -51,7 +51,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Atera ↔ QBO", docs_url=None, redoc_url=None, openapi_url=None, lifespan=deps.lifespan)
     app.middleware("http")(security_headers)
     app.exception_handler(HTTPException)(http_error)
-    for router in (wizard, exports, common):
+    for router in (wizard, exports, common, connect.router, accounting.router):
         app.include_router(router)
     return app
 

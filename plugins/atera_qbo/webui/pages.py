@@ -13,7 +13,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ..html import environment
 from . import deps, runs
-from .security import can_read, can_run, csrf_token, login_url, may_read, may_read_logs, may_run
+from .security import (
+    can_manage,
+    can_read,
+    can_run,
+    csrf_token,
+    login_url,
+    may_manage,
+    may_read,
+    may_read_logs,
+    may_run,
+)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -52,6 +62,7 @@ class Page:
         page = template_page(
             self.request, name, user=self.user_name, csrf=csrf_token(self.request, self.user),
             can_commit=may_run(self.user, runs.MATCHING_DAG), can_export=may_run(self.user, runs.EXPORT_DAG),
+            can_manage=may_manage(self.user),
             has_recon=(self.review_dir / "reconciliation_latest.html").exists()
             and may_read(self.user, runs.RECONCILIATION_DAG), **values)
         return HTMLResponse(page, status_code=status_code)
@@ -73,6 +84,7 @@ _MatchingRunner = Annotated[Any, Depends(can_run(runs.MATCHING_DAG))]
 _ExportReader = Annotated[Any, Depends(can_read(runs.EXPORT_DAG))]
 _ExportRunner = Annotated[Any, Depends(can_run(runs.EXPORT_DAG))]
 _ReconciliationReader = Annotated[Any, Depends(can_read(runs.RECONCILIATION_DAG))]
+_Manager = Annotated[Any, Depends(can_manage)]
 
 
 def _read_wizard(request: Request, review_dir: deps.ReviewDir, user: _WizardReader) -> Page:
@@ -95,7 +107,12 @@ def _read_reconciliation(request: Request, review_dir: deps.ReviewDir, user: _Re
     return Page(request, user, review_dir)
 
 
+def _manage(request: Request, review_dir: deps.ReviewDir, user: _Manager) -> Page:
+    return Page(request, user, review_dir)
+
+
 ReadWizard = Annotated[Page, Depends(_read_wizard)]
+ManageIntegration = Annotated[Page, Depends(_manage)]
 ReadReconciliation = Annotated[Page, Depends(_read_reconciliation)]
 RunMatching = Annotated[Page, Depends(_run_matching)]
 ReadExport = Annotated[Page, Depends(_read_export)]

@@ -15,7 +15,11 @@ from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.auth.managers.models.resource_details import (
+    ConnectionDetails,
+    DagAccessEntity,
+    DagDetails,
+)
 from airflow.api_fastapi.core_api.security import GetUserDep as UserDep  # Airflow's own: JWT cookie or bearer
 from airflow.configuration import conf
 from fastapi import HTTPException, Request, status
@@ -49,6 +53,25 @@ def can_run(dag_id: str) -> Callable[..., Any]:
                                 f"{user.get_name()} may not start runs of {dag_id} (read-only login)")
         return user
     return dependency
+
+
+MANAGED_CONNECTION = "quickbooks_default"
+
+
+def may_manage(user: Any) -> bool:
+    """Managing the integration (Connect, credentials, Disconnect) is editing its connections in Airflow."""
+    from airflow.api_fastapi.app import get_auth_manager  # here, not above: Airflow's app imports the plugins
+
+    return get_auth_manager().is_authorized_connection(
+        method="PUT", details=ConnectionDetails(conn_id=MANAGED_CONNECTION), user=user)
+
+
+def can_manage(user: UserDep) -> Any:  # sync: an auth manager may ask its database (thread pool)
+    if not may_manage(user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            f"{user.get_name()} may not manage the integration: it takes Airflow's permission to "
+                            f"edit the {MANAGED_CONNECTION} connection (an Op or Admin login)")
+    return user
 
 
 def may_run(user: Any, dag_id: str) -> bool:

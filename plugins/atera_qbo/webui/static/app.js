@@ -142,4 +142,16 @@
       document.querySelectorAll("input[name=numbers]").forEach(function (c) { c.checked = all.checked; });
     });
   }
+  // Dates and amounts in the reader's own formats (the server writes ISO in the attribute and a UTC fallback).
+  document.querySelectorAll("time[datetime]").forEach(function (t) {
+    var d = new Date(t.getAttribute("datetime"));
+    if (!isNaN(d.getTime())) {
+      t.title = t.textContent;
+      t.textContent = d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    }
+  });
+  document.querySelectorAll("data.money[value]").forEach(function (m) {
+    var n = Number(m.getAttribute("value")), cur = m.dataset.currency;
+    if (!isNaN(n) && cur) { m.textContent = n.toLocaleString(undefined, { style: "currency", currency: cur }); }
+  });
 })();
