@@ -49,3 +49,72 @@ def claim(engine: sa.Engine, numbers: list[str]) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------- batch claims
+# Every running export batch is held by its process for the batch's life, the same two ways: a session-level
+# advisory lock (PostgreSQL; it dies with the holder's connection) or an exclusive flock on a file beside the SQLite
+# database (the kernel releases it when the holder dies). A ``running`` batch nobody holds any more belongs to a
+# process that is gone — killed outside an Airflow retry, a lost host — and the next export closes it.
+BATCH_NAMESPACE = 0x41_51_42_58  # "AQBX"
+
+
+def _batch_file(engine: sa.Engine, batch_id: str) -> Path | None:
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        return None
+    return Path(f"{path}.export-batch-{batch_id}")
+
+
+@contextlib.contextmanager
+def hold_batch(engine: sa.Engine, batch_id: str) -> Iterator[None]:
+    """Hold the claim that says batch ``batch_id``'s process is alive, for the duration of the block."""
+    key = {"ns": BATCH_NAMESPACE, "key": lock_key(batch_id)}
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"), key)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, :key)"), key)
+                conn.commit()
+        return
+    path = _batch_file(engine, batch_id)
+    if path is None:
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def batch_is_held(engine: sa.Engine, batch_id: str) -> bool:
+    """Whether a live process holds batch ``batch_id`` (an in-memory database: always, it is this process's)."""
+    key = {"ns": BATCH_NAMESPACE, "key": lock_key(batch_id)}
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            free = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:ns, :key)"), key).scalar())
+            if free:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:ns, :key)"), key)
+            conn.commit()
+        return not free
+    path = _batch_file(engine, batch_id)
+    if path is None:
+        return True
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - held across the flock probe below, closed in finally
+    except FileNotFoundError:
+        return False  # its holder removed it on the way out, or died before it was made
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        fh.close()  # closing releases a lock taken just now
+    path.unlink(missing_ok=True)
+    return False

@@ -6,6 +6,7 @@ The statuses and the row as read are ``staging.ledger``'s (reconciliation reads 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,10 @@ import sqlalchemy as sa
 
 from ..staging.db import table, upsert, utcnow
 from ..staging.ledger import BatchStatus, LedgerRow, LedgerStatus, ledger_rows
+from .claims import batch_is_held
 from .result import ExportResult
+
+log = logging.getLogger(__name__)
 
 ERROR_TEXT_LIMIT = 2000  # characters of a reason kept in ``error_text``
 
@@ -56,23 +60,38 @@ class Ledger:
         self.invoices = table("export_invoices")
 
     def open(self, run_id: str | None, params: dict[str, Any], try_number: int | None = None) -> None:
-        """One batch row per task attempt. An earlier attempt of the same run whose row is still ``running`` died
-        without closing it (worker killed): that row is closed ``failed`` now, saying so."""
+        """One batch row per task attempt (its process holds the batch's claim: ``claims.hold_batch``). Every
+        ``running`` batch whose claim nobody holds any more — whatever run it belonged to: a killed ``dags test``,
+        a lost worker host, an earlier attempt of this run — is closed ``failed`` now, saying why; its invoices
+        left ``pending`` stay so, for this run to replay."""
         now = utcnow()
+        self.close_abandoned(run_id)
         with self.engine.begin() as conn:
-            if run_id is not None:
-                conn.execute(sa.update(self.batches).where(
-                    self.batches.c.run_id == run_id, self.batches.c.status == BatchStatus.RUNNING.value,
-                    self.batches.c.batch_id != self.batch_id).values(
-                    status=BatchStatus.FAILED.value, finished_at=now,
-                    error_text=f"the attempt ended without closing its batch (worker killed?); batch "
-                               f"{self.batch_id} took over"))
             upsert(conn, self.batches, [{"batch_id": self.batch_id, "run_id": run_id, "try_number": try_number,
                                          "started_at": now, "finished_at": None,
                                          "status": BatchStatus.RUNNING.value,
                                          "params_json": json.dumps(params, default=str), "selected_count": 0,
                                          "exported_count": 0, "skipped_count": 0, "failed_count": 0,
                                          "error_text": None}], ["batch_id"])
+
+    def close_abandoned(self, run_id: str | None) -> list[str]:
+        """Close ``failed`` each other ``running`` batch no live process holds; answers their ids."""
+        with self.engine.connect() as conn:
+            running = [str(b) for b in conn.execute(sa.select(self.batches.c.batch_id).where(
+                self.batches.c.status == BatchStatus.RUNNING.value, self.batches.c.batch_id != self.batch_id))
+                .scalars()]
+        gone = [b for b in running if not batch_is_held(self.engine, b)]
+        if not gone:
+            return gone
+        why = (f"closed by batch {self.batch_id}" + (f" (run {run_id})" if run_id else "") + ": the process that "
+               "held it is gone (killed, or its host lost) without closing it; its pending invoices are replayed "
+               "by the next export, never sent twice")
+        with self.engine.begin() as conn:
+            conn.execute(sa.update(self.batches).where(
+                self.batches.c.batch_id.in_(gone), self.batches.c.status == BatchStatus.RUNNING.value).values(
+                status=BatchStatus.FAILED.value, finished_at=utcnow(), error_text=why))
+        log.warning("export: closed %d abandoned batch(es) %s: the process that held each is gone", len(gone), gone)
+        return gone
 
     def states(self, numbers: Sequence[str]) -> dict[str, LedgerRow]:
         with self.engine.connect() as conn:

@@ -34,6 +34,7 @@ from ..money import dumps
 from ..qbo.api import QboApi
 from ..staging.db import chunked
 from ..staging.ledger import LedgerStatus, unusable_targets
+from .claims import hold_batch
 from .context import build_context
 from .ledger import Ledger, Outcome
 from .recovery import recover
@@ -61,7 +62,18 @@ def export_invoices(engine: sa.Engine, qbo: QboApi, *, batch_id: str, run_id: st
     """One export run = one ``export_batches`` row. ``prepare`` runs inside the batch once the selection is
     checked (creating missing customers and items; it may answer ``unmapped_reasons`` for the transform);
     ``report_path`` gets the run's report however the run ends, with QBO links to ``app_url`` (production QBO by
-    default). Retriable errors go up after the batch is closed."""
+    default). Retriable errors go up after the batch is closed. The batch's claim is held the whole time: a batch
+    left ``running`` by a process that died is told from a live one by it (``Ledger.open`` closes the former)."""
+    with hold_batch(engine, batch_id):
+        return _export(engine, qbo, batch_id=batch_id, run_id=run_id, date_from=date_from, date_to=date_to,
+                       numbers=numbers, dry_run=dry_run, context=context, try_number=try_number, prepare=prepare,
+                       report_path=report_path, app_url=app_url)
+
+
+def _export(engine: sa.Engine, qbo: QboApi, *, batch_id: str, run_id: str | None, date_from: date | None,
+            date_to: date | None, numbers: Iterable[str] | None, dry_run: bool, context: InvoiceContext | None,
+            try_number: int | None, prepare: Callable[[], Mapping[str, str] | None] | None,
+            report_path: Path | None, app_url: str | None) -> ExportResult:
     ledger = Ledger(engine, batch_id)
     wanted = [str(n) for n in numbers or []]
     ledger.open(run_id, {"date_from": date_from, "date_to": date_to, "numbers": wanted, "dry_run": dry_run},
