@@ -74,10 +74,10 @@ def test_overrides_apply_and_bad_rows_reject_the_whole_file():
     applied = by_atera(apply_overrides(review, ok, cat))
     assert applied[("customer", "2")].status == "matched_override"
     assert applied[("customer", "5")].action == "skip"
-    bad = ok + [ReviewRow(entity="customer", atera_id="99", qbo_id="11", action="match", line=5),
-                ReviewRow(entity="customer", atera_id="3", qbo_id="12", action="match", line=6),
-                ReviewRow(entity="product", atera_id="product:1", qbo_id="20", action="frobnicate", line=7),
-                ReviewRow(entity="customer", atera_id="2", action="skip", line=8)]
+    bad = [*ok, ReviewRow(entity="customer", atera_id="99", qbo_id="11", action="match", line=5),
+           ReviewRow(entity="customer", atera_id="3", qbo_id="12", action="match", line=6),
+           ReviewRow(entity="product", atera_id="product:1", qbo_id="20", action="frobnicate", line=7),
+           ReviewRow(entity="customer", atera_id="2", action="skip", line=8)]
     with pytest.raises(MatchingError) as info:
         apply_overrides(review, bad, cat)
     text = str(info.value)
@@ -96,7 +96,7 @@ def test_commit_plan_refuses_names_qbo_would_reject(engine):
     review = decisions(match_all(cat), create_unmatched=True, import_unmatched=False)
     with pytest.raises(MatchingError) as info:
         build_steps(review, cat, engine)  # staging has no QBO accounts yet
-    assert "Atera customer 4 'Brand:New' contains ':'" in str(info.value)
+    assert "Atera customer 4 'Brand:New' contains the colon ':'" in str(info.value)
     assert "no active Income account" in str(info.value) and "nothing written" in str(info.value)
 
 
@@ -126,7 +126,7 @@ def test_review_lists_what_needs_a_decision_first():
     assert ordered["entity"].tolist() == sorted(ordered["entity"].tolist())  # customers, then products
 
 
-@pytest.mark.parametrize("value,key", [
+@pytest.mark.parametrize(("value", "key"), [
     ("acme.example.com", "acme.example.com"), ("https://www.Acme.example.com/contact?x=1", "acme.example.com"),
     ("billing@ACME.example.com", "acme.example.com"), ("http://acme.example.com:8080", "acme.example.com"),
     ("someone@gmail.com", ""), ("www.outlook.com", ""), ("localhost", ""), ("", ""), (None, ""),
@@ -137,7 +137,7 @@ def test_domain_key_is_the_host_and_public_mail_identifies_nobody(value, key):
     assert domain_key(value) == key
 
 
-@pytest.mark.parametrize("value,key", [
+@pytest.mark.parametrize(("value", "key"), [
     ("(555) 301-4000", "5553014000"), ("+1 555.301.4000", "5553014000"), ("1-555-301-4000", "5553014000"),
     ("+44 20 7946 0958", "442079460958"), ("ext 12", ""), ("555-12", ""), (None, ""),
 ])

@@ -15,10 +15,11 @@ def test_clean_name_trims_and_collapses_blanks():
 
 @pytest.mark.parametrize(("name", "entity", "expected"), [
     ("", "customer", ["has no name"]),
-    ("A:B", "customer", ["contains ':' (QBO forbids it in names)"]),
-    ("x" * 501, "customer", ["is longer than QBO's 500 characters"]),
+    ("A:B", "customer", ["contains the colon ':', which is not allowed in QBO names"]),
+    ("x" * 501, "customer", ["is 501 characters long: 501 > 500, QBO's limit for customer names (DisplayName)"]),
     ("x" * 500, "customer", []),
-    ("x" * 101, "product", ["is longer than QBO's 100 characters"]),
+    ("x" * 120, "product", ["is 120 characters long: 120 > 100, QBO's limit for item names"]),
+    ("a\tb", "product", ["contains a tab, which is not allowed in QBO names"]),
 ])
 def test_name_problems_say_why_qbo_would_refuse(name, entity, expected):
     assert rules.name_problems(name, entity) == expected

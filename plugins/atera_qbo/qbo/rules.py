@@ -33,15 +33,22 @@ def clean_name(name: Any) -> str:
     return " ".join(str(name if name is not None else "").split())
 
 
+FORBIDDEN_NAMES = {":": "the colon ':'", "\t": "a tab", "\n": "a line break", "\r": "a carriage return"}
+NAME_FIELD = {"customer": "customer names (DisplayName)", "product": "item names"}
+
+
 def name_problems(name: str, entity: str) -> list[str]:
-    """Why QBO would refuse ``name`` (already cleaned) for a new ``entity`` (``customer`` | ``product``)."""
+    """Why QBO would refuse ``name`` (already cleaned) for a new ``entity`` (``customer`` | ``product``): which
+    rule, the character, the length against the limit."""
     problems = []
     if not name:
         problems.append("has no name")
-    if any(ch in name for ch in FORBIDDEN_CHARS):
-        problems.append("contains ':' (QBO forbids it in names)")
+    for ch in FORBIDDEN_CHARS:
+        if ch in name:
+            problems.append(f"contains {FORBIDDEN_NAMES[ch]}, which is not allowed in QBO names")
     if len(name) > NAME_MAX[entity]:
-        problems.append(f"is longer than QBO's {NAME_MAX[entity]} characters")
+        problems.append(f"is {len(name)} characters long: {len(name)} > {NAME_MAX[entity]}, QBO's limit for "
+                        f"{NAME_FIELD[entity]}")
     return problems
 
 

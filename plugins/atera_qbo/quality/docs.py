@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +26,9 @@ from typing import Any
 from ..html import render
 from ._gx import data_context_error, quiet, update_data_docs_action
 from ._gx import gx as load_gx
+
+GATE_ID = "gate_id"  # the column naming each row of a gate's frame (with its reasons, where the gate gives them)
+MAX_EXAMPLES = 5  # rows named per failed expectation
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +181,30 @@ def _run(key: Any) -> Run:
     return Run(_page(key), str(key.run_id.run_time)[:19])
 
 
+def examples(details: Mapping[str, Any], limit: int = MAX_EXAMPLES) -> list[str]:
+    """The ``gate_id`` of the first rows an expectation found unexpected (with their reasons, where the gate's
+    frame gives them: ``mapping_reasons``)."""
+    ids: list[str] = []
+    for item in details.get("partial_unexpected_index_list") or []:
+        ident = item.get(GATE_ID) if isinstance(item, Mapping) else item
+        if ident is not None and str(ident) not in ids:
+            ids.append(str(ident))
+        if len(ids) == limit:
+            break
+    return ids
+
+
+def _failed(r: Any) -> str:
+    """A failed expectation in plain words, with the rows it refused (and why, where the frame says)."""
+    what = str(r.expectation_config.description or r.expectation_config.type)
+    rows = examples(r.result or {})
+    return f"{what}: {'; '.join(rows)}" if rows else what
+
+
 def _summary(suite: str, keys: list[Any], context: Any) -> SuiteSummary:
     result = context.validation_results_store.get(keys[0])
     stats = result.statistics or {}
-    failed = [r.expectation_config.description or r.expectation_config.type for r in result.results if not r.success]
+    failed = [_failed(r) for r in result.results if not r.success]
     return SuiteSummary(suite, bool(result.success), _run(keys[0]), stats.get("successful_expectations", 0),
                         stats.get("evaluated_expectations", 0), failed, [_run(k) for k in keys[1:]])
 

@@ -28,11 +28,11 @@ from .suites import BUILDERS
 
 log = logging.getLogger(__name__)
 
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = docs.MAX_EXAMPLES
 SITE_NAME = docs.SITE_NAME
 RUN_NAME = docs.RUN_NAME
 DOCS_KEEP_RUNS = DATA_DOCS_KEEP_RUNS  # default: validations kept per suite (table); older ones are pruned
-GATE_ID = "gate_id"
+GATE_ID = docs.GATE_ID
 GATED_TABLES: tuple[str, ...] = tuple(SPECS)
 
 
@@ -167,20 +167,9 @@ def _summarize(prep: Prepared, result: Any) -> dict[str, Any]:
             "expectation": words,
             "column": column,
             "unexpected_count": int(details.get("unexpected_count") or 0),
-            "examples": _examples(details),
+            "examples": docs.examples(details),
         })
     return {"success": not failed, "rows": prep.rows, "failed": failed, "excluded": dict(prep.excluded)}
-
-
-def _examples(details: Mapping[str, Any]) -> list[str]:
-    ids: list[str] = []
-    for item in details.get("partial_unexpected_index_list") or []:
-        ident = item.get(GATE_ID) if isinstance(item, Mapping) else item
-        if ident is not None and str(ident) not in ids:
-            ids.append(str(ident))
-        if len(ids) == MAX_EXAMPLES:
-            break
-    return ids
 
 
 def _plural(n: int, word: str) -> str:

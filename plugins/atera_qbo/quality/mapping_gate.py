@@ -32,6 +32,7 @@ from ..staging.db import table
 from .frames import Prepared
 from .gates import MAX_EXAMPLES, validate
 from .mapping_checks import CHECKS, RECENT_DAYS, TABLE
+from .mapping_reasons import checkers, reasons
 from .suites import proposed_mapping
 
 __all__ = ["CHECKS", "RECENT_DAYS", "TABLE", "check", "prepare", "suite"]
@@ -43,17 +44,20 @@ def _targets(catalogs: Catalogs) -> dict[str, set[str]]:
             Entity.PRODUCT: set(catalogs.qbo_items.loc[catalogs.qbo_items["active"], "qbo_id"].astype(str))}
 
 
-def _recent_products(engine: sa.Engine, as_of: date) -> dict[str, int]:
-    """Atera product name → how many invoices of the last RECENT_DAYS days use it."""
+def _recent_products(engine: sa.Engine, as_of: date) -> dict[str, list[str]]:
+    """Atera product name → the invoices of the last RECENT_DAYS days that use it (their numbers, in order)."""
     inv, lines = table("stg_atera_invoices"), table("stg_atera_invoice_lines")
     since = (as_of - timedelta(days=RECENT_DAYS)).isoformat()
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(lines.c.product_name, sa.func.count(sa.distinct(lines.c.invoice_source_id)))
+            sa.select(lines.c.product_name, lines.c.invoice_source_id).distinct()
             .join(inv, inv.c.source_id == lines.c.invoice_source_id)
             .where(inv.c.invoice_date >= since, inv.c.deleted_at.is_(None), lines.c.product_name.is_not(None))
-            .group_by(lines.c.product_name)).all()
-    return {str(name): int(n) for name, n in rows}
+            .order_by(lines.c.product_name, lines.c.invoice_source_id)).all()
+    out: dict[str, list[str]] = {}
+    for name, number in rows:
+        out.setdefault(str(name), []).append(str(number))
+    return out
 
 
 def prepare(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_of: date) -> Prepared:
@@ -68,10 +72,13 @@ def prepare(review: pd.DataFrame, catalogs: Catalogs, engine: sa.Engine, *, as_o
     taken = frame.loc[customer_maps, "qbo_id"].value_counts()
     frame["one_atera_per_qbo_customer"] = ~(customer_maps & frame["qbo_id"].map(taken).fillna(0).gt(1))
     frame["planned_name_ok"] = _planned_names_ok(frame, catalogs)
-    frame["recent_product_decided"] = _recent_decided(frame, engine, as_of)
+    invoices = _recent_products(engine, as_of)
+    frame["recent_product_decided"] = _recent_decided(frame, invoices)
+    why = pd.Series(reasons(frame, checkers(frame, catalogs, invoices)), index=frame.index)
     frame["gate_id"] = (frame["entity"].astype(str) + " " + frame["atera_id"].where(frame["atera_id"] != "",
                                                                                     "qbo:" + frame["qbo_id"])
-                        + " '" + frame["atera_name"].where(frame["atera_name"] != "", frame["qbo_name"]) + "'")
+                        + " '" + frame["atera_name"].where(frame["atera_name"] != "", frame["qbo_name"]) + "'"
+                        + why.where(why == "", " — " + why))
     relevant = (frame["decision"] != Decision.NONE) | ~frame["recent_product_decided"]
     out = frame.loc[relevant, ["gate_id", "entity", "decision", "qbo_id", *CHECKS]].reset_index(drop=True)
     out["decision"] = out["decision"].astype(str)
@@ -91,8 +98,7 @@ def _planned_names_ok(frame: pd.DataFrame, catalogs: Catalogs) -> list[bool]:
     return ok
 
 
-def _recent_decided(frame: pd.DataFrame, engine: sa.Engine, as_of: date) -> pd.Series:
-    used = _recent_products(engine, as_of)
+def _recent_decided(frame: pd.DataFrame, used: dict[str, list[str]]) -> pd.Series:
     products = frame["entity"] == Entity.PRODUCT
     is_used = products & frame["atera_name"].isin(list(used))
     # an unmatched product nobody decided on has no candidate: the export creates it; a skipped one it must not
