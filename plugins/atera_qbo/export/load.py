@@ -92,6 +92,9 @@ def _export(engine: sa.Engine, qbo: QboApi, *, batch_id: str, run_id: str | None
                 todo = recover(qbo, ledger, result, todo)
             if not dry_run:
                 send(qbo, ledger, result, todo, states)
+            else:
+                result.would_send.update({t.number: f"would be sent as a QBO {t.entity} ({t.pre_tax_total} pre-tax)"
+                                          for t in todo})
     except BaseException as exc:
         _stopped(result, exc)
         _finish(engine, ledger, result, report_path, app_url, quiet=True)
@@ -136,6 +139,9 @@ def _plan(engine: sa.Engine, ledger: Ledger, result: ExportResult, selected: lis
     ctx = context or build_context(engine)
     candidates = [n for n in selected if n not in states or states[n].status != LedgerStatus.EXPORTED]
     result.already_exported += len(selected) - len(candidates)
+    if result.dry_run:  # a dry run's report lists every selected invoice, these too
+        result.exported_before = {n: f"exported before as QBO {states[n].qbo_type} {states[n].qbo_id}: would not "
+                                     "be sent again" for n in selected if n not in set(candidates)}
     result.planned = list(candidates)
     if not selected:
         result.note = (f"no Atera invoice dated {date_from or '…'}..{date_to or '…'} is staged: nothing to export "

@@ -4,7 +4,6 @@ pending or not sent when the run stopped — with the Atera side (date, customer
 link to the document in QBO's web app, on the host of the connection's environment (production or sandbox)."""
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -13,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..cells import csv_file
 from ..config import QBO_APP_URLS
 from ..staging.db import chunked, money_in, table
 from ..staging.ledger import ledger_rows
@@ -39,6 +39,8 @@ class ReportStatus(StrEnum):
     FAILED = "failed"
     PENDING = "pending"
     NOT_SENT = "not_sent"
+    WOULD_EXPORT = "would_export"  # a dry run: what a real run would send
+    ALREADY_EXPORTED = "already_exported"  # a dry run: exported by an earlier run, would not be sent again
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,9 @@ def _statuses(result: ExportResult) -> dict[str, Touched]:
     out: dict[str, Touched] = {}
     for status, found in ((ReportStatus.EXPORTED, result.exported), (ReportStatus.RECOVERED, result.recovered_ids),
                           (ReportStatus.BLOCKED, result.blocked), (ReportStatus.FAILED, result.failed),
-                          (ReportStatus.PENDING, result.pending), (ReportStatus.NOT_SENT, result.not_sent)):
+                          (ReportStatus.PENDING, result.pending), (ReportStatus.NOT_SENT, result.not_sent),
+                          (ReportStatus.WOULD_EXPORT, result.would_send),
+                          (ReportStatus.ALREADY_EXPORTED, result.exported_before)):
         for number, value in found.items():
             reason = {ReportStatus.EXPORTED: "", ReportStatus.RECOVERED: RECOVERED_REASON}.get(status, value)
             out.setdefault(number, Touched(status, reason))
@@ -73,16 +77,14 @@ def _staged(engine: sa.Engine, numbers: Sequence[str]) -> dict[str, sa.Row[Any]]
 
 def write_report(engine: sa.Engine, result: ExportResult, path: Path, *, app_url: str | None = None) -> Path:
     """The run's outcome per invoice as CSV (UTF-8 with BOM, for Excel). Invoices skipped as already exported by
-    an earlier run are not listed. ``app_url``: the QBO web app of the connection (production by default)."""
+    an earlier run are not listed, but in a dry run's report, which lists every selected invoice with what a real run
+    would do. ``app_url``: the QBO web app of the connection (production by default)."""
     statuses = _statuses(result)
     numbers = list(statuses)
     with engine.connect() as conn:
         ledger = ledger_rows(conn, numbers)
     staged = _staged(engine, numbers)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(REPORT_COLUMNS)
+    with csv_file(path, REPORT_COLUMNS) as writer:  # names come from Atera: every cell neutralised for Excel
         for number in sorted(numbers, key=lambda n: (len(n), n)):
             row, inv = ledger.get(number), staged.get(number)
             touched = statuses[number]

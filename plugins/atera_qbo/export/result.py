@@ -20,6 +20,9 @@ class ExportResult:
     pending: dict[str, str] = field(default_factory=dict)  # sent, no usable answer (retriable): the retry replays
     not_sent: dict[str, str] = field(default_factory=dict)  # to send, but the run stopped first
     planned: list[str] = field(default_factory=list)  # what this run meant to send (after skips and blocks)
+    # a dry run only: what the export would do with each selected invoice it did not block
+    would_send: dict[str, str] = field(default_factory=dict)  # Atera number → "would be sent as a QBO Invoice"
+    exported_before: dict[str, str] = field(default_factory=dict)  # Atera number → "exported before as ..."
     error: str | None = None  # why the run stopped early (its batch is closed ``failed``)
     note: str = ""  # what the selection found when that is worth saying (nothing dated in the window, ...)
 

@@ -4,7 +4,6 @@ in, steps and findings out; nothing is read or written here but the preview file
 """
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,10 +11,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
 
+from ..cells import csv_file
 from ..money import to_decimal
 from ..qbo.rules import text_or_none
 from .review import Decision, Entity, ReviewRow
-from .review_csv import _protect as excel_safe
 
 KIND_ENDPOINT = {"product": "/rates/products", "expense": "/rates/expenses"}
 USABLE_ITEM_TYPES = {"Service", "NonInventory", "Inventory"}  # not Category/Group/Bundle: nothing to bill
@@ -201,17 +200,13 @@ PREVIEW_COLUMNS = ("action", "atera_id", "qbo_id", "name", "changes", "reason")
 
 def write_preview(path: Path, catalog_plan: CatalogPlan) -> Path:
     """What the replacement will do, one row per change and per finding (Excel-safe, like the review CSV)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(PREVIEW_COLUMNS)
+    with csv_file(path, PREVIEW_COLUMNS) as writer:
         for s in catalog_plan.steps:
             if s.action == "keep":
                 continue
             changes = "; ".join(f"{k}={v}" for k, v in s.body.items())
-            writer.writerow([excel_safe(str(x or "")) for x in (s.action, s.atera_id, s.qbo_id, s.name, changes,
-                                                                s.reason)])
+            writer.writerow([x or "" for x in (s.action, s.atera_id, s.qbo_id, s.name, changes, s.reason)])
         for f in catalog_plan.findings:
-            writer.writerow([excel_safe(str(x or "")) for x in (f["type"], f["atera_id"], f["qbo_id"],
-                                                                f["atera_name"], "", f["action"])])
+            writer.writerow([x or "" for x in (f["type"], f["atera_id"], f["qbo_id"], f["atera_name"], "",
+                                               f["action"])])
     return path

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter  # type: ignore[import-untyped]  # XlsxWriter ships no type hints (no py.typed, no stubs package)
 
+from ..cells import csv_file, unprotect
 from ..errors import MatchingError
 from .review import COLUMNS, MATCHED, Action, Entity, MatchStatus, ReviewRow, cells_of, to_frame
 
@@ -31,27 +32,13 @@ ACTIONS = tuple(Action)
 STATUSES = tuple(s for s in MatchStatus if s)
 REQUIRED = ("entity", "atera_id", "qbo_id", "action")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
-_RISKY = ("=", "+", "-", "@", "\t", "\r")
 CANDIDATE_COLUMNS = [f"candidate{i}_{part}" for i in (1, 2, 3) for part in ("id", "name", "score")]
 XLSX_COLUMNS = [c for c in COLUMNS if c != "candidates"] + CANDIDATE_COLUMNS
 
 
-def _protect(cell: str) -> str:
-    return "'" + cell if cell and cell.startswith(_RISKY) else cell
-
-
-def _unprotect(cell: str) -> str:
-    return cell[1:] if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(_RISKY) else cell
-
-
 def write_rows(path: Path, rows: Review) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
-        writer.writerows(zip(*[[_protect(c) for c in column] for column in cells_of(rows)], strict=True))
-    tmp.replace(path)
+    with csv_file(path, COLUMNS) as writer:
+        writer.writerows(zip(*cells_of(rows), strict=True))
     return path
 
 
@@ -135,7 +122,7 @@ def read_rows(path: Path) -> Iterator[ReviewRow]:
     for number, cells in lines[1:]:
         if not any(c.strip() for c in cells):
             continue
-        values = {name: _unprotect(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
+        values = {name: unprotect(cells[i].strip()) if i < len(cells) else "" for i, name in enumerate(header)}
         if not values.get("candidates") and values.get("candidate1_id"):
             values["candidates"] = _joined_candidates(values)
         yield ReviewRow(values.get("entity", ""), atera_id=values.get("atera_id", ""),

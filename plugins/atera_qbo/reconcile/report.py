@@ -8,7 +8,6 @@ are always of all findings). A first run on a large catalog finds tens of thousa
 of all of them would be tens of megabytes that no browser opens comfortably."""
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -17,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..cells import csv_file
 from ..html import render
-from ..matching.review_csv import _protect
 from .findings import COLUMNS, FINDING_TYPES, SEVERITIES, Finding
 
 LATEST = "reconciliation_latest.html"
@@ -32,12 +31,8 @@ def run_folder_name(run_id: str) -> str:
 
 
 def write_csv(path: Path, findings: Iterable[Finding]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
-        for f in findings:
-            writer.writerow([_protect(cell) for cell in f.row()])
+    with csv_file(path, COLUMNS) as writer:
+        writer.writerows(f.row() for f in findings)
     return path
 
 
