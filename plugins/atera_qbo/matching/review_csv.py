@@ -11,9 +11,11 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import zipfile
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import xlsxwriter  # type: ignore[import-untyped]  # XlsxWriter ships no type hints (no py.typed, no stubs package)
@@ -34,6 +36,7 @@ REQUIRED = ("entity", "atera_id", "qbo_id", "action")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 CANDIDATE_COLUMNS = [f"candidate{i}_{part}" for i in (1, 2, 3) for part in ("id", "name", "score")]
 XLSX_COLUMNS = [c for c in COLUMNS if c != "candidates"] + CANDIDATE_COLUMNS
+KNOWN_COLUMNS = frozenset(COLUMNS) | frozenset(CANDIDATE_COLUMNS)
 
 
 def write_rows(path: Path, rows: Review) -> Path:
@@ -87,23 +90,69 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+# What an overrides workbook may hold (a review of 100,000 QBO items and as many Atera records is well inside):
+# anything larger is refused before it is parsed, naming the limit.
+MAX_XLSX_BYTES = 64 * 1024 * 1024  # the file as stored
+MAX_XLSX_UNPACKED = 512 * 1024 * 1024  # its parts once unzipped (a zip bomb is small on disk)
+MAX_XLSX_ROWS = 500_000
+MAX_XLSX_COLUMNS = 64
+
+
+def _xlsx_size_ok(path: Path) -> None:
+    """Refuse a workbook over the size limits before openpyxl reads any of it."""
+    size = path.stat().st_size
+    if size > MAX_XLSX_BYTES:
+        raise MatchingError(f"overrides file {path} is {size / 2**20:.0f} MiB, over the {MAX_XLSX_BYTES // 2**20} MiB "
+                            "an overrides workbook may have: remove other sheets and data, or save it as CSV UTF-8")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(i.file_size for i in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise MatchingError(f"overrides file {path} is not a readable .xlsx workbook (not a zip archive): save it "
+                            "from Excel as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8'") from exc
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise MatchingError(f"overrides file {path} unpacks to {unpacked / 2**20:.0f} MiB, over the "
+                            f"{MAX_XLSX_UNPACKED // 2**20} MiB an overrides workbook may have: save it as CSV UTF-8")
+
+
+def _sheet_lines(sheet: Any, path: Path) -> list[tuple[int, list[str]]]:
+    """The sheet's rows as text cells, refusing past ``MAX_XLSX_ROWS`` rows or ``MAX_XLSX_COLUMNS`` columns."""
+    lines = []
+    for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        if number > MAX_XLSX_ROWS:
+            raise MatchingError(f"overrides file {path}: sheet {sheet.title!r} has more than {MAX_XLSX_ROWS:,} "
+                                "rows: keep only the review's rows (one per record)")
+        cells = [_cell(v) for v in values]
+        while cells and cells[-1] == "":
+            cells.pop()
+        if len(cells) > MAX_XLSX_COLUMNS:
+            raise MatchingError(f"overrides file {path}: line {number} of sheet {sheet.title!r} has {len(cells)} "
+                                f"columns, more than the {MAX_XLSX_COLUMNS} an overrides sheet may have: keep the "
+                                "review's columns")
+        lines.append((number, cells))
+    return lines
+
+
 def _xlsx_lines(path: Path) -> tuple[list[tuple[int, list[str]]], str]:
     # imported here, not with the module: openpyxl (0.1-0.2 s to import) is needed only when an overrides file is
     # an .xlsx; the review writers, the web UI and reconciliation's report use this module without it
     from openpyxl import load_workbook
 
+    if path.exists():
+        _xlsx_size_ok(path)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError as exc:
         raise MatchingError(f"overrides file {path} does not exist: pass an existing CSV or .xlsx as overrides_path "
                             "(a path on the worker)") from exc
     except Exception as exc:
-        raise MatchingError(f"overrides file {path} is not a readable .xlsx workbook ({exc}): save it from Excel "
-                            "as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8'") from exc
+        raise MatchingError(f"overrides file {path} is not a readable .xlsx workbook ({type(exc).__name__}): save "
+                            "it from Excel as 'Excel Workbook (.xlsx)' or as 'CSV UTF-8'") from exc
     sheet = book["review"] if "review" in book.sheetnames else book.worksheets[0]
-    lines = [(number, [_cell(v) for v in values])
-             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
-    book.close()
+    try:
+        lines = _sheet_lines(sheet, path)
+    finally:
+        book.close()
     return lines, f"sheet {sheet.title!r}"
 
 
@@ -115,10 +164,13 @@ def read_rows(path: Path) -> Iterator[ReviewRow]:
         return
     header = [h.strip().lower() for h in lines[0][1]]
     missing = [c for c in REQUIRED if c not in header]
-    if missing:
-        found = ", ".join(h for h in header if h) or "nothing"
-        raise MatchingError(f"{path}: the header (line 1, read as {how}) lacks column(s) {', '.join(missing)}; it "
-                            f"has {found}. Expected {','.join(COLUMNS)} (any order)")
+    if missing:  # named: only the expected columns it has; the rest of line 1 is the file's, never echoed
+        known = [h for h in header if h in KNOWN_COLUMNS]
+        others = len([h for h in header if h and h not in KNOWN_COLUMNS])
+        has = f"it has {', '.join(known)}" if known else "it has none of the expected columns"
+        has += f" and {others} other column(s)" if others else ""
+        raise MatchingError(f"{path}: the header (line 1, read as {how}) lacks column(s) {', '.join(missing)}; "
+                            f"{has}. Expected {','.join(COLUMNS)} (any order): is this the review file?")
     for number, cells in lines[1:]:
         if not any(c.strip() for c in cells):
             continue
