@@ -104,3 +104,22 @@ def test_the_run_day_is_the_logical_date_else_run_after_never_the_clock():
     assert run_day(None, "2026-11-02T08:00:00+00:00") == date(2026, 11, 2)
     with pytest.raises(FatalError, match="neither a logical date nor run_after"):
         run_day(None, None)
+
+
+@pytest.mark.parametrize("path", ["/proc/self/environ", "../../etc/passwd"])
+def test_the_matching_task_refuses_a_file_outside_the_review_dirs_and_quotes_none_of_it(tmp_path, monkeypatch,
+                                                                                      caplog, path):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from atera_qbo.tasks import matching
+
+    monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps({"conn_type": "sqlite",
+                                                                     "host": str(tmp_path / "s.db")}))
+    monkeypatch.setenv("ATERA_QBO_REVIEW_DIR", str(tmp_path / "review"))
+    monkeypatch.setenv("A_SECRET_OF_THE_WORKER", "postgres://user:hunter2@db")
+    with caplog.at_level("DEBUG"), pytest.raises(AirflowFailException) as refused:
+        matching.match(overrides_path=path, commit=True, create_unmatched_in_qbo=False,
+                       import_unmatched_qbo_customers=False, run_id="hostile")
+    assert "outside the directories overrides are read from" in str(refused.value)
+    for text in (str(refused.value), caplog.text):
+        assert "hunter2" not in text and "root:" not in text
