@@ -201,10 +201,12 @@ def test_intuit_oauth_authorization_code_flow(api):
     from urllib.parse import parse_qs, urlsplit
 
     from intuitlib.enums import Scopes
+
+    from sandbox.control import QboControl
     auth = AuthClient("twin-client-id", "twin-client-secret", "http://127.0.0.1/callback",
                       f"{api.url}/.well-known/openid_configuration")
     url = auth.get_authorization_url([Scopes.ACCOUNTING])
-    redirect = api.http.get(url, allow_redirects=False, timeout=10).headers["Location"]
+    redirect = QboControl.consent(url)  # the user presses Connect on the consent page
     query = parse_qs(urlsplit(redirect).query)
     auth.get_bearer_token(query["code"][0], realm_id=query["realmId"][0])
     assert auth.access_token and auth.refresh_token and auth.realm_id == api.realm
