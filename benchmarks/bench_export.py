@@ -43,6 +43,7 @@ from atera_qbo.http import RetryPolicy  # noqa: E402
 from atera_qbo.qbo.auth import TokenEndpoint, TokenStore  # noqa: E402
 from atera_qbo.qbo.client import QboClient, QboLimits  # noqa: E402
 from atera_qbo.staging.db import apply_schema, make_engine, table  # noqa: E402
+from sandbox.control import QboControl  # noqa: E402
 from sandbox.launch import start_twin  # noqa: E402
 from scripts.airflow_env import DEMO  # noqa: E402
 from tests.integration.pipeline import WINDOW, atera_client, sync_and_match  # noqa: E402
@@ -59,12 +60,11 @@ def qbo_args(state: Path, scale: float) -> list[str]:
 
 def set_limits(twin: Any, scale: float, real: bool) -> None:
     doc = {**LIMITS, "time_scale": scale} if real else {"per_minute": 0, "batch_per_minute": 0, "concurrent": 0}
-    requests.put(f"{twin.url}/_sandbox/limits", json=doc, timeout=10).raise_for_status()
+    QboControl(twin.url).set_limits(**doc)
 
 
 def grant(twin: Any) -> str:
-    return requests.post(f"{twin.url}/_sandbox/oauth/refresh-token", json={"client_id": DEMO["client_id"]},
-                         timeout=10).json()["refresh_token"]
+    return QboControl(twin.url).mint_refresh_token(DEMO["client_id"])
 
 
 def qbo_client(twin: Any, engine: sa.Engine, scale: float) -> QboClient:
@@ -165,7 +165,7 @@ def documents(twin: Any, numbers: set[str]) -> Counter:
 
 
 def throttled(twin: Any) -> int:
-    return sum(e["status"] == 429 for e in requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json())
+    return sum(e["status"] == 429 for e in QboControl(twin.url).requests())
 
 
 # -- the loaders ----------------------------------------------------------------------------------------------

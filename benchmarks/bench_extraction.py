@@ -15,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "plugins")]
 
@@ -26,6 +24,7 @@ from atera_qbo.http import RetryPolicy  # noqa: E402
 from atera_qbo.qbo.auth import TokenEndpoint, TokenStore  # noqa: E402
 from atera_qbo.qbo.client import QboClient  # noqa: E402
 from atera_qbo.staging.db import apply_schema, make_engine  # noqa: E402
+from sandbox.control import AteraControl, QboControl, TwinControl  # noqa: E402
 from sandbox.launch import start_twin  # noqa: E402
 
 ATERA_LIMIT, QBO_LIMIT = 700, 500
@@ -39,7 +38,7 @@ def engine():
 
 
 def report(name: str, twin, prefix: str, elapsed: float, limit_per_s: float, results: dict) -> float:
-    log = requests.get(f"{twin.url}/_sandbox/requests", timeout=30).json()
+    log = TwinControl(twin.url).requests()
     api = [e for e in log if e["path"].startswith(prefix)]
     requests_made, refused = len(api), sum(e["status"] == 429 for e in api)
     rows = sum(r.rows for r in results.values())
@@ -67,8 +66,7 @@ def _run(name: str, twin, prefix: str, limit_per_s: float, extract, setup) -> fl
 
 def bench_atera(scale: float) -> float:
     def setup(twin):
-        requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": ATERA_LIMIT, "time_scale": scale},
-                     timeout=10).raise_for_status()
+        AteraControl(twin.url).set_limits(per_minute=ATERA_LIMIT, time_scale=scale)
         return AteraClient(twin.url, "twin-atera-key", rate_per_minute=ATERA_LIMIT * scale * MARGIN,
                            policy=POLICY), engine()
 
@@ -78,9 +76,7 @@ def bench_atera(scale: float) -> float:
 
 def bench_qbo(scale: float) -> float:
     def setup(twin):
-        requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": QBO_LIMIT, "concurrent": 10,
-                                                          "batch_per_minute": 40, "time_scale": scale},
-                     timeout=10).raise_for_status()
+        QboControl(twin.url).set_limits(per_minute=QBO_LIMIT, concurrent=10, batch_per_minute=40, time_scale=scale)
         eng = engine()
         store = TokenStore(eng, "9341453050298751", TokenEndpoint(f"{twin.url}/oauth2/v1/tokens/bearer",
                                                                   "twin-client-id", "twin-client-secret"),

@@ -7,7 +7,7 @@
 - suggest: suggestions for 10,000 names exact matching left open against 100,000 candidates (target ≤ 60 s), and
   the recall of the right candidate in the top 3 (target ≥ 99 %), on names made by ``sandbox/seed.py``'s
   generator with its variant kinds (punctuation/legal suffix, abbreviation, accent, ambiguous, Atera-only);
-- dag: the matching task (``tasks.match``, review CSV written, no commit) on the ``large`` seeds, staged from
+- dag: the matching task (``tasks.matching.match``, review CSV written, no commit) on the ``large`` seeds, staged from
   both twins through their APIs beforehand (target ≤ 15 s of task time).
 
 Atera's own wizard: "1,000 products optimal, 8,000 the limit".
@@ -15,6 +15,7 @@ Atera's own wizard: "1,000 products optimal, 8,000 the limit".
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import random
@@ -63,7 +64,7 @@ def part_exact() -> None:
     who = rng.sample([str(c.key) for c in atera], OVERRIDES)
     to = rng.sample([str(c.key) for c in qbo if c.qbo_active], OVERRIDES)
     lines = [ReviewRow(entity="customer", atera_id=a, qbo_id=q, action="match", line=i + 2)
-             for i, (a, q) in enumerate(zip(who, to))]
+             for i, (a, q) in enumerate(zip(who, to, strict=True))]
     started, cpu = time.perf_counter(), time.process_time()
     review = exact_customers(cat.atera_customers, cat.qbo_customers)
     exact_s = time.perf_counter() - started
@@ -106,20 +107,19 @@ def part_suggest() -> None:
 
 def _stage_large(engine) -> None:
     """Both catalogs of the ``large`` seeds into staging, through the twins' APIs (their limits lifted)."""
-    import requests
-
     from atera_qbo.atera.client import AteraClient
     from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog
     from atera_qbo.http import RetryPolicy
     from atera_qbo.qbo.auth import TokenEndpoint, TokenStore
     from atera_qbo.qbo.client import QboClient
+    from sandbox.control import AteraControl, QboControl
     from sandbox.launch import start_twin
     from scripts.airflow_env import DEMO
 
     policy = RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10)
     atera = start_twin("atera", ["--seed", "large", "--api-key", DEMO["atera_api_key"]], timeout=600)
     try:
-        requests.put(f"{atera.url}/_sandbox/limits", json={"per_minute": 10**6}, timeout=10).raise_for_status()
+        AteraControl(atera.url).set_limits(per_minute=10**6)
         extract_atera_catalog(AteraClient(atera.url, DEMO["atera_api_key"], rate_per_minute=None, policy=policy),
                               engine)
     finally:
@@ -128,8 +128,7 @@ def _stage_large(engine) -> None:
                              "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"]],
                      timeout=600)
     try:
-        requests.put(f"{qbo.url}/_sandbox/limits", json={"per_minute": 10**6, "batch_per_minute": 10**6,
-                                                         "concurrent": 10}, timeout=10).raise_for_status()
+        QboControl(qbo.url).set_limits(per_minute=10**6, per_second=0, batch_per_minute=10**6, concurrent=10)
         store = TokenStore(engine, DEMO["realm_id"], TokenEndpoint(
             f"{qbo.url}/oauth2/v1/tokens/bearer", DEMO["client_id"], DEMO["client_secret"]),
             seed_refresh_token=DEMO["refresh_token"])
@@ -152,15 +151,18 @@ def part_dag(staging: str | None = None) -> None:
     if not reuse:
         _stage_large(engine)
     staged = time.perf_counter() - started
-    from atera_qbo import tasks
+    engine.dispose()
+    # the task's own code, through its composition root: the staging connection and review dir it reads
+    os.environ["AIRFLOW_CONN_ATERA_QBO_STAGING"] = json.dumps({"conn_type": "sqlite", "host": str(db)})
+    os.environ["ATERA_QBO_REVIEW_DIR"] = str(home / "review")
+    from atera_qbo.staging.db import engine_for
+    from atera_qbo.tasks.matching import match
 
-    tasks._staging = lambda: engine  # the task's own code, on this staging DB and review dir (no Airflow here)
-    tasks._review_dir = lambda: home / "review"
-    tasks._setting = lambda name: None
+    engine_for(f"sqlite:///{db}")  # the process's engine, made and checked once, as in a worker between tasks
 
     started, cpu = time.perf_counter(), time.process_time()
-    summary = tasks.match(overrides_path=None, commit=False, create_unmatched_in_qbo=False,
-                          import_unmatched_qbo_customers=False, run_id="bench")
+    summary = match(overrides_path=None, commit=False, create_unmatched_in_qbo=False,
+                    import_unmatched_qbo_customers=False, run_id="bench")
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     how = "reused staging" if reuse else f"staged through the twins' APIs in {staged:.0f} s"
     print(f"matching task on the large seeds ({how}): {elapsed:.1f} s "

@@ -1,7 +1,7 @@
 """Capacity of the QBO twin on this machine (``python benchmarks/bench_qbo_twin.py [--duration S]``).
 
 Starts the twin as a real process (``python -m sandbox qbo``) on a free loopback port, lifts its throttles
-(``PUT /_sandbox/limits``: the point is the twin's own capacity, not Intuit's limits) and measures, with a few client
+(``QboControl.set_limits``: the point is the twin's own capacity, not Intuit's limits) and measures, with a few client
 threads over keep-alive connections:
 
 1. simple requests/s: ``GET /v3/company/{realm}/customer/{id}`` (target ≥ 300/s);
@@ -26,6 +26,10 @@ from pathlib import Path
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO)]
+
+from sandbox.control import QboControl  # noqa: E402
+
 REALM = "9341453050298751"
 
 
@@ -43,10 +47,9 @@ class Twin:
                 raise SystemExit("the twin did not start")
             time.sleep(0.05)
         self.url = ready.read_text().strip()
-        requests.put(f"{self.url}/_sandbox/limits", json={"per_minute": 0, "concurrent": 0, "batch_per_minute": 0},
-                     timeout=10).raise_for_status()
-        rt = requests.post(f"{self.url}/_sandbox/oauth/refresh-token", json={"client_id": "twin-client-id"},
-                           timeout=10).json()["refresh_token"]
+        control = QboControl(self.url)
+        control.set_limits(per_minute=0, per_second=0, concurrent=0, batch_per_minute=0)
+        rt = control.mint_refresh_token("twin-client-id")
         self.token = requests.post(f"{self.url}/oauth2/v1/tokens/bearer", auth=("twin-client-id",
                                                                                  "twin-client-secret"),
                                    data={"grant_type": "refresh_token", "refresh_token": rt},

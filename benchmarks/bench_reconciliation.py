@@ -33,6 +33,7 @@ from atera_qbo.qbo.auth import TokenEndpoint, TokenStore  # noqa: E402
 from atera_qbo.qbo.client import QboClient  # noqa: E402
 from atera_qbo.reconcile.run import reconcile  # noqa: E402
 from atera_qbo.staging.db import apply_schema, make_engine, table, upsert, utcnow  # noqa: E402
+from sandbox.control import TwinControl  # noqa: E402
 from sandbox.launch import start_twin  # noqa: E402
 
 REALM, KEY = "9341453050298751", "twin-atera-key"
@@ -42,12 +43,11 @@ UNLIMITED_QBO = {"per_minute": 0, "batch_per_minute": 0, "concurrent": 0}
 
 
 def limits(twin, doc: dict) -> None:
-    requests.put(f"{twin.url}/_sandbox/limits", json=doc, timeout=30).raise_for_status()
+    TwinControl(twin.url, timeout=30).set_limits(**doc)
 
 
 def logged(twin, prefix: str) -> int:
-    return sum(1 for e in requests.get(f"{twin.url}/_sandbox/requests", timeout=60).json()
-               if e["path"].startswith(prefix))
+    return sum(1 for e in TwinControl(twin.url).requests() if e["path"].startswith(prefix))
 
 
 def clients(atera_twin, qbo_twin, engine, atera_rate=None, qbo_rate=None):
@@ -141,7 +141,7 @@ class Changer:
 
 def measure(name: str, atera_twin, qbo_twin, step) -> tuple[float, int, int]:
     for twin in (atera_twin, qbo_twin):
-        requests.delete(f"{twin.url}/_sandbox/requests", timeout=30).raise_for_status()
+        TwinControl(twin.url, timeout=30).clear_requests()
     started = time.monotonic()
     step()
     elapsed = time.monotonic() - started

@@ -113,7 +113,8 @@ def render(outcomes: list[Outcome], info: dict[str, str]) -> str:
     out += [f"| {k} | {v} |" for k, v in info.items()]
     out += ["", "## Summary", "", "| benchmark | file | result | wall time |", "|---|---|---|---|"]
     for o in outcomes:
-        result = "not present" if o.returncode is None else ("ok" if o.returncode == 0 else f"FAILED (exit {o.returncode})")
+        failed = f"FAILED (exit {o.returncode})"
+        result = "not present" if o.returncode is None else ("ok" if o.returncode == 0 else failed)
         wall = "" if o.returncode is None else f"{o.seconds:.0f} s"
         out.append(f"| {o.title} | `benchmarks/{o.script}` | {result} | {wall} |")
     for o in outcomes:
