@@ -1,7 +1,12 @@
-"""A real Airflow 3 for the browser test: both twins (demo), a staging DB prepared by real DAG runs (catalog sync,
+"""A real Airflow 3 for the browser tests: both twins (demo), a staging DB prepared by real DAG runs (catalog sync,
 matching, an export dry run that stages the invoices), then the API server, scheduler and dag processor as
-processes on a free loopback port, with SimpleAuthManager users ``finance`` (role user: may trigger the two DAGs)
-and ``auditor`` (viewer: read-only)."""
+processes on a free loopback port, with SimpleAuthManager users ``finance`` (role user: may trigger the two DAGs),
+``auditor`` (viewer: read-only) and ``admin`` (admin: may manage the integration: Connect, Disconnect).
+
+``Stack(home, fresh=True)`` is a FRESH deployment instead: nothing staged, no DAG run yet, the QBO twin without a
+refresh token and ``quickbooks_default`` with only the Intuit app's client id and secret (plus the twin's discovery
+document): the company is connected from the browser. Its scheduler creates no scheduled or asset-triggered run
+(``[scheduler] use_job_schedule = False``): the test starts every run itself (``trigger``, ``wait_run``)."""
 from __future__ import annotations
 
 import json
@@ -17,7 +22,9 @@ import requests
 from sandbox.launch import TwinProcess, start_twin
 from scripts.airflow_env import DEMO, REPO, airflow_env, connections
 
-USERS = {"finance": ("user", "finance-pw-1"), "auditor": ("viewer", "auditor-pw-1")}
+USERS = {"finance": ("user", "finance-pw-1"), "auditor": ("viewer", "auditor-pw-1"),
+         "admin": ("admin", "admin-pw-1")}
+DAG_IDS = ("atera_qbo_catalog_sync", "atera_qbo_matching", "atera_qbo_invoice_export", "atera_qbo_disconnect")
 
 
 def _without_contacts(atera_url: str, name: str) -> None:
@@ -45,10 +52,12 @@ def free_port() -> int:
 @dataclass
 class Stack:
     home: Path
+    fresh: bool = False  # a fresh deployment: nothing staged, QBO to be connected from the browser
     url: str = ""
     env: dict[str, str] = field(default_factory=dict)
     twins: list[TwinProcess] = field(default_factory=list)
     procs: list[subprocess.Popen] = field(default_factory=list)
+    _tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def staging(self) -> Path:
@@ -57,6 +66,14 @@ class Stack:
     @property
     def review_dir(self) -> Path:
         return Path(self.env["ATERA_QBO_REVIEW_DIR"])
+
+    @property
+    def atera_url(self) -> str:
+        return self.twins[0].url
+
+    @property
+    def qbo_url(self) -> str:
+        return self.twins[1].url
 
     def airflow(self, *args: str, may_fail: bool = False) -> None:
         log = self.home / "cli.log"
@@ -69,19 +86,48 @@ class Stack:
 
     def start(self) -> Stack:
         self.env = airflow_env(self.home)
+        atera, qbo = self._start_twins()
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self._configure(atera.url, qbo.url)
+        _without_contacts(atera.url, "Acme Inc")
+        self.airflow("db", "migrate")
+        self.airflow("pools", "set", "qbo_api", "10", "QBO concurrent requests")
+        if not self.fresh:
+            self._seed()
+        for name, args in (("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port)]),
+                           ("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"])):
+            with open(self.home / f"{name}.log", "ab") as log:  # the process keeps its own copy of the descriptor
+                self.procs.append(subprocess.Popen([str(REPO / ".venv" / "bin" / "airflow"), *args], env=self.env,
+                                                   cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                                   start_new_session=True))
+        self._wait_up()
+        if self.fresh:
+            self._wait_parsed(DAG_IDS)
+        return self
+
+    def _start_twins(self) -> tuple[TwinProcess, TwinProcess]:
         twins = self.home / "twins"
         atera = start_twin("atera", ["--seed", "demo", "--api-key", DEMO["atera_api_key"],
                                      "--state", str(twins / "atera.db")], log_path=twins / "atera.log")
         self.twins.append(atera)
+        grant = [] if self.fresh else ["--refresh-token", DEMO["refresh_token"]]  # fresh: only a consent gives one
         qbo = start_twin("qbo", ["--seed", "demo", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
-                                 "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"],
+                                 "--client-secret", DEMO["client_secret"], *grant,
                                  "--state", str(twins / "qbo.db")], log_path=twins / "qbo.log")
         self.twins.append(qbo)
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
+        return atera, qbo
+
+    def _configure(self, atera_url: str, qbo_url: str) -> None:
         passwords = self.home / "passwords.json"
         passwords.write_text(json.dumps({u: pw for u, (_, pw) in USERS.items()}))
-        self.env.update(connections(atera.url, qbo.url))
+        self.env.update(connections(atera_url, qbo_url))
+        if self.fresh:  # only the Intuit app's client id and secret, and where its discovery document is
+            qbo_conn = json.loads(self.env["AIRFLOW_CONN_QUICKBOOKS_DEFAULT"])
+            qbo_conn["extra"] = {k: v for k, v in qbo_conn["extra"].items() if k not in ("realm_id", "refresh_token")}
+            qbo_conn["extra"]["discovery_url"] = f"{qbo_url}/.well-known/openid_configuration"
+            self.env["AIRFLOW_CONN_QUICKBOOKS_DEFAULT"] = json.dumps(qbo_conn)
+            self.env["AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE"] = "False"  # only the runs the test starts
         self.env.update({
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, (r, _) in USERS.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
@@ -95,9 +141,9 @@ class Stack:
             "AIRFLOW__SCHEDULER__JOB_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "600",
         })
-        _without_contacts(atera.url, "Acme Inc")
-        self.airflow("db", "migrate")
-        self.airflow("pools", "set", "qbo_api", "10", "QBO concurrent requests")
+
+    def _seed(self) -> None:
+        """The staging DB prepared by real DAG runs (``dags test``, in this process's environment)."""
         self.airflow("dags", "test", "atera_qbo_catalog_sync")
         self.airflow("dags", "test", "atera_qbo_matching")
         self.airflow("dags", "test", "atera_qbo_invoice_export", "-c", json.dumps({
@@ -109,15 +155,42 @@ class Stack:
             db.execute("DELETE FROM asset_dag_run_queue")
             db.execute("UPDATE dag SET is_paused = 1 WHERE dag_id IN "
                        "('atera_qbo_catalog_sync', 'atera_qbo_reconciliation')")
-        for name, args in (("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(port)]),
-                           ("scheduler", ["scheduler"]), ("dag-processor", ["dag-processor"])):
-            log = open(self.home / f"{name}.log", "ab")
-            self.procs.append(subprocess.Popen([str(REPO / ".venv" / "bin" / "airflow"), *args], env=self.env,
-                                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                               start_new_session=True))
-            log.close()
-        self._wait_up()
-        return self
+
+    # ------------------------------------------------------------------ Airflow's REST API, as one of USERS
+    def api(self, method: str, path: str, user: str = "admin", **kwargs) -> requests.Response:
+        """``method`` on ``/api/v2/<path>`` with a JWT of ``user`` (Airflow's ``POST /auth/token``)."""
+        if user not in self._tokens:
+            answer = requests.post(f"{self.url}/auth/token", json={"username": user, "password": USERS[user][1]},
+                                   timeout=30)
+            answer.raise_for_status()
+            self._tokens[user] = answer.json()["access_token"]
+        headers = {"Authorization": f"Bearer {self._tokens[user]}"}
+        return requests.request(method, f"{self.url}/api/v2/{path}", headers=headers, timeout=30, **kwargs)
+
+    def trigger(self, dag_id: str, conf: dict | None = None, user: str = "admin") -> str:
+        """A manual run of ``dag_id`` through the REST API (as Airflow's Trigger button); answers its run id."""
+        answer = self.api("POST", f"dags/{dag_id}/dagRuns", user, json={"logical_date": None, "conf": conf or {}})
+        if answer.status_code >= 400:
+            raise RuntimeError(f"triggering {dag_id} answered {answer.status_code}: {answer.text[:1000]}")
+        return str(answer.json()["dag_run_id"])
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 240, user: str = "admin") -> str:
+        """Wait until the run finished (through the REST API); answers its state (success or failed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.api("GET", f"dags/{dag_id}/dagRuns/{run_id}", user).json().get("state")
+            if state in ("success", "failed"):
+                return str(state)
+            time.sleep(2)
+        raise RuntimeError(f"{dag_id} run {run_id} did not finish within {timeout}s; see {self.home}")
+
+    def _wait_parsed(self, dag_ids: tuple[str, ...], timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.api("GET", f"dags/{d}").status_code == 200 for d in dag_ids):
+                return
+            time.sleep(2)
+        raise RuntimeError(f"the dag processor did not parse {dag_ids} within {timeout}s; see {self.home}")
 
     def _wait_up(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout

@@ -5,9 +5,7 @@ link back to the invoice list, now with their QBO links. A read-only login sees 
 Screenshots of every page are written to ``var/browser-artifacts/`` (the path is printed)."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -15,13 +13,10 @@ import pytest
 
 from scripts.airflow_env import DEMO
 
-from .stack import USERS, Stack
+from .helpers import CHROMIUM, RUN_TIMEOUT_MS, arrive, exportable, login, review_row, row, shot
+from .stack import Stack
 
 pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(os.environ.get("ATERA_QBO_BROWSER_ARTIFACTS", REPO / "var" / "browser-artifacts"))
-RUN_TIMEOUT_MS = 240_000
 
 
 @pytest.fixture(scope="module")
@@ -33,53 +28,6 @@ def stack(tmp_path_factory):
         yield running.start()
     finally:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
-    print(f"\nscreenshots: {ARTIFACTS}")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
-
-def login(page, stack: Stack, user: str, target: str) -> None:
-    page.goto(f"{stack.url}{target}")
-    page.wait_for_url(re.compile(r".*/auth/login.*"))  # Airflow's own login page, not ours
-    page.locator("input[name=username]").fill(user)
-    page.locator("input[name=password]").fill(USERS[user][1])
-    page.locator("button[type=submit]").click()
-    page.wait_for_url(re.compile(re.escape(stack.url + target.split("?")[0]) + ".*"))
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))  # the viewport: what finance sees first
-
-
-def arrive(page, pattern: str) -> None:
-    """Wait for the page to reach ``pattern``; if it does not, fail with where it is and what it says."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_url(re.compile(pattern))
-    except PlaywrightTimeout:
-        pytest.fail(f"expected {pattern}, still at {page.url}: {page.locator('body').inner_text()[:2000]}")
-
-
-def row(page, name: str):
-    return page.locator("tr[data-key]", has=page.locator("td", has_text=name)).first
-
-
-def review_row(stack: Stack, name: str) -> dict:
-    import csv
-
-    with (stack.review_dir / "match_review.csv").open(encoding="utf-8-sig") as fh:
-        return next(r for r in csv.DictReader(fh) if r["atera_name"] == name)
 
 
 def test_finance_does_the_wizard_and_an_export(stack, browser):
@@ -134,7 +82,12 @@ def test_finance_does_the_wizard_and_an_export(stack, browser):
     csv_text = page.request.get(f"{stack.url}/atera-qbo/versions/1/overrides.csv").text()
     assert re.search(r"^customer,\d+,Greenfield Architects,,,create,unmatched,.*new client", csv_text, re.M)
 
-    # export: two invoices whose customer is now mapped
+    export_two(page, stack)
+    context.close()
+
+
+def export_two(page, stack: Stack) -> None:
+    """Export two invoices whose customer is now mapped; the run's report links them in QBO."""
     numbers = exportable(stack, 2)
     page.goto(f"{stack.url}/atera-qbo/export?date_from={DEMO['invoice_date_from']}"
               f"&date_to={DEMO['invoice_date_to']}")
@@ -154,25 +107,6 @@ def test_finance_does_the_wizard_and_an_export(stack, browser):
     shot(page, "export_run")
     page.get_by_role("link", name="back to the invoices").click()
     arrive(page, r".*/atera-qbo/export$")
-    context.close()
-
-
-def exportable(stack: Stack, n: int) -> list[str]:
-    """Invoices of the demo window whose customer and every line's product are mapped now (the export's rule)."""
-    with sqlite3.connect(stack.staging) as db:
-        rows = db.execute("""
-            WITH products AS (
-                SELECT p.name FROM map_products m JOIN stg_atera_products p ON m.atera_id = p.kind || ':' || p.source_id
-                WHERE m.active AND m.qbo_id IS NOT NULL GROUP BY p.name HAVING COUNT(DISTINCT m.qbo_id) = 1)
-            SELECT i.source_id FROM stg_atera_invoices i
-            JOIN map_customers c ON c.atera_id = i.customer_id AND c.active AND c.qbo_id IS NOT NULL
-            WHERE i.invoice_date BETWEEN ? AND ? AND i.total > 0
-              AND NOT EXISTS (SELECT 1 FROM stg_atera_invoice_lines l WHERE l.invoice_source_id = i.source_id
-                              AND COALESCE(l.product_name, '') NOT IN (SELECT name FROM products))
-            ORDER BY CAST(i.source_id AS INTEGER)""", (DEMO["invoice_date_from"], DEMO["invoice_date_to"] + "T99"))
-        found = [r[0] for r in rows]
-    assert len(found) >= n, found
-    return found[:n]
 
 
 def test_a_read_only_login_sees_the_pages_but_cannot_commit(stack, browser):

@@ -150,7 +150,7 @@ def disconnect(page: ManageIntegration, engine: Engine, csrf: Annotated[str, For
                             "was changed", 400)
     result = _disconnect(page, engine, realm)
     note = f" {result['note']}" if result.get("note") else ""
-    return page.render("error.html", 200, title="Disconnected", clear_draft=False,
+    return page.render("notice.html", 200, title="Disconnected",
                        message=f"QuickBooks company {expected} was disconnected: {result.get('revoked', 0)} token(s) "
                                f"revoked, the stored tokens deleted, the history kept. Every QBO call now refuses "
                                f"until you reconnect on this page.{note}")

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from ..errors import MatchingError
 from ..matching.review import Action, ReviewRow
+from ..qbo.connection import current_realm
 from . import accounting, connect, deps, runs, store
 from . import invoices as inv
 from . import review as rv
@@ -64,12 +65,13 @@ def _version_id(engine: sa.Engine) -> int:
 
 
 @wizard.get("/", response_class=HTMLResponse)
-def index(page: ReadWizard, review: CurrentReview, engine: Engine) -> HTMLResponse:
+def index(page: ReadWizard, review: CurrentReview, engine: Engine, connected: str = "") -> HTMLResponse:
     steps = {s: rv.page_of(review.step_rows(s)).status_counts for s in rv.STEPS}
     versions = store.latest(engine, 5)
     return page.render("index.html", title="Atera ↔ QBO", steps=steps, titles=STEP_TITLES,
                        review_exists=review.path.exists(), versions=versions,
-                       current_version=versions[0].version if versions else 0)
+                       current_version=versions[0].version if versions else 0,
+                       connected=connected if connected and connected == current_realm(engine) else "")
 
 
 @wizard.get("/step/{step}", response_class=HTMLResponse)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
@@ -25,12 +26,14 @@ from ..qbo.connection import current_realm, record_connected
 from ..staging.db import table
 from . import airflow_conns
 from .deps import Engine
-from .pages import ManageIntegration, Page
+from .pages import SECURITY_HEADERS, ManageIntegration, Page
 from .security import check_csrf
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 STAGED = ("map_customers", "map_products", "export_invoices")  # what belongs to the connected company
+INTUIT_AUTHORIZATION_ORIGIN = "https://appcenter.intuit.com"  # Intuit's authorization endpoint, both environments
+_authorization_origins: dict[str, str] = {}  # discovery URL → its authorization endpoint's origin
 
 
 def redirect_uri() -> str:
@@ -45,10 +48,38 @@ def flow(engine: sa.Engine) -> ConnectFlow:
                        client_secret=s.client_secret, redirect_uri=redirect_uri())
 
 
+def authorization_origin() -> str:
+    """The origin of the discovery document's authorization endpoint (Intuit's consent page), read once per
+    discovery URL; Intuit's own when it cannot be read (Connect then says why)."""
+    try:
+        s = QuickBooksHook().settings
+        url = discovery_url(s.discovery_url, s.environment)
+    except ConfigError:
+        return INTUIT_AUTHORIZATION_ORIGIN
+    if url not in _authorization_origins:
+        try:
+            parts = urlsplit(discover(url, timeout=5).authorization_endpoint)
+        except ConfigError:
+            return INTUIT_AUTHORIZATION_ORIGIN
+        _authorization_origins[url] = f"{parts.scheme}://{parts.netloc}"
+    return _authorization_origins[url]
+
+
+def connect_render(page: Page, engine: sa.Engine, tested: str, result: str) -> HTMLResponse:
+    """The Connect page. Its CSP lets the Connect form's redirect go on to Intuit's consent page: a browser
+    follows a form post's redirect only to an origin the page's ``form-action`` names."""
+    response = page.render("connect.html", title="Connect", redirect_uri=redirect_uri(),
+                           realm=current_realm(engine), atera=airflow_conns.atera_summary(), tested=tested,
+                           result=result)
+    csp = SECURITY_HEADERS["Content-Security-Policy"]
+    response.headers["Content-Security-Policy"] = csp.replace(
+        "form-action 'self'", f"form-action 'self' {authorization_origin()}")
+    return response
+
+
 @router.get("/connect", response_class=HTMLResponse)
 def connect_page(page: ManageIntegration, engine: Engine, tested: str = "", result: str = "") -> HTMLResponse:
-    return page.render("connect.html", title="Connect", redirect_uri=redirect_uri(), realm=current_realm(engine),
-                       atera=airflow_conns.atera_summary(), tested=tested, result=result)
+    return connect_render(page, engine, tested, result)
 
 
 @router.post("/connect/start")
@@ -190,6 +221,4 @@ def try_connection(page: ManageIntegration, engine: Engine, which: Annotated[str
     with hook:
         ok, message = hook.test_connection()
     outcome = ("ok: " if ok else "refused: ") + message
-    return page.render("connect.html", title="Connect", redirect_uri=redirect_uri(),
-                       realm=current_realm(engine), atera=airflow_conns.atera_summary(),
-                       tested=which, result=outcome)
+    return connect_render(page, engine, which, outcome)
