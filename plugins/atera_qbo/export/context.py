@@ -6,9 +6,24 @@ import json
 
 import sqlalchemy as sa
 
+from ..qbo import rules
 from ..qbo.taxes import country_code
 from ..staging.db import money_in, table
 from .transform import InvoiceContext
+
+
+def _ship_to(engine: sa.Engine) -> dict[str, dict[str, str]]:
+    """Each staged Atera customer's address as QBO's PhysicalAddress (those with an address only)."""
+    ac = table("stg_atera_customers")
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(ac.c.source_id, ac.c.address, ac.c.city, ac.c.state, ac.c.zip_code,
+                                      ac.c.country).where(ac.c.deleted_at.is_(None))).all()
+    out = {}
+    for row in rows:
+        addr = rules.address(dict(row._mapping))
+        if addr:
+            out[str(row.source_id)] = addr
+    return out
 
 
 def build_context(engine: sa.Engine) -> InvoiceContext:
@@ -32,7 +47,7 @@ def build_context(engine: sa.Engine) -> InvoiceContext:
         ref = (json.loads(raw or "{}").get("SalesTaxCodeRef") or {}).get("value")
         if ref:
             item_tax_code[str(item_id)] = str(ref)
-    ctx = InvoiceContext(customer_map, product_map, item_taxable, item_tax_code)
+    ctx = InvoiceContext(customer_map, product_map, item_taxable, item_tax_code, ship_to=_ship_to(engine))
     if pref is not None:
         ctx.country = country_code(pref.country)
         ctx.custom_txn_numbers = bool(pref.custom_txn_numbers)

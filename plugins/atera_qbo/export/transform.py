@@ -36,6 +36,9 @@ class InvoiceContext:
     # Why a record has no mapping, when the export knows better than "not mapped" (export/missing.py):
     # "customer:<Atera id>" / "product:<Atera product name>" → the reason and its fix (e.g. the QBO candidate).
     unmapped_reasons: dict[str, str] = field(default_factory=dict)
+    # Atera customer id → its address as a QBO PhysicalAddress: the invoice's ship-to (QBO's automated US sales
+    # tax is computed from it; without one QBO falls back to the customer's shipping address, else the company's)
+    ship_to: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,6 +140,9 @@ def _payload(invoice: dict[str, Any], qbo_customer: str | None, qbo_lines: list[
         "PrivateNote": f"{kind} {number} ({invoice.get('invoice_uuid') or 'no id'}); exported without tax "
                        "by atera-qbo-sync",
     }
+    ship_to = ctx.ship_to.get(str(invoice.get("customer_id") or ""))
+    if ship_to:
+        payload["ShipAddr"] = dict(ship_to)
     if ctx.custom_txn_numbers:
         payload["DocNumber"] = number[:21]
     if not us:
