@@ -7,12 +7,10 @@ attempt closes its own ``export_batches`` row and writes its report."""
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.errors import ConfigError, RetriableApiError
@@ -27,47 +25,37 @@ from .test_extract_qbo import fresh_grant
 SANDBOX_APP = "https://app.sandbox.qbo.intuit.com/app/"
 
 
-def set_faults(twin, **faults) -> None:
-    requests.put(f"{twin.url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
-
-
-@pytest.fixture(scope="module")
-def worker(atera_twin, qbo_twin, tmp_path_factory):
+@pytest.fixture
+def worker(atera_twin, qbo_twin, tmp_path, monkeypatch):
     """A worker's view: connections to the twins (QBO retries kept short), a staging file, a review dir; the
     catalog sync and a committed matching done through the task functions, as the DAGs do."""
-    from atera_qbo import tasks
+    from atera_qbo.tasks import catalog, matching
 
-    work = tmp_path_factory.mktemp("worker")
+    work = tmp_path / "worker"
     env = connections(atera_twin.url, qbo_twin.url, staging={"conn_type": "sqlite", "host": str(work / "stg.db")},
                       qbo_extra={"refresh_token": fresh_grant(qbo_twin), "retry_initial_wait": 0.01,
                                  "retry_max_wait": 0.05, "error_deadline": 0.5})
     env["ATERA_QBO_REVIEW_DIR"] = str(work / "review")
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        tasks.extract_atera_catalog()
-        tasks.extract_qbo_catalog()
-        tasks.match(overrides_path=str(OVERRIDES), commit=True, create_unmatched_in_qbo=True,
-                    import_unmatched_qbo_customers=False, run_id="worker-matching")
-        tasks.extract_qbo_catalog()  # see what the commit created
-        engine = make_engine(f"sqlite:///{work / 'stg.db'}")
-        yield {"engine": engine, "review": work / "review"}
-        engine.dispose()
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    work.mkdir()
+    catalog.extract_atera_catalog()
+    catalog.extract_qbo_catalog()
+    matching.match(overrides_path=str(OVERRIDES), commit=True, create_unmatched_in_qbo=True,
+                   import_unmatched_qbo_customers=False, run_id="worker-matching")
+    catalog.extract_qbo_catalog()  # see what the commit created
+    engine = make_engine(f"sqlite:///{work / 'stg.db'}")
+    yield {"engine": engine, "review": work / "review"}
+    engine.dispose()
 
 
 def run_export(run_id: str, try_number: int, **params):
-    from atera_qbo import tasks
+    from atera_qbo.tasks import export as export_tasks
 
     params = {"date_from": WINDOW[0].isoformat(), "date_to": WINDOW[1].isoformat(), "numbers": [],
               "dry_run": False, "create_missing_customers": False, **params}
-    tasks.extract_invoices(date_from=params["date_from"], date_to=params["date_to"], logical_date=WINDOW[1])
-    return tasks.export(logical_date=WINDOW[1], run_id=run_id, try_number=try_number, **params)
+    export_tasks.extract_invoices(date_from=params["date_from"], date_to=params["date_to"], logical_date=WINDOW[1])
+    return export_tasks.export(logical_date=WINDOW[1], run_id=run_id, try_number=try_number, **params)
 
 
 def batches(engine, run_id: str) -> list:
@@ -90,16 +78,14 @@ def doc_numbers(qbo_twin, tmp_path) -> Counter:
     return Counter(str(d.get("DocNumber")) for e in ("Invoice", "CreditMemo") for d in qbo.query_all(e))
 
 
-def test_qbo_outage_across_both_attempts_then_the_retry_exports_each_invoice_once(worker, qbo_twin, tmp_path):
+def test_qbo_outage_across_both_attempts_then_the_retry_exports_each_invoice_once(worker, qbo_twin, qbo_control,
+                                                                                   tmp_path):
     engine, review = worker["engine"], worker["review"]
-    set_faults(qbo_twin, error_rate=1.0, error_status=503)
-    try:
+    with qbo_control.faults(error_rate=1.0, error_status=503):
         for attempt in (1, 2):  # Airflow would retry: the error leaves the task as a RetriableApiError
             with pytest.raises(RetriableApiError, match="503") as raised:
                 run_export("manual__outage", attempt)
             assert "AirflowFailException" not in type(raised.value).__name__
-    finally:
-        set_faults(qbo_twin)
     failed = batches(engine, "manual__outage")
     assert [(b.try_number, b.status) for b in failed] == [(1, "failed"), (2, "failed")]
     assert all("503" in b.error_text and b.finished_at is not None for b in failed)
@@ -137,17 +123,16 @@ def test_qbo_outage_across_both_attempts_then_the_retry_exports_each_invoice_onc
         assert r["pre_tax_total"]
 
 
-def test_unknown_invoice_numbers_fail_the_task_naming_them_and_send_nothing(worker, qbo_twin):
+def test_unknown_invoice_numbers_fail_the_task_naming_them_and_send_nothing(worker, qbo_control):
     from airflow.sdk.exceptions import AirflowFailException
 
     engine = worker["engine"]
-    requests.delete(f"{qbo_twin.url}/_sandbox/requests", timeout=5)
+    qbo_control.clear_requests()
     with pytest.raises(AirflowFailException, match="9999") as raised:
         run_export("manual__unknown", 1, numbers=["9999", "1001"])
     assert isinstance(raised.value.__cause__, ConfigError)  # the cause is kept
     assert "9999: not among the staged Atera invoices" in str(raised.value)
-    writes = [e for e in requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
-              if e["method"] == "POST" and not e["path"].endswith("/query")]
+    writes = [e for e in qbo_control.requests() if e["method"] == "POST" and not e["path"].endswith("/query")]
     assert writes == []
     (batch,) = batches(engine, "manual__unknown")
     assert batch.status == "failed" and "9999" in batch.error_text
@@ -216,16 +201,22 @@ def test_an_outage_while_sending_leaves_the_chunk_pending_and_the_retry_sends_it
 
 
 def test_a_batch_row_left_running_by_a_killed_attempt_is_closed_by_the_next(engine):
-    from atera_qbo.export.load import Ledger
+    """Whatever run it belonged to, a ``running`` batch whose process is gone (nobody holds its claim) is closed by
+    the next export; one a live process still holds (another run exporting right now) is left alone."""
+    from atera_qbo.export.claims import hold_batch
+    from atera_qbo.export.ledger import Ledger
 
-    Ledger(engine, "killed").open("run-x", {}, 1)  # the attempt died here: no close
-    Ledger(engine, "other-run").open("run-y", {}, 1)
-    result = export_invoices(engine, object(), batch_id="next", run_id="run-x", try_number=2,
-                             date_from=WINDOW[0], date_to=WINDOW[1])
+    Ledger(engine, "killed").open("run-x", {}, 1)  # the attempt died here: no close, no claim held
+    Ledger(engine, "dead-other-run").open("run-z", {}, 1)  # another run's process, gone too
+    with hold_batch(engine, "live-other-run"):  # another run, alive and exporting
+        Ledger(engine, "live-other-run").open("run-y", {}, 1)
+        result = export_invoices(engine, object(), batch_id="next", run_id="run-x", try_number=2,
+                                 date_from=WINDOW[0], date_to=WINDOW[1])
     assert result.selected == 0
     tbl = table("export_batches")
     with engine.connect() as conn:
         rows = {r.batch_id: r for r in conn.execute(sa.select(tbl))}
-    assert rows["killed"].status == "failed" and "next" in rows["killed"].error_text
+    for gone in ("killed", "dead-other-run"):  # (the second one's own open closed the first already)
+        assert rows[gone].status == "failed" and "the process that held it is gone" in rows[gone].error_text
     assert rows["next"].status == "done" and rows["next"].try_number == 2
-    assert rows["other-run"].status == "running"  # another run's attempt is not ours to close
+    assert rows["live-other-run"].status == "running"  # a live process's batch is not closed under it
