@@ -48,7 +48,7 @@ from sandbox.launch import start_twin  # noqa: E402
 from scripts.airflow_env import DEMO  # noqa: E402
 from tests.integration.pipeline import WINDOW, atera_client, sync_and_match  # noqa: E402
 
-LIMITS = {"per_minute": 500, "batch_per_minute": 40, "concurrent": 10}
+LIMITS = {"per_minute": 500, "per_second": 10, "batch_per_minute": 40, "concurrent": 10}  # Intuit's, all of them
 FIRST_NUMBER = 700_000
 
 
@@ -59,7 +59,8 @@ def qbo_args(state: Path, scale: float) -> list[str]:
 
 
 def set_limits(twin: Any, scale: float, real: bool) -> None:
-    doc = {**LIMITS, "time_scale": scale} if real else {"per_minute": 0, "batch_per_minute": 0, "concurrent": 0}
+    doc = {**LIMITS, "time_scale": scale} if real else {"per_minute": 0, "per_second": 0, "batch_per_minute": 0,
+                                                          "concurrent": 0}
     QboControl(twin.url).set_limits(**doc)
 
 

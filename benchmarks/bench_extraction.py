@@ -22,7 +22,7 @@ from atera_qbo.atera.client import AteraClient  # noqa: E402
 from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog  # noqa: E402
 from atera_qbo.http import RetryPolicy  # noqa: E402
 from atera_qbo.qbo.auth import TokenEndpoint, TokenStore  # noqa: E402
-from atera_qbo.qbo.client import QboClient  # noqa: E402
+from atera_qbo.qbo.client import QboClient, QboLimits  # noqa: E402
 from atera_qbo.staging.db import apply_schema, make_engine  # noqa: E402
 from sandbox.control import AteraControl, QboControl, TwinControl  # noqa: E402
 from sandbox.launch import start_twin  # noqa: E402
@@ -76,13 +76,15 @@ def bench_atera(scale: float) -> float:
 
 def bench_qbo(scale: float) -> float:
     def setup(twin):
-        QboControl(twin.url).set_limits(per_minute=QBO_LIMIT, concurrent=10, batch_per_minute=40, time_scale=scale)
+        QboControl(twin.url).set_limits(per_minute=QBO_LIMIT, per_second=10, concurrent=10, batch_per_minute=40,
+                                        time_scale=scale)
         eng = engine()
         store = TokenStore(eng, "9341453050298751", TokenEndpoint(f"{twin.url}/oauth2/v1/tokens/bearer",
                                                                   "twin-client-id", "twin-client-secret"),
                            seed_refresh_token="bench-rt")
-        return QboClient(twin.url, "9341453050298751", store, rate_per_minute=QBO_LIMIT * scale * MARGIN,
-                         policy=POLICY), eng
+        # the client's budgets on the twin's scaled clock: a minute lasts 60/scale s, a second 1/scale s
+        limits = QboLimits(per_minute=int(QBO_LIMIT * MARGIN), per_second=10, minute=60 / scale)
+        return QboClient(twin.url, "9341453050298751", store, limits=limits, policy=POLICY), eng
 
     twin = start_twin("qbo", ["--seed", "large", "--refresh-token", "bench-rt", "--time-scale", str(scale)],
                       timeout=300)

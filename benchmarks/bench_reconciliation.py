@@ -30,7 +30,7 @@ from atera_qbo.atera.client import AteraClient  # noqa: E402
 from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog  # noqa: E402
 from atera_qbo.http import RetryPolicy  # noqa: E402
 from atera_qbo.qbo.auth import TokenEndpoint, TokenStore  # noqa: E402
-from atera_qbo.qbo.client import QboClient  # noqa: E402
+from atera_qbo.qbo.client import QboClient, QboLimits  # noqa: E402
 from atera_qbo.reconcile.run import reconcile  # noqa: E402
 from atera_qbo.staging.db import apply_schema, make_engine, table, upsert, utcnow  # noqa: E402
 from sandbox.control import TwinControl  # noqa: E402
@@ -39,7 +39,7 @@ from sandbox.launch import start_twin  # noqa: E402
 REALM, KEY = "9341453050298751", "twin-atera-key"
 ATERA_LIMIT, QBO_LIMIT, MARGIN = 700, 500, 0.98
 POLICY = RetryPolicy(max_attempts=10, initial_wait=0.2, max_wait=10)
-UNLIMITED_QBO = {"per_minute": 0, "batch_per_minute": 0, "concurrent": 0}
+UNLIMITED_QBO = {"per_minute": 0, "per_second": 0, "batch_per_minute": 0, "concurrent": 0}
 
 
 def limits(twin, doc: dict) -> None:
@@ -50,11 +50,15 @@ def logged(twin, prefix: str) -> int:
     return sum(1 for e in TwinControl(twin.url).requests() if e["path"].startswith(prefix))
 
 
-def clients(atera_twin, qbo_twin, engine, atera_rate=None, qbo_rate=None):
+def clients(atera_twin, qbo_twin, engine, atera_rate=None, qbo_rate=None, qbo_scale: float = 1.0):
+    """``qbo_rate`` (requests per real minute) paces QBO on the twin's scaled clock, per-second budget included;
+    None: no pacing at all (the twin's limits lifted)."""
     store = TokenStore(engine, REALM, TokenEndpoint(f"{qbo_twin.url}/oauth2/v1/tokens/bearer", "twin-client-id",
                                                     "twin-client-secret"), seed_refresh_token="bench-rt")
+    limits = (QboLimits(per_minute=int(qbo_rate / qbo_scale), per_second=10, minute=60 / qbo_scale) if qbo_rate
+              else QboLimits(per_minute=None, per_second=None))
     return (AteraClient(atera_twin.url, KEY, rate_per_minute=atera_rate, policy=POLICY),
-            QboClient(qbo_twin.url, REALM, store, rate_per_minute=qbo_rate, policy=POLICY))
+            QboClient(qbo_twin.url, REALM, store, limits=limits, policy=POLICY))
 
 
 def map_by_name(engine) -> None:
@@ -179,11 +183,11 @@ def main() -> int:
 
         def real_limits(on: bool) -> None:
             limits(atera_twin, {"per_minute": ATERA_LIMIT if on else 0, "time_scale": args.atera_scale})
-            limits(qbo_twin, {"per_minute": QBO_LIMIT, "batch_per_minute": 40, "concurrent": 10,
+            limits(qbo_twin, {"per_minute": QBO_LIMIT, "per_second": 10, "batch_per_minute": 40, "concurrent": 10,
                               "time_scale": args.qbo_scale} if on else UNLIMITED_QBO)
 
         paced_atera, paced_qbo = clients(atera_twin, qbo_twin, engine, ATERA_LIMIT * args.atera_scale * MARGIN,
-                                         QBO_LIMIT * args.qbo_scale * MARGIN)
+                                         QBO_LIMIT * args.qbo_scale * MARGIN, args.qbo_scale)
 
         results = {}
         for name, step in (

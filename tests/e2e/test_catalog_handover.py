@@ -10,7 +10,15 @@ from decimal import Decimal
 import pytest
 import requests
 import sqlalchemy as sa
-from test_demo_sync import Qbo, airflow_env, dags, loopback_only, run, test_run, twins  # noqa: F401 (fixtures)
+from test_demo_sync import (  # noqa: F401 (fixtures)
+    Qbo,
+    airflow_env,
+    dags,
+    loopback_only,
+    run,
+    run_dag_test,
+    twins,
+)
 
 from atera_qbo.matching.catalog_replace import USABLE_ITEM_TYPES
 from scripts.airflow_env import DEMO
@@ -72,7 +80,7 @@ def test_replacement_through_the_dags_then_restore(twins, dags, airflow_env):  #
     records = {r["record"]["Description"]: r for r in json.loads(snapshot.read_text())["records"]}
     assert records["Legacy Widget ZZ"]["source_id"] == str(legacy)
 
-    unknown = test_run(dags["atera_qbo_restore_catalog"], {"plan_id": "catalog-no-such-run"})
+    unknown = run_dag_test(dags["atera_qbo_restore_catalog"], {"plan_id": "catalog-no-such-run"})
     assert str(unknown.state) == "failed"
     run(dags["atera_qbo_restore_catalog"], {"plan_id": snapshot.stem})
     back = {r["Description"]: r for r in atera_rates(atera.url)}

@@ -1,12 +1,17 @@
 """End to end: both twins as real processes, the three DAGs with ``dag.test()``, then the QBO twin is asked
 through its API whether every Atera demo invoice became exactly one QBO invoice with the right customer, lines
-and pre-tax total — and a second pass adds nothing. Also: no secret in any log."""
+and pre-tax total — and a second pass adds nothing. Also: no secret in any log.
+
+Every test starts from nothing: twins of its own (demo seed; the refresh token of the connection is new to them),
+an empty Airflow database, its own staging file and review dir, the DAG files parsed afresh. The fixtures are
+imported by the other e2e modules."""
 from __future__ import annotations
 
 import copy
 import json
 import logging
 import os
+import time
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from sandbox.control import AteraControl, QboControl
 from sandbox.launch import start_twin
 from sandbox.seed import build_world
 from scripts.airflow_env import DEMO, connections
@@ -23,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 D = Decimal
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def loopback_only():
     """Nothing in the sync may reach beyond this machine: any connection to a non-loopback address fails."""
     import ipaddress
@@ -50,46 +56,52 @@ def loopback_only():
     assert not attempts, f"the sync tried to reach {attempts}"
 
 
-@pytest.fixture(scope="module")
-def twins(tmp_path_factory):
-    state = tmp_path_factory.mktemp("twins")
+@pytest.fixture
+def twins(tmp_path):
+    """Both twins, demo-seeded, as processes of this test's own (a second each to start: the DAG runs take far
+    longer)."""
+    state = tmp_path / "twins"
     atera = start_twin("atera", ["--seed", "demo", "--api-key", DEMO["atera_api_key"], "--state",
                                  str(state / "atera.db")], log_path=state / "atera.log")
-    qbo = start_twin("qbo", ["--seed", "demo", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
-                             "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"],
-                             "--state", str(state / "qbo.db")], log_path=state / "qbo.log")
-    yield atera, qbo
-    atera.stop()
-    qbo.stop()
+    try:
+        qbo = start_twin("qbo", ["--seed", "demo", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
+                                 "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"],
+                                 "--state", str(state / "qbo.db")], log_path=state / "qbo.log")
+    except BaseException:
+        atera.stop()
+        raise
+    try:
+        yield atera, qbo
+    finally:
+        atera.stop()
+        qbo.stop()
 
 
-@pytest.fixture(scope="module")
-def airflow_env(twins, tmp_path_factory):
+@pytest.fixture
+def airflow_env(twins, tmp_path, monkeypatch):
+    """The connections to this test's twins, its own staging file and review dir, an empty Airflow database."""
     atera, qbo = twins
-    work = tmp_path_factory.mktemp("e2e")
+    work = tmp_path / "e2e"
+    work.mkdir()
     env = connections(atera.url, qbo.url, staging={"conn_type": "sqlite", "host": str(work / "staging.db")})
     env["ATERA_QBO_REVIEW_DIR"] = str(work / "review")
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     from airflow.models import Pool
     from airflow.utils import db
 
     db.resetdb()
     Pool.create_or_update_pool("qbo_api", 10, "QBO concurrent requests", False)
-    yield work
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    return work
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dags(airflow_env):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
     assert not bag.import_errors
+    _PARAMS.clear()  # the tasks of an earlier test's DagBag are gone (and their ids may be reused)
     for dag in bag.dags.values():  # a failure here must fail the test now, not after Airflow's retry delay
         for t in dag.tasks:
             t.retries = 0
@@ -100,7 +112,7 @@ def dags(airflow_env):
 _PARAMS: dict[int, object] = {}  # id(task) → its params as the DAG file declared them
 
 
-def test_run(dag, conf=None):
+def run_dag_test(dag, conf=None):
     """``dag.test`` with ``conf`` on top of the declared params. Airflow's in-process ``dag.test`` writes a run's
     conf into the task objects' params, so a second run of the same DAG object would inherit the first run's conf
     (``create_unmatched_in_qbo`` from an earlier run, say): every run starts from the declared params here, as a
@@ -110,13 +122,10 @@ def test_run(dag, conf=None):
     return dag.test(run_conf=conf or {})
 
 
-test_run.__test__ = False  # a helper, not a test
-
-
 def run(dag, conf=None):
     from airflow.utils.state import DagRunState
 
-    dr = test_run(dag, conf)
+    dr = run_dag_test(dag, conf)
     assert dr.state == DagRunState.SUCCESS, f"{dag.dag_id} ended {dr.state}"
     return dr
 
@@ -130,22 +139,32 @@ def run_all(dags):
 
 
 class Qbo:
-    """Read the QBO twin like a client would (own refresh grant from the consent stand-in)."""
+    """Read the QBO twin like a client would (own refresh grant from the consent stand-in), within its limits: a
+    429 (QBO's 10 requests a second per realm, which the sync may just have used up) is waited out."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        grant = requests.post(f"{url}/_sandbox/oauth/refresh-token", json={"client_id": DEMO["client_id"]},
-                              timeout=10).json()["refresh_token"]
+        grant = QboControl(url).mint_refresh_token(DEMO["client_id"])
         token = requests.post(f"{url}/oauth2/v1/tokens/bearer", auth=(DEMO["client_id"], DEMO["client_secret"]),
                               data={"grant_type": "refresh_token", "refresh_token": grant}, timeout=10).json()
         self.headers = {"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"}
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """``method`` on ``/v3/company/{realm}`` + ``path``; QBO says no Retry-After: a throttled call is tried again
+        a second later, for as long as a per-minute window lasts."""
+        for _ in range(61):
+            r = requests.request(method, f"{self.url}/v3/company/{DEMO['realm_id']}{path}", headers=self.headers,
+                                 timeout=30, **kwargs)
+            if r.status_code != 429:
+                break
+            time.sleep(1)
+        return r
 
     def query(self, entity: str, where: str = "") -> list[dict]:
         rows, start = [], 1
         while True:
             q = f"SELECT * FROM {entity} {where} STARTPOSITION {start} MAXRESULTS 1000"
-            r = requests.get(f"{self.url}/v3/company/{DEMO['realm_id']}/query", params={"query": q},
-                             headers=self.headers, timeout=30)
+            r = self.request("GET", "/query", params={"query": q})
             r.raise_for_status()
             page = json.loads(r.text, parse_float=Decimal)["QueryResponse"].get(entity, [])
             rows += page
@@ -196,13 +215,13 @@ def test_every_demo_invoice_lands_once_with_customer_lines_and_pre_tax_total(twi
         (got,) = [i for i in invoices if i.get("DocNumber") == number]
         cust = customers[got["CustomerRef"]["value"]]
         assert cust["DisplayName"].strip() == want_customer[norm(inv["To"]["CompanyName"])], number
-        sales = [l for l in got["Line"] if l.get("DetailType") == "SalesItemLineDetail"]
+        sales = [ln for ln in got["Line"] if ln.get("DetailType") == "SalesItemLineDetail"]
         assert len(sales) == len(inv["LineItems"]), number
-        for src, dst in zip(sorted(inv["LineItems"], key=lambda l: l["LineIdx"]), sales):
+        for src, dst in zip(sorted(inv["LineItems"], key=lambda ln: ln["LineIdx"]), sales, strict=True):
             item = items[dst["SalesItemLineDetail"]["ItemRef"]["value"]]
             assert item["Name"].strip() == want_item[norm(src["Product"])], (number, src["Product"])
             assert D(str(dst["Amount"])) == D(str(src["Subtotal"])), (number, src)
-        pre_tax = sum(D(str(l["Amount"])) for l in sales)
+        pre_tax = sum(D(str(ln["Amount"])) for ln in sales)
         assert pre_tax == D(str(inv["Subtotal"])), number  # Atera's tax is not exported: QBO adds its own
 
     # Second pass over the same data: nothing new in QBO.
@@ -219,7 +238,7 @@ def test_every_demo_invoice_lands_once_with_customer_lines_and_pre_tax_total(twi
     out, err = capfd.readouterr()
     logs = caplog.text + out + err
     home = Path(os.environ["AIRFLOW_HOME"])
-    for path in list((home / "logs").rglob("*")) + [qbo_twin.log_path, atera.log_path]:
+    for path in [*(home / "logs").rglob("*"), qbo_twin.log_path, atera.log_path]:
         if path.is_file():
             logs += path.read_text(errors="replace")
     leaked = [s[:6] + "…" for s in secrets if s and s in logs]
@@ -252,7 +271,7 @@ def test_mapping_asset_only_from_commits_that_changed_it(twins, dags, airflow_en
     shutil.copy(REPO / "include" / "demo" / "overrides.csv", review / "overrides" / "demo.csv")
     conf = {"create_unmatched_in_qbo": True, "overrides_path": "overrides/demo.csv"}
     matching = dags["atera_qbo_matching"]
-    run(matching, {**conf, "commit": True})  # whatever the earlier tests left: now the mapping is in force
+    run(matching, {**conf, "commit": True})  # the mapping is in force
     before = mapping_events()
     preview = run(matching, {**conf, "commit": False})  # explicit: dag.test() keeps an earlier run's params
     assert task_states(preview) == {"preview": "success", "commit": "skipped"}
@@ -267,7 +286,7 @@ def test_mapping_asset_only_from_commits_that_changed_it(twins, dags, airflow_en
     assert mapping_events() == before + 1
 
 
-def test_a_qbo_outage_across_two_attempts_is_ridden_out_by_airflow_retries(twins, dags, airflow_env):
+def test_a_qbo_outage_across_two_attempts_is_ridden_out_by_airflow_retries(twins, dags, airflow_env, monkeypatch):
     """The export task fails retriably twice while QBO answers 503, Airflow retries it, and the third attempt
     (QBO back) exports the new invoice once; each attempt is its own export_batches row, none left running."""
     from datetime import timedelta
@@ -277,14 +296,17 @@ def test_a_qbo_outage_across_two_attempts_is_ridden_out_by_airflow_retries(twins
     from atera_qbo.staging.db import make_engine, table
 
     atera, qbo_twin = twins
+    qbo_control = QboControl(qbo_twin.url)
+    run(dags["atera_qbo_catalog_sync"])  # the customer and the item of the new invoice mapped
+    run(dags["atera_qbo_matching"], {"commit": True, "create_unmatched_in_qbo": True,
+                                     "overrides_path": str(REPO / "include" / "demo" / "overrides.csv")})
     line = {"Product": "Parking", "Description": "Parking", "Quantity": 3, "Rate": 15, "TaxPercentage": 0,
             "DiscountPercentage": None, "Subtotal": 45, "Tax": 0, "Total": 45, "LineIdx": 0}
-    posted = requests.post(f"{atera.url}/_sandbox/invoices", timeout=10, json=[{
+    (posted,) = AteraControl(atera.url).add_invoices([{
         "IsAdhoc": True, "InvoiceDate": "2026-10-21T00:00:00", "ContractName": None, "Currency": "USD",
         "LineItems": [line], "Subtotal": 45, "Tax": 0, "Total": 45, "TaxPercentage": 0,
         "To": {"CompanyName": "Contoso Ltd"}}])
-    assert posted.status_code == 201, posted.text
-    number = str(posted.json()[0]["InvoiceNumber"])
+    number = str(posted["InvoiceNumber"])
 
     export_dag = dags["atera_qbo_invoice_export"]
     task = export_dag.task_dict["export"]
@@ -293,23 +315,16 @@ def test_a_qbo_outage_across_two_attempts_is_ridden_out_by_airflow_retries(twins
     def outage_ends_after_two_attempts(context):
         attempts.append(context["ti"].try_number)
         if len(attempts) == 2:
-            requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
+            qbo_control.clear_faults()
 
     conn = "AIRFLOW_CONN_QUICKBOOKS_DEFAULT"
-    old_conn, saved = os.environ[conn], (task.retries, task.retry_delay, task.on_retry_callback)
-    doc = json.loads(old_conn)
+    doc = json.loads(os.environ[conn])
     doc["extra"] = {**doc["extra"], "retry_initial_wait": 0.01, "retry_max_wait": 0.05, "error_deadline": 0.5}
-    os.environ[conn] = json.dumps(doc)
+    monkeypatch.setenv(conn, json.dumps(doc))
     task.retries, task.retry_delay, task.on_retry_callback = 3, timedelta(0), [outage_ends_after_two_attempts]
-    requests.put(f"{qbo_twin.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503},
-                 timeout=5).raise_for_status()
-    try:
+    with qbo_control.faults(error_rate=1.0, error_status=503):
         dr = run(export_dag, {"invoice_date_from": DEMO["invoice_date_from"],
                               "invoice_date_to": DEMO["invoice_date_to"], "invoice_numbers": [number]})
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
-        os.environ[conn] = old_conn
-        task.retries, task.retry_delay, task.on_retry_callback = saved
     assert attempts == [1, 2]
     (ti,) = [t for t in dr.get_task_instances() if t.task_id == "export"]
     assert ti.try_number == 3

@@ -13,6 +13,7 @@ import requests
 import sqlalchemy as sa
 from test_demo_sync import REPO, Qbo, airflow_env, atera_invoices, dags, loopback_only, run, twins  # noqa: F401
 
+from sandbox.control import QboControl
 from scripts.airflow_env import DEMO
 
 pytestmark = pytest.mark.e2e
@@ -39,7 +40,7 @@ def rows(engine, name: str) -> list:
         return conn.execute(sa.select(table(name))).all()
 
 
-def test_critical_check_then_disconnect_refuse_reconnect_resume(twins, dags, airflow_env):  # noqa: F811
+def test_critical_check_then_disconnect_refuse_reconnect_resume(twins, dags, airflow_env, monkeypatch):  # noqa: F811
     atera, qbo_twin = twins
     work = airflow_env
     numbers = sorted(str(i["InvoiceNumber"]) for i in atera_invoices(atera.url))
@@ -57,8 +58,8 @@ def test_critical_check_then_disconnect_refuse_reconnect_resume(twins, dags, air
     # --- a bookkeeper voids an exported invoice: the run writes its report, then the check fails
     qbo = Qbo(qbo_twin.url)
     (inv,) = qbo.query("Invoice", f"WHERE DocNumber = '{numbers[0]}'")
-    r = requests.post(f"{qbo_twin.url}/v3/company/{DEMO['realm_id']}/invoice", params={"operation": "void"},
-                      json={"Id": inv["Id"], "SyncToken": inv["SyncToken"]}, headers=qbo.headers, timeout=10)
+    r = qbo.request("POST", "/invoice", params={"operation": "void"},
+                    json={"Id": inv["Id"], "SyncToken": inv["SyncToken"]})
     assert r.status_code == 200, r.text
     states = run_failing(dags["atera_qbo_reconciliation"])
     assert states == {"reconcile": "success", "check_critical": "failed"}
@@ -88,26 +89,26 @@ def test_critical_check_then_disconnect_refuse_reconnect_resume(twins, dags, air
     # --- every DAG that talks to QBO refuses, saying how to reconnect
     from airflow.sdk.exceptions import AirflowFailException
 
-    from atera_qbo import tasks
+    from atera_qbo.tasks.export import export
+    from atera_qbo.tasks.reconcile import reconcile
 
     for dag_id, conf in (("atera_qbo_invoice_export", {"invoice_numbers": held_back}),
                          ("atera_qbo_matching", {"commit": True}), ("atera_qbo_reconciliation", {})):
         assert "failed" in run_failing(dags[dag_id], conf).values(), dag_id
-    for call in (lambda: tasks.export(date_from=DEMO["invoice_date_from"], date_to=DEMO["invoice_date_to"],
+    for call in (lambda: export(date_from=DEMO["invoice_date_from"], date_to=DEMO["invoice_date_to"],
                                       logical_date=None, numbers=held_back, dry_run=False,
                                       create_missing_customers=False, run_id="refused"),
-                 lambda: tasks.reconcile(date_from=None, date_to=None, finding_types=[], stale_days=3,
+                 lambda: reconcile(date_from=None, date_to=None, finding_types=[], stale_days=3,
                                          run_id="refused")):
-        with pytest.raises(AirflowFailException, match="was disconnected .* NEW refresh token"):
+        with pytest.raises(AirflowFailException, match=r"was disconnected .* NEW refresh token"):
             call()
     assert Counter(r.status for r in rows(engine, "export_invoices")) == ledger_before
 
     # --- reconnect: a new refresh token in the connection; the export resumes with nothing re-sent
-    token = requests.post(f"{qbo_twin.url}/_sandbox/oauth/refresh-token", json={"client_id": DEMO["client_id"]},
-                          timeout=10).json()["refresh_token"]
+    token = QboControl(qbo_twin.url).mint_refresh_token(DEMO["client_id"])
     conn = json.loads(os.environ["AIRFLOW_CONN_QUICKBOOKS_DEFAULT"])
     conn["extra"]["refresh_token"] = token
-    os.environ["AIRFLOW_CONN_QUICKBOOKS_DEFAULT"] = json.dumps(conn)
+    monkeypatch.setenv("AIRFLOW_CONN_QUICKBOOKS_DEFAULT", json.dumps(conn))
     run(dags["atera_qbo_invoice_export"], {"invoice_date_from": DEMO["invoice_date_from"],
                                            "invoice_date_to": DEMO["invoice_date_to"]})
     assert [r.event for r in sorted(rows(engine, "qbo_connection_events"), key=lambda r: r.at)] == \

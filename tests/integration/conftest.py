@@ -1,29 +1,57 @@
-"""Twins as real processes on loopback, shared per module (each starts in about a second)."""
+"""Twins as real processes on loopback: one process per module (each starts in about a second), and every test
+gets it back in the state the module started it in (``tests/twin_state.py``: demo data reseeded, faults off, the
+module's limits, an empty request log), so no test depends on what another one did to it."""
 from __future__ import annotations
 
-import pytest
-import requests
+from collections.abc import Iterator
 
-from sandbox.launch import start_twin
+import pytest
+
+from sandbox.control import AteraControl, QboControl
+from sandbox.launch import TwinProcess, start_twin
 from scripts.airflow_env import DEMO
+from tests.twin_state import UNTHROTTLED_QBO, SharedTwin
 
 
 @pytest.fixture(scope="module")
-def atera_twin(tmp_path_factory):
+def atera_process(tmp_path_factory) -> Iterator[SharedTwin]:
     twin = start_twin("atera", ["--seed", "demo", "--api-key", DEMO["atera_api_key"]],
                       log_path=tmp_path_factory.mktemp("atera") / "twin.log")
-    yield twin
-    twin.stop()
+    try:
+        yield SharedTwin(twin, AteraControl(twin.url))
+    finally:
+        twin.stop()
 
 
 @pytest.fixture(scope="module")
-def qbo_twin(tmp_path_factory):
+def qbo_process(tmp_path_factory) -> Iterator[SharedTwin]:
     twin = start_twin("qbo", ["--seed", "demo", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
                               "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"]],
                       log_path=tmp_path_factory.mktemp("qbo") / "twin.log")
-    # Many tests share this twin within a minute: lift QBO's per-minute limits here (the throttling itself is
-    # tested in tests/twins/qbo, and the client's handling of 429 in test_faults).
-    requests.put(f"{twin.url}/_sandbox/limits", json={"per_minute": 100000, "batch_per_minute": 100000,
-                                                      "concurrent": 10}, timeout=5).raise_for_status()
-    yield twin
-    twin.stop()
+    try:
+        QboControl(twin.url).set_limits(**UNTHROTTLED_QBO)
+        yield SharedTwin(twin, QboControl(twin.url))
+    finally:
+        twin.stop()
+
+
+@pytest.fixture
+def atera_twin(atera_process: SharedTwin) -> TwinProcess:
+    """The module's Atera twin, as the demo seed left it."""
+    return atera_process.restore()
+
+
+@pytest.fixture
+def qbo_twin(qbo_process: SharedTwin) -> TwinProcess:
+    """The module's QBO twin, as the demo seed left it, its per-minute limits lifted."""
+    return qbo_process.restore()
+
+
+@pytest.fixture
+def atera_control(atera_twin: TwinProcess) -> AteraControl:
+    return AteraControl(atera_twin.url)
+
+
+@pytest.fixture
+def qbo_control(qbo_twin: TwinProcess) -> QboControl:
+    return QboControl(qbo_twin.url)

@@ -28,7 +28,8 @@ def atera_client(twin) -> AteraClient:
 
 def task_connections(monkeypatch, atera_twin, qbo_twin, engine, refresh_token: str) -> None:
     """The Airflow Connections the tasks read (as AIRFLOW_CONN_* variables): both twins and ``engine``'s SQLite
-    file as staging; ``refresh_token`` a fresh grant from the QBO twin."""
+    file as staging; ``refresh_token`` a fresh grant from the QBO twin. The review dir is the test's own too
+    (beside the staging file), not the session's."""
     monkeypatch.setenv("AIRFLOW_CONN_ATERA_DEFAULT", json.dumps(
         {"conn_type": "http", "host": atera_twin.url, "password": DEMO["atera_api_key"]}))
     monkeypatch.setenv("AIRFLOW_CONN_QUICKBOOKS_DEFAULT", json.dumps(
@@ -36,6 +37,7 @@ def task_connections(monkeypatch, atera_twin, qbo_twin, engine, refresh_token: s
          "extra": {"realm_id": DEMO["realm_id"], "refresh_token": refresh_token, "oauth_base_url": qbo_twin.url}}))
     monkeypatch.setenv("AIRFLOW_CONN_ATERA_QBO_STAGING", json.dumps(
         {"conn_type": "sqlite", "host": engine.url.database}))
+    monkeypatch.setenv("ATERA_QBO_REVIEW_DIR", str(Path(engine.url.database).parent / "review"))
 
 
 def sync_and_match(atera, qbo, engine, *, overrides: Path | None = OVERRIDES, import_unmatched: bool = False,

@@ -6,7 +6,6 @@ import json
 from decimal import Decimal
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog
@@ -19,12 +18,6 @@ from .pipeline import atera_client
 from .test_extract_qbo import client as qbo_client
 
 LEGACY = {"Description": "Legacy Widget ZZ", "Amount": Decimal("12.34"), "SKU": "LW-1", "Category": "Old"}
-
-
-def _reset(*twins) -> None:
-    for twin in twins:
-        requests.post(f"{twin.url}/_sandbox/reset", timeout=10).raise_for_status()
-        requests.post(f"{twin.url}/_sandbox/seed", json={"profile": "demo"}, timeout=30).raise_for_status()
 
 
 def _atera_catalog(atera) -> dict[str, tuple]:
@@ -42,7 +35,8 @@ def _qbo_catalog(qbo) -> dict[str, tuple]:
 
 
 def _contract_rate_names(engine) -> set[str]:
-    """QBO items (names as Atera shows them: trimmed) that contract rates map to: Atera keeps those as contract rates (no API to make them products)."""
+    """QBO items (names as Atera shows them: trimmed) that contract rates map to: Atera keeps those as contract
+    rates (no API to make them products)."""
     mp, items = table("map_products"), table("stg_qbo_items")
     with engine.connect() as conn:
         return {n.strip() for n in conn.execute(sa.select(items.c.name).join(mp, mp.c.qbo_id == items.c.source_id)
@@ -65,11 +59,10 @@ def _replace(engine, atera, tmp_path, plan_id: str, *, first: bool):
 
 @pytest.fixture
 def twins(atera_twin, qbo_twin):
-    _reset(atera_twin, qbo_twin)
     return atera_twin, qbo_twin
 
 
-def test_replacement_makes_atera_equal_qbo_and_removed_products_restore(twins, engine, tmp_path):
+def test_replacement_makes_atera_equal_qbo_and_removed_products_restore(twins, atera_control, engine, tmp_path):
     atera_twin, qbo_twin = twins
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     legacy_id = atera.create_rate("products", LEGACY)  # no QBO counterpart: will be removed
@@ -97,10 +90,9 @@ def test_replacement_makes_atera_equal_qbo_and_removed_products_restore(twins, e
     assert "Legacy Widget ZZ" not in atera_items
 
     # Rerunning the same plan sends nothing (every step is done).
-    requests_before = len(requests.get(f"{atera_twin.url}/_sandbox/requests", timeout=5).json())
+    atera_control.clear_requests()
     cr.execute(engine, atera, catalog_plan, plan_id="catalog-1", review_dir=tmp_path, first=True)
-    writes = [r for r in requests.get(f"{atera_twin.url}/_sandbox/requests", timeout=5).json()[requests_before:]
-              if r["method"] != "GET"]
+    writes = [r for r in atera_control.requests() if r["method"] != "GET"]
     assert writes == []
 
     # Restore: every removed record is back with its fields (new ids: Atera assigns them); a rerun restores none.

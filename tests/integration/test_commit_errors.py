@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.errors import RetriableApiError
@@ -28,19 +27,15 @@ def plan(engine):
     return review, commit.build_steps(review, catalogs, engine)
 
 
-def test_qbo_outage_during_a_commit_is_recorded_and_retried_without_duplicates(atera_twin, qbo_twin, engine):
+def test_qbo_outage_during_a_commit_is_recorded_and_retried_without_duplicates(atera_twin, qbo_twin, qbo_control,
+                                                                              engine):
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     extract_atera_catalog(atera, engine)
     extract_qbo_catalog(qbo, engine)
     review, steps = plan(engine)
     assert any(s.action == "create_qbo" for s in steps), "nothing to create: the test proves nothing"
-    requests.put(f"{qbo_twin.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503},
-                 timeout=5).raise_for_status()
-    try:
-        with pytest.raises(RetriableApiError, match="503"):
-            commit.execute(engine, review, steps, qbo=qbo, atera=atera, run_id="matching-run")
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
+    with qbo_control.faults(error_rate=1.0, error_status=503), pytest.raises(RetriableApiError, match="503"):
+        commit.execute(engine, review, steps, qbo=qbo, atera=atera, run_id="matching-run")
     plans, mc = table("match_plans"), table("map_customers")
     with engine.connect() as conn:
         status, summary = conn.execute(sa.select(plans.c.status, plans.c.summary_json)

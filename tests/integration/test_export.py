@@ -24,18 +24,14 @@ def ledger(engine) -> Counter:
         return Counter(s for (s,) in conn.execute(sa.select(tbl.c.status)))
 
 
-def test_dropped_answers_do_not_duplicate_invoices(atera_twin, qbo_twin, engine):
+def test_dropped_answers_do_not_duplicate_invoices(atera_twin, qbo_twin, qbo_control, engine):
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
     before = len(qbo_invoices(qbo))
     # Half of all successful writes are performed, then the connection drops without an answer.
-    requests.put(f"{qbo_twin.url}/_sandbox/faults", json={"commit_then_drop_rate": 0.5}, timeout=5)
-    try:
+    with qbo_control.faults(commit_then_drop_rate=0.5):
         result = export(atera, qbo, engine, "drops-1")
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
-    log = requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
-    assert any(e.get("dropped") for e in log), "no answer was dropped: the test proves nothing"
+    assert any(e.get("dropped") for e in qbo_control.requests()), "no answer was dropped: the test proves nothing"
     assert not result.failed and not result.blocked, {**result.failed, **result.blocked}
     invoices = qbo_invoices(qbo)
     counts = Counter(i["DocNumber"] for i in invoices)
@@ -61,8 +57,8 @@ def test_lost_ledger_is_recovered_from_qbo_not_exported_twice(atera_twin, qbo_tw
     assert len(qbo_invoices(qbo2)) == count
 
 
-def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_the_rest(atera_twin, qbo_twin,
-                                                                                        engine):
+def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_the_rest(atera_twin, atera_control,
+                                                                                        qbo_twin, engine):
     from atera_qbo.export.customers import create_missing_customers
 
     from .pipeline import WINDOW
@@ -70,19 +66,18 @@ def test_create_missing_customers_reuses_a_same_named_qbo_customer_and_creates_t
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)  # creates Greenfield Architects (25) and Harbor View Realty (26) in QBO
     mc = table("map_customers")
-    with engine.begin() as conn:  # forget two mappings, as if matching had never run for them
-        conn.execute(sa.update(mc).where(mc.c.atera_id.in_(["25", "1"])).values(active=False))
+    with engine.begin() as conn:  # forget two mappings, as if matching had never run for them (no history)
+        conn.execute(sa.delete(mc).where(mc.c.atera_id.in_(["25", "1"])))
     # A customer QBO has never seen, with an ad-hoc invoice, appears in Atera.
     headers = {"X-API-KEY": "twin-atera-key"}
-    new_id = requests.post(f"{atera_twin.url}/api/v3/customers", json={"CustomerName": "Brand New Clinic", "Address": "12 Elm Street", "City": "Dayton"},
-                           headers=headers, timeout=10).json()["ActionID"]
+    new_id = requests.post(f"{atera_twin.url}/api/v3/customers", headers=headers, timeout=10, json={
+        "CustomerName": "Brand New Clinic", "Address": "12 Elm Street", "City": "Dayton"}).json()["ActionID"]
     line = {"Product": "Parking", "Description": "Parking", "Quantity": 2, "Rate": 15, "TaxPercentage": 0,
             "DiscountPercentage": None, "Subtotal": 30, "Tax": 0, "Total": 30, "LineIdx": 0}
-    posted = requests.post(f"{atera_twin.url}/_sandbox/invoices", timeout=10, json=[{
+    atera_control.add_invoices([{
         "IsAdhoc": True, "InvoiceDate": "2026-10-15T00:00:00", "ContractName": None, "Currency": "USD",
         "LineItems": [line], "Subtotal": 30, "Tax": 0, "Total": 30, "TaxPercentage": 0,
         "To": {"CompanyName": "Brand New Clinic"}}])
-    assert posted.status_code == 201, posted.text
     extract_atera_catalog(atera, engine)
     extract_atera_invoices(atera, engine, *WINDOW)  # stages the invoices, exports nothing
     before = len(list(qbo.query_all("Customer", "Active IN (true, false)")))
@@ -123,14 +118,13 @@ def test_item_faults_fail_only_their_invoices_and_a_rerun_after_the_fix_exports_
     assert ledger(engine) == Counter({"exported": first.selected})
 
 
-def test_dry_run_checks_everything_and_writes_nothing(atera_twin, qbo_twin, engine):
+def test_dry_run_checks_everything_and_writes_nothing(atera_twin, qbo_twin, qbo_control, engine):
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
-    requests.delete(f"{qbo_twin.url}/_sandbox/requests", timeout=5)
+    qbo_control.clear_requests()
     result = export(atera, qbo, engine, "dry", dry_run=True)
     assert result.dry_run and result.selected >= 150
-    writes = [e for e in requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
-              if e["method"] == "POST" and not e["path"].endswith("/query")]
+    writes = [e for e in qbo_control.requests() if e["method"] == "POST" and not e["path"].endswith("/query")]
     assert writes == []
     assert ledger(engine) == Counter()  # no invoice row: a dry run records nothing but its batch
     batches = table("export_batches")
@@ -141,7 +135,7 @@ def test_dry_run_checks_everything_and_writes_nothing(atera_twin, qbo_twin, engi
 def test_report_lists_each_invoice_with_its_qbo_link(atera_twin, qbo_twin, engine, tmp_path):
     import csv
 
-    from atera_qbo.export.load import write_report
+    from atera_qbo.export.report import write_report
 
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
@@ -158,23 +152,22 @@ def test_report_lists_each_invoice_with_its_qbo_link(atera_twin, qbo_twin, engin
     assert all(r["pre_tax_total"] for r in exported)
 
 
-def test_an_atera_credit_lands_as_a_qbo_credit_memo_once(atera_twin, qbo_twin, engine):
+def test_an_atera_credit_lands_as_a_qbo_credit_memo_once(atera_twin, atera_control, qbo_twin, engine):
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
     line = {"Product": "Parking", "Description": "Credit: parking refund", "Quantity": -2, "Rate": 15,
             "TaxPercentage": 0, "DiscountPercentage": None, "Subtotal": -30, "Tax": 0, "Total": -30, "LineIdx": 0}
-    posted = requests.post(f"{atera_twin.url}/_sandbox/invoices", timeout=10, json=[{
+    (posted,) = atera_control.add_invoices([{
         "IsAdhoc": True, "InvoiceDate": "2026-10-20T00:00:00", "ContractName": None, "Currency": "USD",
         "LineItems": [line], "Subtotal": -30, "Tax": 0, "Total": -30, "TaxPercentage": 0,
         "To": {"CompanyName": "Contoso Ltd"}}])
-    assert posted.status_code == 201, posted.text
-    number = str(posted.json()[0]["InvoiceNumber"])
+    number = str(posted["InvoiceNumber"])
     first = export(atera, qbo, engine, "credit-1", numbers=[number])
     assert number in first.exported, {**first.blocked, **first.failed}
     memos = [m for m in qbo.query_all("CreditMemo") if m.get("DocNumber") == number]
     assert len(memos) == 1 and D(str(memos[0]["TotalAmt"])) >= D("30.00")
-    sales = [l for l in memos[0]["Line"] if l.get("DetailType") == "SalesItemLineDetail"]
-    assert [D(str(l["Amount"])) for l in sales] == [D("30.00")]
+    sales = [row for row in memos[0]["Line"] if row.get("DetailType") == "SalesItemLineDetail"]
+    assert [D(str(row["Amount"])) for row in sales] == [D("30.00")]
     again = export(atera, qbo, engine, "credit-2", numbers=[number])
     assert again.already_exported == 1 and not again.exported
     assert len([m for m in qbo.query_all("CreditMemo") if m.get("DocNumber") == number]) == 1

@@ -8,15 +8,16 @@ from collections import Counter
 from datetime import date
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.export.claims import claim
 from atera_qbo.export.load import export_invoices
 from atera_qbo.extract import extract_atera_invoices
 from atera_qbo.staging.db import table
+from sandbox.control import QboControl
 from sandbox.launch import start_twin
 from scripts.airflow_env import DEMO
+from tests.twin_state import UNTHROTTLED_QBO
 
 from .pipeline import WINDOW, atera_client, sync_and_match
 from .test_extract_qbo import client as qbo_client
@@ -24,6 +25,7 @@ from .test_extract_qbo import client as qbo_client
 
 @pytest.fixture
 def twins(tmp_path):
+    """Twins of this test's own: two export runs at once are the subject, nothing else may use them."""
     atera = start_twin("atera", ["--seed", "demo", "--api-key", DEMO["atera_api_key"]], log_path=tmp_path / "a.log")
     try:
         qbo = start_twin("qbo", ["--seed", "demo", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
@@ -33,8 +35,7 @@ def twins(tmp_path):
         atera.stop()
         raise
     try:
-        requests.put(f"{qbo.url}/_sandbox/limits", json={"per_minute": 100000, "batch_per_minute": 100000,
-                                                         "concurrent": 10}, timeout=5).raise_for_status()
+        QboControl(qbo.url).set_limits(**UNTHROTTLED_QBO)
         yield atera, qbo
     finally:
         atera.stop()

@@ -11,7 +11,6 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.extract import extract_atera_invoices
@@ -44,19 +43,17 @@ def sales_total(doc: dict) -> Decimal:
                 if line.get("DetailType") == "SalesItemLineDetail"), Decimal(0))
 
 
-def test_sigkill_anywhere_then_one_clean_rerun_exports_every_invoice_exactly_once(atera_twin, qbo_twin, engine):
+def test_sigkill_anywhere_then_one_clean_rerun_exports_every_invoice_exactly_once(atera_twin, qbo_twin, qbo_control,
+                                                                                  engine):
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
     extract_atera_invoices(atera, engine, *WINDOW)
     before = Counter(d["DocNumber"] for e in ("Invoice", "CreditMemo") for d in qbo.query_all(e))
-    try:
-        for n, (kill, at, faults) in enumerate(CRASHES):
-            requests.put(f"{qbo_twin.url}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+    for n, (kill, at, faults) in enumerate(CRASHES):
+        with qbo_control.faults(**faults):
             done = run_child(engine, qbo_twin, f"crash-{n}", kill, at)
-            assert done.returncode == -signal.SIGKILL, (kill, done.returncode, done.stderr[-2000:])
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
-    log = requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
+        assert done.returncode == -signal.SIGKILL, (kill, done.returncode, done.stderr[-2000:])
+    log = qbo_control.requests()
     assert any(e.get("dropped") for e in log) and any(e["status"] in (429, 503) for e in log), \
         "no fault was injected: the test proves nothing"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.export.missing import create_missing_items
@@ -19,15 +18,13 @@ from .pipeline import WINDOW, atera_client, task_connections
 from .test_extract_qbo import client as qbo_client
 from .test_extract_qbo import fresh_grant
 
-MISSING = {"Same-day Courier": ("expense:7", Decimal("45.00")), "Dark Web Monitoring": ("product:10", Decimal("99.00")),
+MISSING = {"Same-day Courier": ("expense:7", Decimal("45.00")),
+           "Dark Web Monitoring": ("product:10", Decimal("99.00")),
            "Conference Room Kit": ("product:36", Decimal("1899.00"))}
 
 
 @pytest.fixture
 def twins(atera_twin, qbo_twin):
-    for twin in (atera_twin, qbo_twin):
-        for step in ("reset", "seed"):
-            requests.post(f"{twin.url}/_sandbox/{step}", json={"profile": "demo"}, timeout=30).raise_for_status()
     return atera_twin, qbo_twin
 
 
@@ -121,7 +118,7 @@ def test_export_task_creates_what_has_no_candidate_and_blocks_what_has_one(twins
         pytest.skip("the task reads its staging database from a connection: the SQLite file is enough here")
     from airflow.sdk.exceptions import AirflowFailException
 
-    from atera_qbo.tasks import export
+    from atera_qbo.tasks.export import export
 
     atera_twin, qbo_twin = twins
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)

@@ -4,7 +4,6 @@ items created in QBO get the configured default sales tax code, and a plan witho
 from __future__ import annotations
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.errors import MatchingError
@@ -12,20 +11,30 @@ from atera_qbo.extract import extract_atera_catalog, extract_qbo_catalog
 from atera_qbo.matching import commit
 from atera_qbo.matching.match import decisions, load_catalogs, match_all
 from atera_qbo.staging.db import table
+from sandbox.control import QboControl
 from sandbox.launch import start_twin
 from scripts.airflow_env import DEMO
+from tests.twin_state import SharedTwin
 
 from .pipeline import atera_client, export, sync_and_match
 from .test_extract_qbo import client as qbo_client
 
 
 @pytest.fixture(scope="module")
-def gb_twin(tmp_path_factory):
+def gb_process(tmp_path_factory):
     twin = start_twin("qbo", ["--seed", "demo", "--country", "GB", "--realm-id", DEMO["realm_id"],
                               "--client-id", DEMO["client_id"], "--client-secret", DEMO["client_secret"]],
                       log_path=tmp_path_factory.mktemp("qbo-gb") / "twin.log")
-    yield twin
-    twin.stop()
+    try:
+        yield SharedTwin(twin, QboControl(twin.url))
+    finally:
+        twin.stop()
+
+
+@pytest.fixture
+def gb_twin(gb_process):
+    """A UK company, as the demo seed left it (the plan has items to create)."""
+    return gb_process.restore()
 
 
 def test_gb_invoices_carry_a_vat_code_on_every_line(atera_twin, gb_twin, engine):
@@ -63,17 +72,14 @@ def _plan(atera, qbo, engine, code):
     return commit.build_steps(review, catalogs, engine, sales_tax_code=code)
 
 
-@pytest.mark.parametrize("code, says", [(None, "need a sales tax code"), ("99", "is not a QBO tax code"),
-                                        ("20.0% ECG", "inactive QBO tax code")])
+@pytest.mark.parametrize(("code", "says"), [(None, "need a sales tax code"), ("99", "is not a QBO tax code"),
+                                            ("20.0% ECG", "inactive QBO tax code")])
 def test_gb_items_without_a_valid_default_code_refuse_the_plan_before_any_write(atera_twin, gb_twin, engine,
                                                                                  code, says):
-    for step in ("reset", "seed"):  # a company where the plan has items to create
-        requests.post(f"{gb_twin.url}/_sandbox/{step}", json={"profile": "demo"}, timeout=30).raise_for_status()
     atera, qbo = atera_client(atera_twin), qbo_client(gb_twin, engine)
-    sent = len(requests.get(f"{gb_twin.url}/_sandbox/requests", timeout=5).json())
     with pytest.raises(MatchingError, match=says) as info:
         _plan(atera, qbo, engine, code)
     assert "20.0% S" in str(info.value)  # names the active codes to choose from
-    writes = [r for r in requests.get(f"{gb_twin.url}/_sandbox/requests", timeout=5).json()[sent:]
+    writes = [r for r in QboControl(gb_twin.url).requests()
               if r["method"] == "POST" and "/query" not in r["path"] and "oauth" not in r["path"]]
     assert writes == []

@@ -7,19 +7,18 @@ from collections import Counter
 from urllib.parse import parse_qs
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.extract import extract_atera_invoices
 from atera_qbo.staging.db import table
+from sandbox.control import QboControl
 
 from .pipeline import WINDOW, atera_client, export, sync_and_match
 from .test_extract_qbo import client as qbo_client
 
 
-def batch_request_ids(qbo_twin) -> set[str]:
-    log = requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
-    return {parse_qs(e["query"]).get("requestid", [""])[0] for e in log if e["path"].endswith("/batch")}
+def batch_request_ids(control: QboControl) -> set[str]:
+    return {parse_qs(e["query"]).get("requestid", [""])[0] for e in control.requests() if e["path"].endswith("/batch")}
 
 
 def ledger(engine) -> dict:
@@ -29,7 +28,7 @@ def ledger(engine) -> dict:
 
 
 def delete_invoices(qbo) -> None:
-    """Start from a QBO without invoices (the twin is shared by the module's tests)."""
+    """Start from a QBO without invoices, whatever the seed put there."""
     for inv in list(qbo.query_all("Invoice")):
         qbo._call("POST", "/invoice", entity="t", params={"operation": "delete"},
                   json={"Id": inv["Id"], "SyncToken": inv["SyncToken"]})
@@ -41,26 +40,23 @@ def set_active(qbo, name: str, active: bool) -> None:
                                                  "Active": active})
 
 
-def test_a_batch_answered_with_a_fault_is_sent_again_under_new_request_ids(atera_twin, qbo_twin, engine):
+def test_a_batch_answered_with_a_fault_is_sent_again_under_new_request_ids(atera_twin, qbo_twin, qbo_control,
+                                                                          engine):
     atera, qbo = atera_client(atera_twin), qbo_client(qbo_twin, engine)
     sync_and_match(atera, qbo, engine)
     delete_invoices(qbo)
-    requests.delete(f"{qbo_twin.url}/_sandbox/requests", timeout=5)
-    refuse_batches = {"error_rate": 1.0, "error_status": 400, "paths": ["/batch"]}
-    requests.put(f"{qbo_twin.url}/_sandbox/faults", json=refuse_batches, timeout=5)
-    try:
+    qbo_control.clear_requests()
+    with qbo_control.faults(error_rate=1.0, error_status=400, paths=["/batch"]):
         first = export(atera, qbo, engine, "all-refused")
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
     assert len(first.failed) == first.selected == 150 and not first.exported
-    refused = batch_request_ids(qbo_twin)
+    refused = batch_request_ids(qbo_control)
     before = ledger(engine)
     assert all(r.failures == 1 for r in before.values())  # an answered fault: nothing was created
 
-    requests.delete(f"{qbo_twin.url}/_sandbox/requests", timeout=5)
+    qbo_control.clear_requests()
     second = export(atera, qbo, engine, "after-refusal")
     assert len(second.exported) == 150 and not second.failed
-    assert refused and not (batch_request_ids(qbo_twin) & refused)
+    assert refused and not (batch_request_ids(qbo_control) & refused)
     after = ledger(engine)
     assert all(after[n].request_id != before[n].request_id for n in after)
 

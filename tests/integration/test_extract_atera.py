@@ -11,6 +11,7 @@ from atera_qbo.atera.client import AteraClient
 from atera_qbo.extract import extract_atera_catalog, extract_atera_invoices
 from atera_qbo.http import RetryPolicy
 from atera_qbo.staging.db import money_in, table
+from sandbox.control import AteraControl
 from scripts.airflow_env import DEMO
 
 FAST = RetryPolicy(max_attempts=6, initial_wait=0.01, max_wait=0.05, timeout=10)
@@ -59,27 +60,23 @@ def test_rerun_is_idempotent_and_deletions_are_flagged(atera_twin, engine):
     assert count(engine, "stg_atera_customers", customers.c.deleted_at.is_not(None)) == 1  # ...and flagged
 
 
-def test_extraction_survives_injected_503s(atera_twin, engine):
+def test_extraction_survives_injected_503s(atera_twin, atera_control, engine):
     extract_atera_catalog(client(atera_twin), engine)
     with engine.connect() as conn:
         clean = sorted(conn.execute(sa.select(table("stg_atera_customers").c.source_id)).scalars())
-    requests.put(f"{atera_twin.url}/_sandbox/faults", json={"error_rate": 0.3, "error_status": 503}, timeout=5)
-    try:
+    with atera_control.faults(error_rate=0.3, error_status=503):
         extract_atera_catalog(client(atera_twin), engine)
-    finally:
-        requests.put(f"{atera_twin.url}/_sandbox/faults", json={}, timeout=5)
     with engine.connect() as conn:
         again = sorted(conn.execute(sa.select(table("stg_atera_customers").c.source_id)).scalars())
     assert again == clean
 
 
-def _customer_reads(twin) -> int:
-    log = requests.get(f"{twin.url}/_sandbox/requests", timeout=10).json()
-    return sum(1 for e in log if e["path"] == "/api/v3/customers" and e["method"] == "GET")
+def _customer_reads(control: AteraControl) -> int:
+    return sum(1 for e in control.requests() if e["path"] == "/api/v3/customers" and e["method"] == "GET")
 
 
-def test_incremental_run_reads_less_than_a_full_one(atera_twin, engine):
-    requests.put(f"{atera_twin.url}/_sandbox/limits", json={"per_minute": 100000}, timeout=5)
+def test_incremental_run_reads_less_than_a_full_one(atera_twin, atera_control, engine):
+    atera_control.set_limits(per_minute=100000)
     page_size = 5  # small pages make the difference visible in request counts
 
     class SmallPages(AteraClient):
@@ -92,12 +89,12 @@ def test_incremental_run_reads_less_than_a_full_one(atera_twin, engine):
                 mod.PAGE_SIZE = old
 
     small = SmallPages(atera_twin.url, DEMO["atera_api_key"], policy=FAST, rate_per_minute=None)
-    before = _customer_reads(atera_twin)
+    before = _customer_reads(atera_control)
     full = extract_atera_catalog(small, engine)["customers"]
-    after_full = _customer_reads(atera_twin)
+    after_full = _customer_reads(atera_control)
     incremental = extract_atera_catalog(small, engine)["customers"]
-    after_incr = _customer_reads(atera_twin)
+    after_incr = _customer_reads(atera_control)
     assert full.rows > incremental.rows
     assert after_incr - after_full < after_full - before
-    log = requests.get(f"{atera_twin.url}/_sandbox/requests", timeout=10).json()
+    log = atera_control.requests()
     assert any("FromLastModifiedDate" in e["query"] and "SortBy=LastModified" in e["query"] for e in log)

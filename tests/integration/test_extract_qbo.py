@@ -4,22 +4,21 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.extract import extract_qbo_catalog
 from atera_qbo.http import RetryPolicy
 from atera_qbo.qbo.auth import TokenEndpoint, TokenStore
 from atera_qbo.qbo.client import QboClient
-from atera_qbo.staging.db import make_engine, money_in, table
+from atera_qbo.staging.db import apply_schema, make_engine, money_in, table
+from sandbox.control import QboControl
 from scripts.airflow_env import DEMO
 
 FAST = RetryPolicy(max_attempts=8, initial_wait=0.01, max_wait=0.05, timeout=10)
 
 
 def fresh_grant(twin) -> str:
-    return requests.post(f"{twin.url}/_sandbox/oauth/refresh-token", json={"client_id": DEMO["client_id"]},
-                         timeout=10).json()["refresh_token"]
+    return QboControl(twin.url).mint_refresh_token(DEMO["client_id"])
 
 
 def client(twin, engine, seed_token=None):
@@ -46,12 +45,7 @@ def test_catalog_includes_inactive_sub_customers_categories_and_preferences(qbo_
     assert rows(engine, "stg_qbo_accounts", "source_id")
 
 
-def _query_count(twin) -> int:
-    return sum(1 for e in requests.get(f"{twin.url}/_sandbox/requests", timeout=10).json()
-               if e["path"].endswith("/query"))
-
-
-def test_incremental_reads_only_changes_and_sees_inactivation(qbo_twin, engine, monkeypatch):
+def test_incremental_reads_only_changes_and_sees_inactivation(qbo_twin, qbo_control, engine, monkeypatch):
     from datetime import timedelta
 
     import atera_qbo.extract.qbo as qbo_extract
@@ -70,27 +64,22 @@ def test_incremental_reads_only_changes_and_sees_inactivation(qbo_twin, engine, 
     assert ("Fourth Coffee", False) in [(n, bool(a)) for n, a in rows(engine, "stg_qbo_customers", "display_name",
                                                                       "active")]
     # Deletions (merges) of an incremental run come from CDC, asked from the last sync less the overlap.
-    log = requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
-    cdc = [e for e in log if e["path"].endswith("/cdc")]
+    cdc = [e for e in qbo_control.requests() if e["path"].endswith("/cdc")]
     assert len(cdc) == 1 and "changedSince=" in cdc[0]["query"] and "Customer" in cdc[0]["query"]
 
 
-def test_injected_503s_leave_staging_identical(qbo_twin, engine, tmp_path):
+def test_injected_503s_leave_staging_identical(qbo_twin, qbo_control, engine, tmp_path):
     extract_qbo_catalog(client(qbo_twin, engine), engine, full_refresh=True)
+
     def items(eng):  # the faulty run stages into SQLite: compare values, not storage types
         return [(i, n, money_in(p), bool(a)) for i, n, p, a in rows(eng, "stg_qbo_items", "source_id", "name",
                                                                       "unit_price", "active")]
 
     clean = items(engine)
-    requests.put(f"{qbo_twin.url}/_sandbox/faults", json={"error_rate": 0.1, "error_status": 503}, timeout=5)
-    try:
-        other = make_engine(f"sqlite:///{tmp_path / 'faulty.db'}")
-        from atera_qbo.staging.db import apply_schema
-
-        apply_schema(other)
+    other = make_engine(f"sqlite:///{tmp_path / 'faulty.db'}")
+    apply_schema(other)
+    with qbo_control.faults(error_rate=0.1, error_status=503):
         extract_qbo_catalog(client(qbo_twin, other), other, full_refresh=True)
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5)
     assert items(other) == clean
 
 
@@ -130,13 +119,13 @@ def test_two_processes_refreshing_at_once_keep_the_chain(qbo_twin, engine):
     assert qbo.query("SELECT COUNT(*) FROM Customer", entity="t")["totalCount"] >= 1
 
 
-def test_a_401_triggers_one_refresh_and_one_retry(qbo_twin, engine):
+def test_a_401_triggers_one_refresh_and_one_retry(qbo_twin, qbo_control, engine):
     qbo = client(qbo_twin, engine)
     assert qbo.query("SELECT COUNT(*) FROM Customer", entity="t")["totalCount"] >= 1
     _, version = qbo.tokens.access_token()
     # The access token dies early (QBO can revoke it at any time): the stored expiry still says it is valid.
-    assert requests.post(f"{qbo_twin.url}/_sandbox/oauth/expire-access-tokens", timeout=5).status_code == 200
+    assert qbo_control.expire_access_tokens() >= 1
     assert qbo.query("SELECT COUNT(*) FROM Customer", entity="t")["totalCount"] >= 1
     assert qbo.tokens.access_token()[1] == version + 1
-    log = requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=10).json()
+    log = qbo_control.requests()
     assert [e["status"] for e in log if e["path"].endswith("/query")][-2:] == [401, 200]

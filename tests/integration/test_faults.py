@@ -1,7 +1,6 @@
 """Both twins misbehaving at once: the catalog sync still ends with the staging a fault-free run produces."""
 from __future__ import annotations
 
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.atera.client import AteraClient
@@ -26,7 +25,7 @@ def snapshot(engine) -> dict:
             cols = [c for c in tbl.c if c.name not in ("extracted_at",)]
             rows = conn.execute(sa.select(*cols)).all()
             out[name] = sorted(tuple(money_in(v) if c.name in ("amount", "unit_price", "balance") else v
-                                     for c, v in zip(cols, r)) for r in rows)
+                                     for c, v in zip(cols, r, strict=True)) for r in rows)
     return out
 
 
@@ -36,34 +35,24 @@ def sync(atera_twin, qbo_twin, engine) -> None:
     extract_qbo_catalog(qbo_client(qbo_twin, engine), engine, full_refresh=True)
 
 
-def test_ten_percent_503_on_both_twins_gives_identical_staging(atera_twin, qbo_twin, engine, tmp_path):
+def test_ten_percent_503_on_both_twins_gives_identical_staging(atera_twin, atera_control, qbo_twin, qbo_control,
+                                                                engine, tmp_path):
     sync(atera_twin, qbo_twin, engine)
     clean = snapshot(engine)
     faulty = make_engine(f"sqlite:///{tmp_path / 'faulty.db'}")
     apply_schema(faulty)
-    for twin in (atera_twin, qbo_twin):
-        requests.put(f"{twin.url}/_sandbox/faults", json={"error_rate": 0.1, "error_status": 503}, timeout=5)
-    try:
+    with atera_control.faults(error_rate=0.1, error_status=503), qbo_control.faults(error_rate=0.1, error_status=503):
         sync(atera_twin, qbo_twin, faulty)
-        refused = [e for twin in (atera_twin, qbo_twin)
-                   for e in requests.get(f"{twin.url}/_sandbox/requests", timeout=10).json() if e["status"] == 503]
-    finally:
-        for twin in (atera_twin, qbo_twin):
-            requests.put(f"{twin.url}/_sandbox/faults", json={}, timeout=5)
+    refused = [e for control in (atera_control, qbo_control) for e in control.requests() if e["status"] == 503]
     assert refused, "the faults were not injected"
     assert snapshot(faulty) == clean
 
 
-def test_atera_429_is_retried_after_the_servers_delay(atera_twin, engine):
+def test_atera_429_is_retried_after_the_servers_delay(atera_twin, atera_control, engine):
     # 3 requests per (60/30 =) 2 s: the unthrottled client runs into 429 and must wait as told, not give up.
-    requests.put(f"{atera_twin.url}/_sandbox/limits", json={"per_minute": 3, "time_scale": 30}, timeout=5)
-    requests.delete(f"{atera_twin.url}/_sandbox/requests", timeout=5)
-    try:
-        policy = RetryPolicy(max_attempts=10, initial_wait=0.05, max_wait=3, timeout=10)
-        results = extract_atera_catalog(AteraClient(atera_twin.url, DEMO["atera_api_key"], policy=policy,
-                                                    rate_per_minute=None), engine)
-    finally:
-        requests.put(f"{atera_twin.url}/_sandbox/limits", json={"per_minute": 700, "time_scale": 1}, timeout=5)
-    log = requests.get(f"{atera_twin.url}/_sandbox/requests", timeout=10).json()
-    assert any(e["status"] == 429 for e in log)
+    atera_control.set_limits(per_minute=3, time_scale=30)
+    policy = RetryPolicy(max_attempts=10, initial_wait=0.05, max_wait=3, timeout=10)
+    results = extract_atera_catalog(AteraClient(atera_twin.url, DEMO["atera_api_key"], policy=policy,
+                                                rate_per_minute=None), engine)
+    assert any(e["status"] == 429 for e in atera_control.requests())
     assert results["customers"].rows >= 26

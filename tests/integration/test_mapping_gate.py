@@ -3,10 +3,11 @@ from both twins, on SQLite and PostgreSQL; and through the matching task, where 
 mappings untouched."""
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.errors import DataQualityError
@@ -77,33 +78,35 @@ def test_an_old_unused_product_may_stay_undecided(atera_twin, qbo_twin, engine):
     assert mapping_gate.check(review, catalogs, engine, as_of=date(AS_OF.year + 1, AS_OF.month, 1))["success"]
 
 
-def test_the_matching_task_refuses_the_commit_and_writes_nothing(atera_twin, qbo_twin, engine, tmp_path,
+def test_the_matching_task_refuses_the_commit_and_writes_nothing(atera_twin, qbo_twin, qbo_control, engine,
                                                                  monkeypatch):
     if engine.dialect.name != "sqlite":
         pytest.skip("the task reads its staging database from a connection: the SQLite file is enough here")
     from airflow.sdk.exceptions import AirflowFailException
 
-    from atera_qbo.tasks import match
+    from atera_qbo.tasks.matching import match
 
     atera = atera_client(atera_twin)
     extract_atera_invoices(atera, engine, *WINDOW)
     task_connections(monkeypatch, atera_twin, qbo_twin, engine, fresh_grant(qbo_twin))
-    from atera_qbo.tasks import extract_atera_catalog as atera_task
-    from atera_qbo.tasks import extract_qbo_catalog as qbo_task
+    from atera_qbo.tasks.catalog import extract_atera_catalog as atera_task
+    from atera_qbo.tasks.catalog import extract_qbo_catalog as qbo_task
 
     atera_task(full_refresh=True)
     qbo_task(full_refresh=True)
-    overrides = tmp_path / "overrides.csv"  # the demo decisions, but the tablet (on recent invoices) skipped
+    # the demo decisions, but the tablet (on recent invoices) skipped; in the review dir, where overrides are read
+    overrides = Path(os.environ["ATERA_QBO_REVIEW_DIR"]) / "overrides.csv"
+    overrides.parent.mkdir(parents=True, exist_ok=True)
     lines = [line for line in OVERRIDES.read_text(encoding="utf-8-sig").splitlines()
              if not line.startswith("product,product:35,")]
-    overrides.write_text("\n".join(lines + ['product,product:35,"Tablet 11"" Wi-Fi",,,skip,,,,not now']) + "\n",
+    overrides.write_text("\n".join([*lines, 'product,product:35,"Tablet 11"" Wi-Fi",,,skip,,,,not now']) + "\n",
                          encoding="utf-8")
-    log_before = len(requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=5).json())
+    qbo_control.clear_requests()
     with pytest.raises(AirflowFailException, match="proposed mapping fails its quality gate") as refused:
         match(overrides_path=str(overrides), commit=True, create_unmatched_in_qbo=True,
               import_unmatched_qbo_customers=False, run_id="gate-test", as_of=AS_OF)
     assert "product product:35 'Tablet 11\" Wi-Fi'" in str(refused.value)
-    writes = [r for r in requests.get(f"{qbo_twin.url}/_sandbox/requests", timeout=5).json()[log_before:]
+    writes = [r for r in qbo_control.requests()
               if r["method"] == "POST" and "/query" not in r["path"] and "oauth" not in r["path"]]
     assert writes == []
     mc, mp = table("map_customers"), table("map_products")

@@ -5,7 +5,6 @@ their domain and phone — and committed."""
 from __future__ import annotations
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.errors import MatchingError
@@ -14,8 +13,10 @@ from atera_qbo.matching import commit
 from atera_qbo.matching.match import apply_overrides, decisions, load_catalogs, match_all
 from atera_qbo.matching.review import Action, Decision, MatchStatus, ReviewRow
 from atera_qbo.staging.db import table
+from sandbox.control import AteraControl, QboControl
 from sandbox.launch import start_twin
 from scripts.airflow_env import DEMO
+from tests.twin_state import UNTHROTTLED_QBO, SharedTwin
 
 from .pipeline import atera_client
 from .test_extract_qbo import client as qbo_client
@@ -50,22 +51,33 @@ ATERA_EXPENSES = [("Parking", None), ("Tolls", None)]
 
 
 @pytest.fixture(scope="module")
-def twins(tmp_path_factory):
-    """Both twins with nothing in them but what this module posts through their APIs."""
+def processes(tmp_path_factory):
+    """Both twins, empty, as processes (one pair per module)."""
     atera = start_twin("atera", ["--seed", "none", "--api-key", DEMO["atera_api_key"]],
                        log_path=tmp_path_factory.mktemp("atera") / "twin.log")
-    qbo = start_twin("qbo", ["--seed", "none", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
-                             "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"]],
-                     log_path=tmp_path_factory.mktemp("qbo") / "twin.log")
     try:
-        requests.put(f"{qbo.url}/_sandbox/limits", json={"per_minute": 100000, "batch_per_minute": 100000,
-                                                         "concurrent": 10}, timeout=5).raise_for_status()
-        _post_atera(atera_client(atera))
-        _post_qbo(qbo)
-        yield atera, qbo
+        qbo = start_twin("qbo", ["--seed", "none", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
+                                 "--client-secret", DEMO["client_secret"], "--refresh-token", DEMO["refresh_token"]],
+                         log_path=tmp_path_factory.mktemp("qbo") / "twin.log")
+    except BaseException:
+        atera.stop()
+        raise
+    try:
+        QboControl(qbo.url).set_limits(**UNTHROTTLED_QBO)
+        yield SharedTwin(atera, AteraControl(atera.url), profile="none"), SharedTwin(qbo, QboControl(qbo.url),
+                                                                                       profile="none")
     finally:
         atera.stop()
         qbo.stop()
+
+
+@pytest.fixture
+def twins(processes, tmp_path):
+    """Both twins with nothing in them but what this module posts through their APIs, posted afresh per test."""
+    atera, qbo = (shared.restore() for shared in processes)
+    _post_atera(atera_client(atera))
+    _post_qbo(qbo, tmp_path / "scratch.db")
+    return atera, qbo
 
 
 def _post_atera(atera) -> None:
@@ -84,14 +96,16 @@ def _post_atera(atera) -> None:
                        entity=kind)
 
 
-def _post_qbo(twin) -> None:
+def _post_qbo(twin, scratch_db) -> None:
     from atera_qbo.staging.db import apply_schema, make_engine
 
-    scratch = make_engine("sqlite://")  # the token store of the posting client only
+    scratch = make_engine(f"sqlite:///{scratch_db}")  # the token store of the posting client only
     apply_schema(scratch)
     qbo = qbo_client(twin, scratch)
-    income = qbo.create("Account", {"Name": "Matching Test Income", "AccountType": "Income",
-                                    "AccountSubType": "ServiceFeeIncome"})["Id"]
+    # Accounts are company set-up: a reset keeps them, so an earlier test's account is still there.
+    kept = list(qbo.query_all("Account", "Name = 'Matching Test Income'"))
+    income = kept[0]["Id"] if kept else qbo.create("Account", {"Name": "Matching Test Income", "AccountType": "Income",
+                                                               "AccountSubType": "ServiceFeeIncome"})["Id"]
 
     def item(name: str, sku: str | None = None) -> dict:
         body = {"Name": name, "Type": "Service", "IncomeAccountRef": {"value": income}}
@@ -119,6 +133,7 @@ def _post_qbo(twin) -> None:
     item("Cable")
     item("Travel Expenses")
     qbo.close()
+    scratch.dispose()
 
 
 def staged(twins, engine):
@@ -183,19 +198,20 @@ def test_contacts_identify_customers_whose_names_are_written_differently(twins, 
     assert sorted(ids(rows["Cedar Clinic"].candidates)) == ["Cedar Clinic Annex", "Cedar Clinic PC"]
     assert rows["Quantum Ventures"].status == MatchStatus.UNMATCHED and rows["Quantum Ventures"].qbo_id == ""
     plan = decisions(match_all(cat), create_unmatched=True, import_unmatched=True)
-    planned = dict(zip(plan["atera_name"], plan["decision"]))
+    planned = dict(zip(plan["atera_name"], plan["decision"], strict=True))
     assert planned["Blue Heron Bistro"] == planned["Summit Dental"] == planned["Maple Accounting"] == Decision.MAP
     assert planned["Harbor Realty"] == planned["Cedar Clinic"] == Decision.NONE  # waits for finance
 
 
 def test_creates_qbo_would_refuse_are_stopped_before_any_request(twins, engine):
-    _, qbo, cat = staged(twins, engine)
+    *_, cat = staged(twins, engine)
     lines = [ReviewRow(entity="customer", atera_id=_atera_id(cat, n), action=Action.CREATE, line=i + 2)
              for i, n in enumerate(("Globex", "Hank Scorpio", "Old Mill Bakery"))]
     lines.append(ReviewRow(entity="product", atera_id=_atera_id(cat, "Retired Widget", products=True),
                            action=Action.CREATE, line=9))
     plan = decisions(apply_overrides(match_all(cat), lines, cat), create_unmatched=False, import_unmatched=False)
-    before = _writes(twins[1])
+    control = QboControl(twins[1].url)
+    before = _writes(control)
     with pytest.raises(MatchingError) as info:
         commit.build_steps(plan, cat, engine)
     text = str(info.value)
@@ -203,7 +219,7 @@ def test_creates_qbo_would_refuse_are_stopped_before_any_request(twins, engine):
     assert "'Hank Scorpio' is already used in QBO by Employee" in text
     assert "'Old Mill Bakery' is the name of Customer" in text and "(inactive)" in text
     assert "'Retired Widget' is the name of Item" in text and "reactivate it in QBO and match it" in text
-    assert _writes(twins[1]) == before  # nothing was sent
+    assert _writes(control) == before  # nothing was sent
 
 
 def test_overrides_one_qbo_customer_twice_refused_products_may_share_an_item(twins, engine):
@@ -232,9 +248,8 @@ def test_overrides_one_qbo_customer_twice_refused_products_may_share_an_item(twi
     assert len(qbo_ids) == len(set(qbo_ids)) >= 2  # Contoso (CompanyName) and Northwind, each once
 
 
-def _writes(twin) -> int:
-    log = requests.get(f"{twin.url}/_sandbox/requests", timeout=10).json()
-    return sum(e["method"] == "POST" and "/query" not in e["path"] for e in log)
+def _writes(control: QboControl) -> int:
+    return sum(e["method"] == "POST" and "/query" not in e["path"] for e in control.requests())
 
 
 def _atera_id(cat, name: str, *, products: bool = False) -> str:

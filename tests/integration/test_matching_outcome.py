@@ -1,12 +1,11 @@
 """The review CSV a committing matching run leaves behind shows what the commit did (new QBO / Atera ids,
 ``matched_override``), and the summary counts what this run really wrote: through the matching task, against both
-twins. Its own module: the twins must not have seen these creates before."""
+twins (reseeded for the test: they have not seen these creates before)."""
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
-import requests
 import sqlalchemy as sa
 
 from atera_qbo.extract import extract_atera_invoices
@@ -30,38 +29,34 @@ def _active(engine) -> dict[tuple[str, str], str]:
     return out
 
 
-def test_a_committing_run_writes_the_outcome_and_counts_only_its_own_writes(atera_twin, qbo_twin, engine,
+def test_a_committing_run_writes_the_outcome_and_counts_only_its_own_writes(atera_twin, qbo_twin, qbo_control, engine,
                                                                             tmp_path, monkeypatch):
     if engine.dialect.name != "sqlite":
         pytest.skip("the task reads its staging database from a connection: the SQLite file is enough here")
     from airflow.sdk.exceptions import AirflowFailException
 
-    from atera_qbo import tasks
+    from atera_qbo.tasks import catalog, matching
 
     atera = atera_client(atera_twin)
     extract_atera_invoices(atera, engine, *WINDOW)  # the mapping gate looks at recent invoices
     task_connections(monkeypatch, atera_twin, qbo_twin, engine, fresh_grant(qbo_twin))
     monkeypatch.setenv("ATERA_QBO_REVIEW_DIR", str(tmp_path))
-    tasks.extract_atera_catalog(full_refresh=True)
-    tasks.extract_qbo_catalog(full_refresh=True)
-    run = dict(overrides_path=str(OVERRIDES), commit=True, create_unmatched_in_qbo=True,
-               import_unmatched_qbo_customers=True, as_of=WINDOW[1])
+    catalog.extract_atera_catalog(full_refresh=True)
+    catalog.extract_qbo_catalog(full_refresh=True)
+    run = {"overrides_path": str(OVERRIDES), "commit": True, "create_unmatched_in_qbo": True,
+           "import_unmatched_qbo_customers": True, "as_of": WINDOW[1]}
 
     # First attempt: QBO refuses every item create (400) after the customers were created; the imports are done.
-    requests.put(f"{qbo_twin.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 400,
-                                                          "paths": ["/item"]}, timeout=5).raise_for_status()
-    try:
-        with pytest.raises(AirflowFailException, match="commit failed"):
-            tasks.match(**run, run_id="outcome-1")
-    finally:
-        requests.put(f"{qbo_twin.url}/_sandbox/faults", json={}, timeout=5).raise_for_status()
+    with qbo_control.faults(error_rate=1.0, error_status=400, paths=["/item"]), \
+            pytest.raises(AirflowFailException, match="commit failed"):
+        matching.match(**run, run_id="outcome-1")
     proposed = list(read_rows(tmp_path / "match_review.csv"))  # the commit failed: finance sees the proposal
     creates = [r for r in proposed if r.action == "create"]
     assert {r.entity for r in creates} == {"customer", "product"}
     assert all(r.qbo_id == "" and r.status != "matched_override" for r in creates)
 
     # The retry (same run, same plan): the customers are replayed, the imports found in Atera, the items written.
-    summary = tasks.match(**run, run_id="outcome-1")["commit"]
+    summary = matching.match(**run, run_id="outcome-1")["commit"]
     n_customers = sum(r.entity == "customer" for r in creates)
     assert summary["already_done"] == {"customer": n_customers}
     assert summary["created_in_qbo"] == {"product": len(creates) - n_customers}
@@ -90,9 +85,9 @@ def test_a_committing_run_writes_the_outcome_and_counts_only_its_own_writes(ater
         assert active[("customer", row.atera_id)] == row.qbo_id
 
     # A later committing run (after the next catalog sync) writes nothing and says so.
-    tasks.extract_atera_catalog(full_refresh=True)
-    tasks.extract_qbo_catalog(full_refresh=True)
-    again = tasks.match(**run, run_id="outcome-2")["commit"]
+    catalog.extract_atera_catalog(full_refresh=True)
+    catalog.extract_qbo_catalog(full_refresh=True)
+    again = matching.match(**run, run_id="outcome-2")["commit"]
     assert again["created_in_qbo"] == {} and again["already_done"] == {}
     assert again["imported_to_atera"] == 0 and again["reused_in_atera"] == 0
     names = Counter(exact_key(c.get("DisplayName")) for c in qbo.query_all("Customer", "Active IN (true, false)"))

@@ -11,16 +11,18 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy as sa
 
-from atera_qbo.export.load import build_context, select_invoices
+from atera_qbo.export.context import build_context
+from atera_qbo.export.selection import select_invoices
 from atera_qbo.export.transform import transform
 from atera_qbo.reconcile.findings import COLUMNS, FINDING_TYPES
 from atera_qbo.reconcile.run import CriticalFindings, raise_for_critical, reconcile
 from atera_qbo.staging.db import table
+from sandbox.control import AteraControl, QboControl
 from sandbox.launch import start_twin
 from scripts.airflow_env import DEMO
+from tests.twin_state import UNTHROTTLED_QBO
 
 from .pipeline import WINDOW, atera_client, export, sync_and_match
 from .recon_helpers import atera_http, delete_txn, pay, read, sparse_update, void_invoice
@@ -35,11 +37,12 @@ def twins(tmp_path):
     atera = start_twin("atera", ["--seed", "demo", "--api-key", DEMO["atera_api_key"]], log_path=tmp_path / "a.log")
     qbo = start_twin("qbo", ["--seed", "demo", "--realm-id", DEMO["realm_id"], "--client-id", DEMO["client_id"],
                              "--client-secret", DEMO["client_secret"]], log_path=tmp_path / "q.log")
-    requests.put(f"{qbo.url}/_sandbox/limits", json={"per_minute": 100000, "batch_per_minute": 100000,
-                                                     "concurrent": 10}, timeout=5).raise_for_status()
-    yield atera, qbo
-    atera.stop()
-    qbo.stop()
+    try:
+        QboControl(qbo.url).set_limits(**UNTHROTTLED_QBO)
+        yield atera, qbo
+    finally:
+        atera.stop()
+        qbo.stop()
 
 
 def run(engine, atera, qbo, review: Path, run_id: str, **kwargs):
@@ -182,10 +185,10 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
 
     line = {"Product": "Parking", "Description": "Credit: parking refund", "Quantity": -2, "Rate": 15,
             "TaxPercentage": 0, "DiscountPercentage": None, "Subtotal": -30, "Tax": 0, "Total": -30, "LineIdx": 0}
-    requests.post(f"{atera_twin.url}/_sandbox/invoices", timeout=10, json=[{  # a credit: a QBO credit memo
+    AteraControl(atera_twin.url).add_invoices([{  # a credit: a QBO credit memo
         "IsAdhoc": True, "InvoiceDate": "2026-08-02T00:00:00", "ContractName": None, "Currency": "USD",
         "LineItems": [line], "Subtotal": -30, "Tax": 0, "Total": -30, "TaxPercentage": 0,
-        "To": {"CompanyName": "Contoso Ltd"}}]).raise_for_status()
+        "To": {"CompanyName": "Contoso Ltd"}}])
     extract_atera_invoices(atera, engine, *WINDOW)
     numbers = [inv["source_id"] for inv, _ in select_invoices(engine, date_from=WINDOW[0], date_to=WINDOW[1],
                                                                numbers=None)]
@@ -221,9 +224,7 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
 
     # --- QBO, by hand
     sparse_update(qbo_twin, qbo, "Customer", customers[renamed_atera], DisplayName="Renamed In QBO Ltd")
-    r = requests.post(f"{qbo_twin.url}/_sandbox/customers/merge",
-                      json={"from": merged_q, "into": customers[target_atera]}, timeout=10)
-    assert r.status_code == 200, r.text
+    QboControl(qbo_twin.url).merge_customers(merged_q, customers[target_atera])
     item = read(qbo_twin, qbo, "Item", priced_item)
     sparse_update(qbo_twin, qbo, "Item", priced_item, UnitPrice=str(Decimal(str(item.get("UnitPrice", 0))) + 10))
     sparse_update(qbo_twin, qbo, "Item", inactive_item, Active=False)
@@ -267,7 +268,7 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
     assert {("payment_status", "info", part_paid, exported[part_paid][1]),
             ("payment_status", "warning", part_paid, exported[part_paid][1])} & got
     assert ("payment_status", "info", memo, exported[memo][1]) in got
-    moved = {n for n in by_customer[merged_atera]}
+    moved = set(by_customer[merged_atera])
     assert {a for t, _, a, _ in got if t == "txn_changed"} == moved | {edited}  # the merge moved their customer
     assert {a for t, _, a, _ in findings(engine, "second") if t == "not_exported"} == set(held_back)
     details = {(f.type, f.atera_id): f.detail for f in _csv_findings(second)}
@@ -282,7 +283,7 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
     assert set(result.blocked) == {blocked_number} and f"QBO item {inactive_item}" in result.blocked[blocked_number]
     assert set(result.exported) == set(held_back[1:])
 
-    third = run(engine, atera, qbo, tmp_path, "third", stale_days=0)
+    run(engine, atera, qbo, tmp_path, "third", stale_days=0)
     assert ("ledger_stuck", "warning", blocked_number, "") in findings(engine, "third")
     # fixed in QBO: the next run resolves the finding and the export sends the invoice, once
     sparse_update(qbo_twin, qbo, "Item", inactive_item, Active=True)

@@ -22,7 +22,7 @@ def test_skip_on_a_qbo_only_row_keeps_it_out_of_imports():
     plan = decisions(review, create_unmatched=False, import_unmatched=True)
     row = plan[(plan["qbo_id"] == "15") & (plan["status"] == MatchStatus.QBO_ONLY)].iloc[0]
     assert row["action"] == Action.SKIP and row["note"] == "closed account" and row["decision"] == Decision.NONE
-    with pytest.raises(MatchingError, match="line 3 .*contradicts line 2"):
+    with pytest.raises(MatchingError, match=r"line 3 .*contradicts line 2"):
         apply_overrides(match_all(cat), [ReviewRow(entity="customer", qbo_id="15", action="skip", line=2),
                                          ReviewRow(entity="customer", qbo_id="15", action="import", line=3)], cat)
 

@@ -68,10 +68,10 @@ def test_a_file_still_wrong_is_refused_naming_the_real_cause(tmp_path: Path):
     bad.write_bytes(raw)
     with pytest.raises(MatchingError, match=rf"neither UTF-8 nor Windows-1252 \(byte {raw.index(0x81)}, line 2\)"):
         list(read_rows(bad))
-    with pytest.raises(MatchingError, match="does not exist.*a path on the worker"):
+    with pytest.raises(MatchingError, match=r"does not exist.*a path on the worker"):
         list(read_rows(tmp_path / "missing.csv"))
     (tmp_path / "fake.xlsx").write_text("not a workbook")
-    with pytest.raises(MatchingError, match="not a readable .xlsx workbook"):
+    with pytest.raises(MatchingError, match=r"not a readable \.xlsx workbook"):
         list(read_rows(tmp_path / "fake.xlsx"))
 
 
@@ -134,7 +134,7 @@ def test_a_large_review_workbook_holds_what_needs_a_decision(tmp_path: Path, mon
     from atera_qbo.matching.review_csv import write_review
 
     monkeypatch.setattr(review_csv, "XLSX_ALL_ROWS", 2)
-    rows = review_rows() + [ReviewRow(entity="customer", atera_id="1", atera_name="Northwind", qbo_id="10",
+    rows = [*review_rows(), ReviewRow(entity="customer", atera_id="1", atera_name="Northwind", qbo_id="10",
                                       qbo_name="Northwind", status=MatchStatus.MATCHED_EXACT, score="100")]
     write_review(tmp_path, "run1", rows)
     assert len(list(read_rows(tmp_path / "match_review.csv"))) == 4  # the CSV has every row
