@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..atera.api import AteraApi
 from ..money import dumps
 from ..qbo import rules
-from ..staging.db import table, upsert, utcnow
+from ..staging.db import chunked, table, upsert, utcnow
 from .load import LoadResult, flags_text, load, money, stage_each, text, watched
 from .watermarks import full_due, get_watermark, marks_after, resume_from
 
@@ -236,8 +236,8 @@ def _store_invoices(engine: sa.Engine, inv_rows: list[dict[str, Any]], line_rows
     line_tbl = table("stg_atera_invoice_lines")
     with engine.begin() as conn:
         numbers = [r["source_id"] for r in inv_rows]
-        for start in range(0, len(numbers), 500):
-            conn.execute(sa.delete(line_tbl).where(line_tbl.c.invoice_source_id.in_(numbers[start:start + 500])))
+        for part in chunked(numbers):
+            conn.execute(sa.delete(line_tbl).where(line_tbl.c.invoice_source_id.in_(part)))
         for row in inv_rows:
             row["deleted_at"] = None
         stored = upsert(conn, inv_tbl, inv_rows, ["source_id"])

@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .db import upsert, utcnow
+from .db import chunked, upsert, utcnow
 from .tables import map_customers, map_products
 
 TABLES: dict[str, sa.Table] = {"customer": map_customers, "product": map_products}
@@ -106,8 +106,7 @@ def _row(m: Mapping, prior: Any, now: Any) -> dict[str, Any]:
 def _priors(conn: sa.Connection, tbl: sa.Table, atera_ids: list[str]) -> dict[str, Any]:
     cols = [tbl.c.atera_id, tbl.c.qbo_id, *(tbl.c[k] for k in PROVENANCE)]
     found: dict[str, Any] = {}
-    for start in range(0, len(atera_ids), 1000):
-        part = atera_ids[start:start + 1000]
+    for part in chunked(atera_ids):
         found.update({r.atera_id: r for r in conn.execute(sa.select(*cols).where(tbl.c.atera_id.in_(part)))})
     return found
 
