@@ -12,7 +12,7 @@ payloads are built before the clock starts). Peers:
 - one request per invoice (``POST /invoice``, what a python-quickbooks ``save()`` loop does), waiting a QBO minute
   after a 429 as Intuit advises. Its rate is bound by QBO's 500 requests/min and 10 requests/s, and each 429 it
   provokes costs it a QBO minute, so it loads the first ``--per-invoice-sample`` invoices only (600 by default:
-  since the twin enforces the per-second limit too, a naive loop is refused about every tenth request);
+  the twin enforces the per-second limit too, which an unpaced loop keeps running into);
 - sequential ``/batch`` of 30, spaced to 40 per minute, waiting a QBO minute after a 429.
 
 Set-up (not timed): the demo world is synced and matched against the twins, its Atera invoices are staged, and
