@@ -68,15 +68,11 @@ class FaultInjector:
 
     def __init__(self, seed: int | None = None) -> None:
         self.config = Faults()
-        self._seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
 
     def configure(self, doc: Any) -> Faults:
-        """New faults, drawn afresh: the same configuration fails the same requests whatever ran before it."""
         self.config = Faults.from_json(doc)
-        with self._lock:
-            self._rng = random.Random(self._seed)
         return self.config
 
     def delay(self) -> None:
