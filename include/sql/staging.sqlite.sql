@@ -628,3 +628,30 @@ CREATE TABLE oauth_states (
 
 UPDATE atera_qbo_alembic_version SET version_num='0010_oauth_states' WHERE atera_qbo_alembic_version.version_num = '0009_notifications';
 
+-- Running upgrade 0010_oauth_states -> 0011_companies
+
+CREATE TABLE company_identity (
+    company_id TEXT NOT NULL, 
+    stamped_at TIMESTAMP NOT NULL, 
+    how TEXT NOT NULL, 
+    PRIMARY KEY (company_id)
+);
+
+CREATE TABLE atera_customer_routes (
+    source_id TEXT NOT NULL, 
+    routed_to TEXT, 
+    name_key TEXT NOT NULL, 
+    name TEXT, 
+    country TEXT, 
+    rule_value TEXT, 
+    reason TEXT, 
+    seen_at TIMESTAMP NOT NULL, 
+    PRIMARY KEY (source_id)
+);
+
+CREATE INDEX ix_atera_customer_routes_name_key ON atera_customer_routes (name_key);
+
+INSERT INTO company_identity (company_id, stamped_at, how) SELECT 'default', CURRENT_TIMESTAMP, 'adopted by migration 0011: the single-company database of before' WHERE EXISTS (SELECT 1 FROM export_invoices) OR EXISTS (SELECT 1 FROM export_batches) OR EXISTS (SELECT 1 FROM oauth_tokens) OR EXISTS (SELECT 1 FROM stg_atera_customers) OR EXISTS (SELECT 1 FROM stg_qbo_customers) OR EXISTS (SELECT 1 FROM map_customers) OR EXISTS (SELECT 1 FROM map_products) OR EXISTS (SELECT 1 FROM review_overrides) OR EXISTS (SELECT 1 FROM qbo_connection_events);
+
+UPDATE atera_qbo_alembic_version SET version_num='0011_companies' WHERE atera_qbo_alembic_version.version_num = '0010_oauth_states';
+

@@ -23,6 +23,7 @@ from airflow.sdk import BaseHook
 from cryptography.fernet import Fernet, MultiFernet
 
 from .atera.client import AteraClient
+from .companies import Company, load_companies
 from .config import AteraSettings, QboSettings, conn_info, staging_url
 from .errors import ConfigError
 from .http import RetryPolicy
@@ -30,6 +31,7 @@ from .qbo.auth import TokenEndpoint, TokenStore
 from .qbo.client import QboClient, QboLimits
 from .qbo.connection import NOT_CONNECTED, current_realm, require_connected
 from .staging.db import engine_for
+from .staging.identity import claim_database
 
 log = logging.getLogger(__name__)
 
@@ -93,18 +95,25 @@ class StagingHook(BaseHook):
     conn_type = "sqlite"
     hook_name = "Atera-QBO staging"
 
-    def __init__(self, *, staging_conn_id: str = default_conn_name) -> None:
+    def __init__(self, *, staging_conn_id: str = default_conn_name, company: Company | None = None) -> None:
         super().__init__()
         self.staging_conn_id = staging_conn_id
+        self.company = company or load_companies().get(None)
 
     @cached_property
     def url(self) -> str:
-        return staging_url(conn_info(self.staging_conn_id, required=False))
+        """The company's database: its own ``staging_conn_id``, else derived from ``atera_qbo_staging``."""
+        if self.company.staging_conn_id:
+            return staging_url(conn_info(self.company.staging_conn_id))
+        return self.company.staging_url(staging_url(conn_info(self.staging_conn_id, required=False)))
 
     @property
     def engine(self) -> sa.Engine:
-        """The process's engine for this connection's database, migrated to the current schema once."""
-        return engine_for(self.url)
+        """The process's engine for the company's database, migrated to the current schema once, and checked to
+        hold this company's rows (``staging.identity``)."""
+        engine = engine_for(self.url)
+        claim_database(engine, self.company.id)
+        return engine
 
     def get_conn(self) -> sa.Engine:
         return self.engine
@@ -123,9 +132,9 @@ class AteraHook(_OwnsClient[AteraClient], BaseHook):
     conn_type = "http"
     hook_name = "Atera"
 
-    def __init__(self, *, atera_conn_id: str = default_conn_name) -> None:
+    def __init__(self, *, atera_conn_id: str | None = None, company: Company | None = None) -> None:
         super().__init__()
-        self.atera_conn_id = atera_conn_id
+        self.atera_conn_id = atera_conn_id or (company.atera_conn_id if company else self.default_conn_name)
 
     @cached_property
     def settings(self) -> AteraSettings:
@@ -150,10 +159,12 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
     conn_type = "http"
     hook_name = "QuickBooks Online"
 
-    def __init__(self, *, qbo_conn_id: str = default_conn_name, staging: StagingHook | None = None) -> None:
+    def __init__(self, *, qbo_conn_id: str | None = None, staging: StagingHook | None = None,
+                 company: Company | None = None) -> None:
         super().__init__()
-        self.qbo_conn_id = qbo_conn_id
-        self.staging = staging or StagingHook()
+        self.staging = staging or StagingHook(company=company)
+        self.company = self.staging.company
+        self.qbo_conn_id = qbo_conn_id or self.company.qbo_conn_id
 
     @cached_property
     def settings(self) -> QboSettings:
@@ -161,9 +172,12 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
 
     @cached_property
     def realm_id(self) -> str:
-        """The company: the connection's extra.realm_id (headless), else the one Connect stored; neither is an
-        error naming the Connect page."""
-        realm = self.settings.realm_id or current_realm(self.staging.engine)
+        """The realm: the company's ``realm_id`` (companies file), else the connection's extra.realm_id when no
+        other company uses that connection (headless), else the one Connect stored in the company's database;
+        none is an error naming the Connect page."""
+        own_conn = not load_companies().qbo_conn_shared(self.company)
+        realm = self.company.realm_id or (self.settings.realm_id if own_conn else None) \
+            or current_realm(self.staging.engine)
         if not realm:
             raise ConfigError(NOT_CONNECTED)
         return realm

@@ -323,3 +323,18 @@ notify_messages = sa.Table(
     Column("items", Integer), Column("error_text", Text), Column("created_at", TS, nullable=False),
     sa.Index("ix_notify_messages_run", "dag_id", "run_id"),
     sa.Index("ix_notify_messages_kind", "kind", "dag_id", "created_at"))
+
+# ------------------------------------------------------------------------------------------------- companies
+# Which company this database holds (one row; ``staging.identity``): every row of every other table is that
+# company's. A database from before companies, with rows in it, is stamped ``default`` by its migration (0011).
+company_identity = sa.Table(
+    "company_identity", metadata, Column("company_id", Text, primary_key=True),
+    Column("stamped_at", TS, nullable=False), Column("how", Text, nullable=False))
+
+# Where each customer of the Atera account went (``extract.routing``): ``routed_to`` this company, another one
+# (then only a digest of its name is kept here: ``name_key``), or nobody (``routed_to`` NULL; ``reason`` says why,
+# and the wizard and the reconciliation report it: its invoices are never exported).
+atera_customer_routes = sa.Table(
+    "atera_customer_routes", metadata, _key(), Column("routed_to", Text), Column("name_key", Text, nullable=False),
+    *_text("name", "country", "rule_value", "reason"), Column("seen_at", TS, nullable=False),
+    sa.Index("ix_atera_customer_routes_name_key", "name_key"))

@@ -16,6 +16,7 @@ from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from ..atera.api import AteraApi
+from ..companies import Company, load_companies
 from ..config import QboSettings, review_dir, variable
 from ..errors import ConfigError, FatalError
 from ..hooks import AteraHook, QuickBooksHook, StagingHook
@@ -42,12 +43,13 @@ def fail_fatal(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 class Wiring:
-    """What one task run uses: the staging engine (the process's one for the connection's URL) and each API
-    client, opened on first use and closed when the task's ``with wiring()`` block ends."""
+    """What one task run uses, all of ONE company's: the staging engine (the process's one for the company's
+    database) and each API client, opened on first use and closed when the task's ``with wiring()`` block ends."""
 
-    def __init__(self, stack: ExitStack) -> None:
+    def __init__(self, stack: ExitStack, company: Company) -> None:
         self._stack = stack
-        self.staging = StagingHook()
+        self.company = company
+        self.staging = StagingHook(company=company)
 
     @cached_property
     def engine(self) -> sa.Engine:
@@ -57,7 +59,7 @@ class Wiring:
     def qbo_hook(self) -> QuickBooksHook:
         """The QBO connection (settings, token chain); no client is opened until ``qbo`` is used. When the task
         ends, the calls its client made are recorded as Intuit meters them (``qbo_api_usage``), then it closes."""
-        hook = self._stack.enter_context(QuickBooksHook(staging=self.staging))
+        hook = self._stack.enter_context(QuickBooksHook(staging=self.staging, company=self.company))
         self._stack.callback(self._record_usage, hook)
         return hook
 
@@ -71,7 +73,7 @@ class Wiring:
 
     @cached_property
     def atera(self) -> AteraApi:
-        return self._stack.enter_context(AteraHook()).get_conn()
+        return self._stack.enter_context(AteraHook(company=self.company)).get_conn()
 
     def qbo_calls(self) -> dict[str, int]:
         """The QBO requests this task sent so far, as Intuit meters them (for the task's result)."""
@@ -95,8 +97,9 @@ class Wiring:
 
     @cached_property
     def review_dir(self) -> Path:
-        """Where review, override and report files go (Variable ``atera_qbo_review_dir``, else the default)."""
-        return review_dir(variable)
+        """Where the company's review, override and report files go: the deployment's review dir (Variable
+        ``atera_qbo_review_dir``, else the default) for ``default``, ``<it>/companies/<id>`` for another."""
+        return self.company.review_dir(review_dir(variable))
 
 
 def task_ids() -> dict[str, str | None]:
@@ -110,11 +113,26 @@ def task_ids() -> dict[str, str | None]:
             "task_id": getattr(ti, "task_id", None)}
 
 
+def task_company(dag_id: str | None = None) -> Company:
+    """The company a task works for: the one whose DAG is running (``atera_qbo_invoice_export__uk`` → ``uk``).
+    Outside a company DAG (a test, the CLI) the only company; with several that is a ConfigError saying so."""
+    companies = load_companies()
+    dag_id = dag_id or task_ids()["dag_id"]
+    company = companies.of_dag(dag_id)
+    if company is not None:
+        return company
+    if len(companies) == 1:
+        return companies.get(None)
+    raise ConfigError(f"{dag_id or 'this code'} is not one company's DAG and there are {len(companies)} companies "
+                      f"({', '.join(companies.ids)}): run the company's own DAG")
+
+
 @contextmanager
-def wiring() -> Iterator[Wiring]:
+def wiring(company: Company | None = None) -> Iterator[Wiring]:
+    """The wiring of ``company`` (default: the running DAG's, ``task_company``)."""
     announce_notifications()  # the task's log says (once per process) when notifications are off, and why
     with ExitStack() as stack:
-        yield Wiring(stack)
+        yield Wiring(stack, company or task_company())
 
 
 def run_stamp(run_id: str | None) -> str:
