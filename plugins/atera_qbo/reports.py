@@ -1,5 +1,6 @@
 """The run summary printed by ``make run`` (``python -m atera_qbo.reports summary``): rows per staging table,
-active mappings by method, the last export batch with its QBO ids, and the ledger totals."""
+active mappings by method, the last export batch with its QBO ids, and the ledger totals — of one company
+(``--company``; default the first)."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .companies import load_companies
 from .config import staging_url
+from .errors import ConfigError
 from .staging.db import apply_schema, make_engine, table
 
 
@@ -67,10 +70,16 @@ def format_summary(data: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m atera_qbo.reports")
     parser.add_argument("command", choices=["summary"])
-    parser.add_argument("--url", default=None, help="staging SQLAlchemy URL (default: the SQLite file)")
+    parser.add_argument("--url", default=None, help="staging SQLAlchemy URL (default: the company's SQLite file)")
+    parser.add_argument("--company", default=None, help="the company (companies file id; default: the first)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    engine = make_engine(args.url or staging_url(None))
+    try:
+        url = args.url or load_companies().get(args.company).staging_url(staging_url(None))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(url)
     apply_schema(engine)
     data = summary(engine)
     print(json.dumps(data, indent=2, default=str) if args.json else format_summary(data))

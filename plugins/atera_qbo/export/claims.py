@@ -21,13 +21,22 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from ..staging.engine import url_schema
+
 # First key of every advisory lock taken here: keeps them apart from any other advisory lock in the database.
 LOCK_NAMESPACE = 0x41_51_45_58  # "AQEX"
 
 
-def lock_key(number: str) -> int:
-    """A stable signed 32-bit key per Atera invoice number (a collision only makes two invoices wait on each other)."""
-    return int.from_bytes(hashlib.sha1(number.encode()).digest()[:4], "big", signed=True)
+def lock_key(number: str, scope: str = "") -> int:
+    """A stable signed 32-bit key per Atera invoice number (a collision only makes two invoices wait on each other)
+    within ``scope``: the company's schema, as advisory locks are the whole database's and two companies (two
+    Atera accounts) may both have an invoice 1042 — each company locks only its own."""
+    return int.from_bytes(hashlib.sha1(f"{scope}|{number}".encode() if scope else number.encode()).digest()[:4],
+                          "big", signed=True)
+
+
+def _scope(engine: sa.Engine) -> str:
+    return url_schema(engine.url.render_as_string()) or ""
 
 
 @contextlib.contextmanager
@@ -35,7 +44,7 @@ def claim(engine: sa.Engine, numbers: list[str]) -> Iterator[None]:
     """Hold the claim on these invoices for the duration of the block (blocks while another run holds one)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn, conn.begin():
-            for key in sorted({lock_key(n) for n in numbers}):
+            for key in sorted({lock_key(n, _scope(engine)) for n in numbers}):
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:ns, :key)"), {"ns": LOCK_NAMESPACE, "key": key})
             yield  # the transaction ends (rolled back: it wrote nothing) and releases every lock
         return
@@ -69,7 +78,7 @@ def _batch_file(engine: sa.Engine, batch_id: str) -> Path | None:
 @contextlib.contextmanager
 def hold_batch(engine: sa.Engine, batch_id: str) -> Iterator[None]:
     """Hold the claim that says batch ``batch_id``'s process is alive, for the duration of the block."""
-    key = {"ns": BATCH_NAMESPACE, "key": lock_key(batch_id)}
+    key = {"ns": BATCH_NAMESPACE, "key": lock_key(batch_id, _scope(engine))}
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT pg_advisory_lock(:ns, :key)"), key)
@@ -95,7 +104,7 @@ def hold_batch(engine: sa.Engine, batch_id: str) -> Iterator[None]:
 
 def batch_is_held(engine: sa.Engine, batch_id: str) -> bool:
     """Whether a live process holds batch ``batch_id`` (an in-memory database: always, it is this process's)."""
-    key = {"ns": BATCH_NAMESPACE, "key": lock_key(batch_id)}
+    key = {"ns": BATCH_NAMESPACE, "key": lock_key(batch_id, _scope(engine))}
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             free = bool(conn.execute(sa.text("SELECT pg_try_advisory_lock(:ns, :key)"), key).scalar())
