@@ -172,15 +172,26 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
 
     @cached_property
     def realm_id(self) -> str:
-        """The realm: the company's ``realm_id`` (companies file), else the connection's extra.realm_id when no
-        other company uses that connection (headless), else the one Connect stored in the company's database;
-        none is an error naming the Connect page."""
-        own_conn = not load_companies().qbo_conn_shared(self.company)
-        realm = self.company.realm_id or (self.settings.realm_id if own_conn else None) \
+        """The realm: the company's ``realm_id`` (companies file), else the connection's extra.realm_id when the
+        connection is the company's (headless), else the one Connect stored in the company's database; none is an
+        error naming the Connect page."""
+        realm = self.company.realm_id or (self.settings.realm_id if self.owns_connection else None) \
             or current_realm(self.staging.engine)
         if not realm:
             raise ConfigError(NOT_CONNECTED)
         return realm
+
+    @cached_property
+    def owns_connection(self) -> bool:
+        """Whether the connection's realm and refresh token (extras) are this company's: no other company uses the
+        connection, or this is ``default``, whose they were before there were companies (the adoption). Another
+        company sharing the connection (one Intuit app serves every realm) takes only the app's credentials."""
+        return self.company.is_default or not load_companies().qbo_conn_shared(self.company)
+
+    @property
+    def seed_refresh_token(self) -> str | None:
+        """The connection's extra ``refresh_token`` when it is this company's (``owns_connection``), else None."""
+        return self.settings.refresh_token if self.owns_connection else None
 
     def token_endpoint(self) -> TokenEndpoint:
         s = self.settings
@@ -189,16 +200,15 @@ class QuickBooksHook(_OwnsClient[QboClient], BaseHook):
     def stored_tokens(self) -> TokenStore:
         """The realm's token chain as stored (seeded from the connection's refresh token when there is none yet);
         a ConfigError when nothing is stored and there is nothing to seed from."""
-        s = self.settings
         cipher = fernet()
         if cipher is None:
             log.warning("No Fernet key configured: QBO tokens are stored unencrypted in the staging database")
         return TokenStore(self.staging.engine, self.realm_id, self.token_endpoint(),
-                          seed_refresh_token=s.refresh_token, cipher=cipher)
+                          seed_refresh_token=self.seed_refresh_token, cipher=cipher)
 
     def token_store(self) -> TokenStore:
         """The realm's token chain; refuses (with how to reconnect) while the company is disconnected."""
-        require_connected(self.staging.engine, self.realm_id, self.settings.refresh_token)
+        require_connected(self.staging.engine, self.realm_id, self.seed_refresh_token)
         return self.stored_tokens()
 
     def build_client(self) -> QboClient:

@@ -52,7 +52,6 @@ def disconnect(*, confirm: str | None, actor: str | None) -> dict[str, Any]:
     """Revoke the QBO refresh token at Intuit, delete the stored tokens, record who/when; keep everything else."""
     with wiring() as w:
         hook = w.qbo_hook
-        s = hook.settings
 
         def stored_token() -> str | None:
             try:
@@ -67,7 +66,7 @@ def disconnect(*, confirm: str | None, actor: str | None) -> dict[str, Any]:
                 return  # nothing stored and nothing to seed from: nothing to forget
 
         result = run_disconnect(w.engine, realm_id=hook.realm_id, confirm=confirm, actor=actor,
-                                seed_refresh_token=s.refresh_token, stored_refresh_token=stored_token,
+                                seed_refresh_token=hook.seed_refresh_token, stored_refresh_token=stored_token,
                                 revoke=hook.token_endpoint().revoke, forget=forget)
     log.info("disconnect: %s", result)
     return result
