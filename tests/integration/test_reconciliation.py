@@ -297,7 +297,7 @@ def test_every_finding_type_from_changes_in_the_twins(twins, engine, tmp_path):
     assert set(result.exported) == {blocked_number} and not result.blocked
     docs = [i for i in qbo.query_all("Invoice") if i.get("DocNumber") == blocked_number]
     assert len(docs) == 1
-    assert set(FINDING_TYPES) == {t for t, _ in kinds} | {"not_exported", "ledger_stuck"}
+    assert set(FINDING_TYPES) == {t for t, _ in kinds} | {"not_exported", "ledger_stuck", "unrouted_customer"}
 
 
 def _csv_findings(result):

@@ -98,7 +98,7 @@ def test_params():
         window("2026-10-31", "2026-08-01", TODAY)
     with pytest.raises(ConfigError, match="not a date"):
         window("31/10/2026", None, TODAY)
-    assert finding_types([]) == finding_types(None) and len(finding_types([])) == 12
+    assert finding_types([]) == finding_types(None) and len(finding_types([])) == 13
     assert finding_types(["payment_status", "txn_voided"]) == ["txn_voided", "payment_status"]
     with pytest.raises(ConfigError, match=r"unknown \['payments'\]"):
         finding_types(["payments"])

@@ -2,7 +2,9 @@
 invoices of a date window with their lines."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,7 +15,11 @@ from ..money import dumps
 from ..qbo import rules
 from ..staging.db import chunked, table, upsert, utcnow
 from .load import LoadResult, flags_text, load, money, stage_each, text, watched
-from .watermarks import full_due, get_watermark, marks_after, resume_from
+from .routing import CustomerRouting, InvoiceRouting, Router, keep_own, router_for_database, staged_customer_ids
+from .watermarks import full_due, get_watermark, marks_after, resume_from, save_watermark
+
+log = logging.getLogger(__name__)
+Rows = Iterable[dict[str, Any]]
 
 # Every rate-carrying field of each Atera contract type (OpenAPI ContractDto sub-objects).
 CONTRACT_RATE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -30,6 +36,8 @@ CONTRACT_RATE_FIELDS: dict[str, tuple[str, ...]] = {
 # Atera reads FromLastModifiedDate in the ACCOUNT's timezone (offsets refused) while it reports LastModified in
 # UTC: asking from (last seen − 26 h) covers every timezone (UTC−12 … UTC+14) without knowing the account's.
 ATERA_OVERLAP = timedelta(hours=26)
+# The routing rules the customers were last routed by: when they change, every customer is read and routed again.
+ROUTES_MARK = "atera_customers@routes"
 
 
 # --------------------------------------------------------------------------------------------- row builders
@@ -97,19 +105,33 @@ def contact_row(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------------------------- catalog
+@dataclass
+class RoutedResult(LoadResult):
+    """A load through the company router: how many records were another company's (skipped silently) and which
+    were of an unrouted customer (named: never exported)."""
+
+    other_company: int = 0
+    unrouted: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "other_company": self.other_company, "unrouted": self.unrouted[:50]}
+
+
 def _pull_incremental(engine: sa.Engine, key: str, entity: str,
                       fetch: Callable[[str | None], Iterable[dict[str, Any]]],
                       build: Callable[[dict[str, Any]], dict[str, Any]], table_name: str, started: datetime,
-                      full_refresh: bool) -> LoadResult:
-    """One list Atera filters by ``FromLastModifiedDate``: from the watermark less the overlap, or in full."""
+                      full_refresh: bool, keep: Callable[[Rows], Rows] | None = None,
+                      res: LoadResult | None = None) -> LoadResult:
+    """One list Atera filters by ``FromLastModifiedDate``: from the watermark less the overlap, or in full.
+    ``keep``: the rows that are this company's (the watermark still advances over every record read)."""
     full = full_due(engine, entity, started, full_refresh)
     previous = get_watermark(engine, entity)
     since = None if full or not previous else resume_from(previous, ATERA_OVERLAP).strftime("%Y-%m-%dT%H:%M:%S")
-    res = LoadResult(f"atera {key}" + ("" if full else f" modified since {since}"))
+    res = res or LoadResult("")
+    res.entity = f"atera {key}" + ("" if full else f" modified since {since}")
     seen: list[str | None] = []
-    rows = watched(stage_each(fetch(since), key[:-1], build, res), lambda r: r.get("last_modified"),
-                   seen)
-    return load(engine, table_name, ["source_id"], rows, full=full, result=res,
+    rows: Rows = watched(stage_each(fetch(since), key[:-1], build, res), lambda r: r.get("last_modified"), seen)
+    return load(engine, table_name, ["source_id"], keep(rows) if keep else rows, full=full, result=res,
                 watermarks=lambda: marks_after(entity, previous, seen, started, full=full))
 
 
@@ -121,26 +143,53 @@ def _pull_rates(engine: sa.Engine, kind: str, label: str, records: Iterable[dict
                 result=res)
 
 
+def _pull_customers(client: AteraApi, engine: sa.Engine, router: Router, started: datetime,
+                    full_refresh: bool) -> tuple[RoutedResult, set[str] | None, bool]:
+    """Customers through the router (all of them again when the rules changed since the last pull); answers the
+    result, this company's customer ids (None: no routing) and whether a customer moved in from another company or
+    from unrouted (its contacts need a full pull)."""
+    routing = CustomerRouting(router, client)
+    res = RoutedResult("atera customers")
+    rules = router.choices() if router.active else ""
+    rerouted = (get_watermark(engine, ROUTES_MARK) or "") != rules  # a route changed in the companies file
+    full = full_due(engine, "atera_customers", started, full_refresh) or rerouted
+    _pull_incremental(engine, "customers", "atera_customers", client.customers, atera_customer_row,
+                      "stg_atera_customers", started, full, keep=routing.keep, res=res)
+    moved_in = routing.save(engine, full=full)
+    if rerouted:
+        with engine.begin() as conn:
+            save_watermark(conn, engine, ROUTES_MARK, rules)
+    res.other_company, res.unrouted = routing.other_company, routing.unrouted
+    return res, (staged_customer_ids(engine) if router.active else None), bool(moved_in)
+
+
 def extract_atera_catalog(client: AteraApi, engine: sa.Engine, *, full_refresh: bool = False,
-                          now: datetime | None = None) -> dict[str, LoadResult]:
+                          now: datetime | None = None, router: Router | None = None) -> dict[str, LoadResult]:
     """Customers and contacts incrementally (``FromLastModifiedDate`` from the watermark less an overlap; a full
     pull when asked, when there is no watermark, or once a day to see deletions); products, expenses, contracts
-    and the contract-rate catalog in full (Atera offers no modified filter for them)."""
+    and the contract-rate catalog in full (Atera offers no modified filter for them).
+
+    ``router`` (default: the one of the company whose database ``engine`` is): when several companies share the
+    Atera account, only this company's customers are staged, with their contacts and contracts; products,
+    expenses and rates are the account's, staged whole."""
     started = now or datetime.now(UTC)
-    results = {
-        "customers": _pull_incremental(engine, "customers", "atera_customers", client.customers, atera_customer_row,
-                                       "stg_atera_customers", started, full_refresh),
+    router = router or router_for_database(engine)
+    customers, own, moved_in = _pull_customers(client, engine, router, started, full_refresh)
+    results: dict[str, LoadResult] = {
+        "customers": customers,
         "contacts": _pull_incremental(engine, "contacts", "atera_contacts", client.contacts, contact_row,
-                                      "stg_atera_contacts", started, full_refresh),
+                                      "stg_atera_contacts", started, full_refresh or moved_in,
+                                      keep=lambda rows: keep_own(rows, own)),
         "products": _pull_rates(engine, "product", "products", client.products()),
         "expenses": _pull_rates(engine, "expense", "expenses", client.expenses()),
     }
     contracts = list(client.contracts())
     res = LoadResult("atera contracts")
-    rows = stage_each(contracts, "contract", contract_row, res)
+    rows = keep_own(stage_each(contracts, "contract", contract_row, res), own)
     results["contracts"] = load(engine, "stg_atera_contracts", ["source_id"], rows, full=True, result=res)
 
-    # Atera has no endpoint listing hourly rates/services: assemble them from the contracts, once per RateID.
+    # Atera has no endpoint listing hourly rates/services: assemble them from the contracts, once per RateID
+    # (every contract of the account: rates are account-wide).
     rates: dict[str, dict[str, Any]] = {}
     for contract in contracts:
         for rate in contract_rates(contract):
@@ -154,24 +203,29 @@ def _date_part(value: object) -> str | None:
     return str(value)[:10] if value else None
 
 
-def customer_resolver(engine: sa.Engine) -> Callable[[str | None, str | None], str | None]:
+def customer_resolver(engine: sa.Engine, *, live_only: bool = False,
+                      ) -> Callable[[str | None, str | None], str | None]:
     """Atera invoices name their customer (``To.CompanyName``), not its id: resolve it against staged customers
-    (exact, then blank/case-insensitive when that is unambiguous), else via the invoice's contract."""
+    (exact, then blank/case-insensitive when that is unambiguous), else via the invoice's contract (with
+    ``live_only``, routing: only a contract of a customer still staged, not of one that left this company)."""
     customers = table("stg_atera_customers")
     contracts = table("stg_atera_contracts")
     by_name: dict[str, str] = {}
     by_norm: dict[str, list[str]] = {}
     by_contract: dict[tuple[str, str], str] = {}
     with engine.connect() as conn:
+        live: set[str] = set()
         for source_id, name in conn.execute(sa.select(customers.c.source_id, customers.c.name)
                                             .where(customers.c.deleted_at.is_(None))):
+            live.add(source_id)
             if name is None:
                 continue
             by_name[name] = source_id
             by_norm.setdefault(" ".join(name.split()).casefold(), []).append(source_id)
         for cust_name, contract_name, cust_id in conn.execute(
                 sa.select(contracts.c.customer_name, contracts.c.name, contracts.c.customer_id)):
-            by_contract[(cust_name or "", contract_name or "")] = cust_id
+            if not live_only or cust_id in live:
+                by_contract[(cust_name or "", contract_name or "")] = cust_id
 
     def resolve(company: str | None, contract: str | None) -> str | None:
         if company is None:
@@ -226,8 +280,10 @@ def invoice_rows(rec: dict[str, Any], resolve: Callable[[str | None, str | None]
     return row, lines
 
 
-def _store_invoices(engine: sa.Engine, inv_rows: list[dict[str, Any]], line_rows: list[dict[str, Any]]) -> int:
-    """Upsert the invoices and replace their lines (a re-read invoice's lines are replaced, not merged)."""
+def _store_invoices(engine: sa.Engine, inv_rows: list[dict[str, Any]], line_rows: list[dict[str, Any]],
+                    skipped: list[str]) -> int:
+    """Upsert the invoices and replace their lines (a re-read invoice's lines are replaced, not merged); a staged
+    invoice now ``skipped`` (its customer left this company) is flagged deleted, so it is never exported."""
     now = utcnow()
     for rows in (inv_rows, line_rows):
         for row in rows:
@@ -242,24 +298,45 @@ def _store_invoices(engine: sa.Engine, inv_rows: list[dict[str, Any]], line_rows
             row["deleted_at"] = None
         stored = upsert(conn, inv_tbl, inv_rows, ["source_id"])
         upsert(conn, line_tbl, line_rows, ["invoice_source_id", "line_idx"])
+        for part in chunked(skipped):
+            conn.execute(sa.update(inv_tbl).where(inv_tbl.c.source_id.in_(part), inv_tbl.c.deleted_at.is_(None))
+                         .values(deleted_at=now))
     return stored
 
 
-def extract_atera_invoices(client: AteraApi, engine: sa.Engine, date_from: date, date_to: date) -> LoadResult:
+def extract_atera_invoices(client: AteraApi, engine: sa.Engine, date_from: date, date_to: date, *,
+                           router: Router | None = None) -> RoutedResult:
     """Invoices of a date window (account timezone) with their lines. The customer id is resolved from
-    ``To.CompanyName`` against staged customers (exact, then blank/case-insensitive), else via the contract."""
-    result = LoadResult(f"atera invoices {date_from}..{date_to}")
-    resolve = customer_resolver(engine)
+    ``To.CompanyName`` against staged customers (exact, then blank/case-insensitive), else via the contract.
+
+    ``router`` (default: the one of the company whose database ``engine`` is): an invoice of another company's
+    customer is skipped (counted ``other_company``), one of an unrouted customer too (named in ``unrouted`` and the
+    log: never exported); one whose customer nobody knows is staged flagged ``customer:unresolved``, as ever."""
+    result = RoutedResult(f"atera invoices {date_from}..{date_to}")
+    router = router or router_for_database(engine)
+    resolve = customer_resolver(engine, live_only=router.active)
+    routing = InvoiceRouting(engine, router)
     inv_rows: list[dict[str, Any]] = []
     line_rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
     for rec in client.invoices(date_from, date_to):
         try:
             row, lines = invoice_rows(rec, resolve)
         except (KeyError, TypeError, ValueError) as exc:
             result.rejected.append(f"invoice {rec.get('InvoiceNumber')}: {type(exc).__name__}: {exc}")
             continue
+        where = routing.elsewhere(row["customer_name"]) if row["customer_id"] is None else None
+        if where is not None:
+            skipped.append(row["source_id"])
+            if where == "other_company":
+                result.other_company += 1
+            else:
+                result.unrouted.append(f"invoice {row['source_id']} of {row['customer_name']!r}")
+            continue
         inv_rows.append(row)
         line_rows.extend(lines)
-    result.rows = _store_invoices(engine, inv_rows, line_rows)
+    result.rows = _store_invoices(engine, inv_rows, line_rows, skipped)
     result.flagged = sum(1 for r in inv_rows if r.get("quality_flags"))
+    for line in result.unrouted:
+        log.warning("%s skipped: its customer is unrouted (no company's route places it); never exported", line)
     return result

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from ..extract.routing import router_for_database, unrouted_customers
 from ..matching.catalogs import load_catalogs
 from ..matching.match import match_all
 from ..matching.review import Entity, MatchStatus, rows_of
@@ -164,4 +165,24 @@ def unmapped_findings(engine: sa.Engine, sides: list[Side]) -> list[Finding]:
                            detail=f"new in Atera, not mapped; {suggestion}",
                            action="Run atera_qbo_matching, check match_review.csv and commit (or create it in "
                                   "QBO); invoices using it are blocked until then."))
+    return out
+
+
+def unrouted_findings(engine: sa.Engine) -> list[Finding]:
+    """One warning per Atera customer no company's route places (or two do), from the last customer extraction."""
+    rows = unrouted_customers(engine)
+    if not rows:
+        return []
+    router = router_for_database(engine)
+    what = " or ".join(["Country"] * router.uses_country + [f"custom field {f!r}" for f in router.fields]) \
+        or "Country (or the custom field)"
+    values = ", ".join(router.accepted_values()) or "a routed value"
+    out = []
+    for r in rows:
+        value = f"; its value: {r['rule_value']}" if r["rule_value"] else ""
+        out.append(Finding("unrouted_customer", "warning", "customer", atera_id=str(r["source_id"]),
+                           atera_name=r["name"] or "", detail=f"{r['reason'] or 'no route places it'}{value}",
+                           action=f"Set its {what} in Atera to one of {values} (so that exactly one company's "
+                                  "route places it), or add a route for it to the companies file; its invoices "
+                                  "are never exported until then."))
     return out

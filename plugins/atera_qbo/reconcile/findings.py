@@ -26,6 +26,9 @@ FINDING_TYPES: dict[str, tuple[str, str]] = {
     "payment_status": ("Payments", "Exported invoices paid, partly paid or overdue; credit memos applied."),
     "not_exported": ("Never exported", "Atera invoices of the window that were never exported."),
     "ledger_stuck": ("Blocked or failed for days", "Export ledger rows blocked/failed for longer than allowed."),
+    "unrouted_customer": ("Atera customer of no company",
+                          "An Atera customer of an account several companies share that no company's route places "
+                          "(or that two do): its invoices are never exported."),
 }
 
 

@@ -229,7 +229,8 @@ def refresh_atera_invoices(atera: AteraApi, engine: sa.Engine, date_from: date, 
 
 def refresh_all(qbo: QboApi, atera: AteraApi | None, engine: sa.Engine, date_from: date, date_to: date, *,
                 now: datetime | None = None, full: bool = False) -> RefreshResult:
-    """Everything reconciliation reads, incrementally (see the module docstring); ``full``: re-read it all."""
+    """Everything reconciliation reads, incrementally (see the module docstring); ``full``: re-read it all. The
+    Atera extractions route customers for the company whose database ``engine`` is (``extract.routing``)."""
     result = RefreshResult()
     result.catalogs["qbo"] = {k: v.rows for k, v in extract.extract_qbo_catalog(qbo, engine, now=now,
                                                                               full_refresh=full).items()}

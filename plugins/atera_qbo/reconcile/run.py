@@ -15,7 +15,7 @@ from ..config import QBO_APP_URLS, date_window
 from ..errors import ConfigError, FatalError
 from ..qbo.api import QboApi
 from . import report, store
-from .checks import load_sides, mapping_findings, unmapped_findings
+from .checks import load_sides, mapping_findings, unmapped_findings, unrouted_findings
 from .findings import FINDING_TYPES, Finding, with_host
 from .refresh import RefreshResult, refresh_all
 from .transactions import document_findings, not_exported_findings, stuck_ledger_findings
@@ -84,6 +84,8 @@ def collect(engine: sa.Engine, types: list[str], lo: date, hi: date, now: dateti
         out.extend(not_exported_findings(engine, lo, hi))
     if "ledger_stuck" in wanted:
         out.extend(stuck_ledger_findings(engine, now, stale_days, store.open_since(engine)))
+    if "unrouted_customer" in wanted:
+        out.extend(unrouted_findings(engine))
     return out
 
 

@@ -7,10 +7,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..companies import load_companies
 from ..config import data_docs_keep_runs, variable
 from ..errors import FatalError
 from ..extract import extract_atera_catalog as run_atera_extraction
 from ..extract import extract_qbo_catalog as run_qbo_extraction
+from ..extract.routing import Router
 from ..matching import catalog_replace as cr
 from ..quality import run_gates
 from ..staging.db import table
@@ -26,8 +28,11 @@ INVOICE_TABLES = ["stg_atera_invoices", "stg_atera_invoice_lines"]
 
 @fail_fatal
 def extract_atera_catalog(*, full_refresh: bool = False) -> dict[str, Any]:
+    """The company's Atera customers (routed: see ``extract.routing``), contacts, contracts, and the account's
+    products, expenses and rates; unrouted customers are named in the result and the log."""
     with wiring() as w:
-        results = run_atera_extraction(w.atera, w.engine, full_refresh=full_refresh)
+        router = Router(w.company, load_companies().sharing_atera(w.company))
+        results = run_atera_extraction(w.atera, w.engine, full_refresh=full_refresh, router=router)
     return {k: v.as_dict() for k, v in results.items()}
 
 

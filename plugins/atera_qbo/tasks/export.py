@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from ..companies import load_companies
 from ..config import export_window
 from ..export.customers import create_missing_customers as create_customers
 from ..export.load import export_invoices, raise_for_problems
 from ..export.missing import create_missing_items as create_items
 from ..extract import extract_atera_invoices
+from ..extract.routing import Router
 from ..notify.export import tell_export
 from .runtime import Wiring, fail_fatal, task_ids, wiring
 
@@ -22,7 +24,8 @@ log = logging.getLogger(__name__)
 def extract_invoices(*, date_from: str | None, date_to: str | None, logical_date: date) -> dict[str, Any]:
     start, end = export_window(date_from, date_to, logical_date)
     with wiring() as w:
-        result = extract_atera_invoices(w.atera, w.engine, start, end)
+        router = Router(w.company, load_companies().sharing_atera(w.company))
+        result = extract_atera_invoices(w.atera, w.engine, start, end, router=router)
     return {**result.as_dict(), "date_from": start.isoformat(), "date_to": end.isoformat()}
 
 
