@@ -24,59 +24,73 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from atera_qbo.assets import CATALOG  # the one definition of the Asset (light import)
+from atera_qbo.assets import company_assets  # the one definition of each Asset (light import)
+from atera_qbo.companies import Company, load_companies  # light: reads only the companies file
 from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 
 default_args = {"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2),
                 "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
-@dag(
-    dag_id="atera_qbo_catalog_sync",
-    schedule="@hourly",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["atera", "quickbooks", "extract"],
-    params={"full_refresh": Param(
-        False, type="boolean", title="Full refresh",
-        description="Re-read every record from both APIs instead of only what changed since the last run (also "
-                    "finds records deleted in Atera). true/false; default false; example: true after restoring "
-                    "a backup.")},
-    doc_md=__doc__,
-)
-def atera_qbo_catalog_sync() -> None:
-    @task
-    def extract_atera(params: dict[str, Any]) -> dict[str, Any]:
-        from atera_qbo.tasks.catalog import extract_atera_catalog  # at run time: parsing stays light
-
-        return extract_atera_catalog(full_refresh=bool(params.get("full_refresh")))
-
-    @task(pool="qbo_api", pool_slots=1)
-    def extract_qbo(params: dict[str, Any]) -> dict[str, Any]:
-        from atera_qbo.tasks.catalog import extract_qbo_catalog  # at run time: parsing stays light
-
-        return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
-
-    @task(outlets=[CATALOG])
-    def quality_gate(atera: dict[str, Any], qbo: dict[str, Any]) -> dict[str, Any]:
-        from atera_qbo.tasks.catalog import CATALOG_TABLES  # at run time: parsing stays light
-        from atera_qbo.tasks.catalog import quality_gate as gate  # at run time: parsing stays light
-
-        result = gate(CATALOG_TABLES)
-        result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},
-                          "qbo": {k: v["rows"] for k, v in qbo.items() if k != "qbo_calls"}}
-        return result
-
-    @task
-    def follow_qbo_catalog(gate: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
-        """Once Atera's catalog was handed to QBO (replace_atera_catalog), Atera's products follow QBO's items."""
-        from atera_qbo.tasks.catalog import follow_qbo_catalog as follow  # at run time: parsing stays light
-
-        return follow(run_id=run_id)
-
-    follow_qbo_catalog(quality_gate(extract_atera(), extract_qbo()))  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
+FAMILY = "atera_qbo_catalog_sync"
 
 
-atera_qbo_catalog_sync()
+def build(company: Company) -> None:
+    """This family's DAG for ``company``: its DAG id, tag and name. The tasks take no company argument:
+    ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
+    catalog = company_assets(None if company.is_default else company.id).catalog
+
+    @dag(
+        dag_id=company.dag_id(FAMILY),
+        schedule="@hourly",
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["atera", "quickbooks", "extract", f"company:{company.id}"],
+        description=f"{company.name}: Atera ↔ QBO catalog sync",
+        params={"full_refresh": Param(
+            False, type="boolean", title="Full refresh",
+            description="Re-read every record from both APIs instead of only what changed since the last run (also "
+                        "finds records deleted in Atera). true/false; default false; example: true after restoring "
+                        "a backup.")},
+        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
+               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
+    )
+    def atera_qbo_catalog_sync() -> None:
+        @task
+        def extract_atera(params: dict[str, Any]) -> dict[str, Any]:
+            from atera_qbo.tasks.catalog import extract_atera_catalog  # at run time: parsing stays light
+
+            return extract_atera_catalog(full_refresh=bool(params.get("full_refresh")))
+
+        @task(pool="qbo_api", pool_slots=1)
+        def extract_qbo(params: dict[str, Any]) -> dict[str, Any]:
+            from atera_qbo.tasks.catalog import extract_qbo_catalog  # at run time: parsing stays light
+
+            return extract_qbo_catalog(full_refresh=bool(params.get("full_refresh")))
+
+        @task(outlets=[catalog])
+        def quality_gate(atera: dict[str, Any], qbo: dict[str, Any]) -> dict[str, Any]:
+            from atera_qbo.tasks.catalog import CATALOG_TABLES  # at run time: parsing stays light
+            from atera_qbo.tasks.catalog import quality_gate as gate  # at run time: parsing stays light
+
+            result = gate(CATALOG_TABLES)
+            result["rows"] = {"atera": {k: v["rows"] for k, v in atera.items()},
+                              "qbo": {k: v["rows"] for k, v in qbo.items() if k != "qbo_calls"}}
+            return result
+
+        @task
+        def follow_qbo_catalog(gate: dict[str, Any], run_id: str | None = None) -> dict[str, Any]:
+            """Once Atera's catalog was handed to QBO (replace_atera_catalog), Atera's products follow QBO's items."""
+            from atera_qbo.tasks.catalog import follow_qbo_catalog as follow  # at run time: parsing stays light
+
+            return follow(run_id=run_id)
+
+        follow_qbo_catalog(quality_gate(extract_atera(), extract_qbo()))  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
+
+    atera_qbo_catalog_sync()
+
+
+for _company in load_companies():  # one DAG per company; a broken companies file fails this import
+    build(_company)

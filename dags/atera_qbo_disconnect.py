@@ -3,8 +3,9 @@
 
 Revokes the QBO refresh token at Intuit's revoke endpoint (its access tokens die with it), deletes the stored
 tokens and records who disconnected and when (`qbo_connection_events`). Mappings, the export ledger and every
-report stay. Param `confirm` must be the realm id of the company (the `realm_id` of the `quickbooks_default`
-connection), else the run refuses and changes nothing.
+report stay. Param `confirm` must be the realm id of the company (the realm Connect stored, or the `realm_id` of
+its QBO connection: `quickbooks_default` unless the companies file names another), else the run refuses and
+changes nothing. Only this company is disconnected: another company's tokens live in its own database.
 
 While disconnected, export, matching commit, catalog sync and reconciliation refuse with how to reconnect:
 authorize the app again in Intuit and put the NEW refresh token in the connection (extra.refresh_token). The next
@@ -17,35 +18,49 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from atera_qbo.companies import Company, load_companies  # light: reads only the companies file
 from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 
 default_args = {"owner": "data-engineering", "retries": 0,
                 "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
-@dag(
-    dag_id="atera_qbo_disconnect",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["atera", "quickbooks", "disconnect"],
-    params={"confirm": Param(
-        "", type="string",
-        description="Type the realm id of the company to disconnect (the realm_id of the quickbooks_default "
-                    "connection) to confirm. Default: empty (refused). Example: 9341453050298751")},
-    doc_md=__doc__,
-)
-def atera_qbo_disconnect() -> None:
-    @task
-    def disconnect(params: dict[str, Any], dag_run=None) -> dict[str, Any]:
-        from atera_qbo.tasks.reconcile import disconnect as run  # at run time: parsing stays light
-
-        actor = getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_id", None)
-        return run(confirm=params.get("confirm"), actor=actor)
-
-    disconnect()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+FAMILY = "atera_qbo_disconnect"
 
 
-atera_qbo_disconnect()
+def build(company: Company) -> None:
+    """This family's DAG for ``company``: its DAG id, tag and name. The tasks take no company argument:
+    ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
+
+    @dag(
+        dag_id=company.dag_id(FAMILY),
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["atera", "quickbooks", "disconnect", f"company:{company.id}"],
+        description=f"{company.name}: disconnect QuickBooks Online (manual)",
+        params={"confirm": Param(
+            "", type="string",
+            description=f"Type the realm id of {company.name}'s QBO company (the realm Connect stored, or the "
+                        f"realm_id of the {company.qbo_conn_id} connection) to confirm. Default: empty (refused). "
+                        "Example: 9341453050298751")},
+        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
+               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
+    )
+    def atera_qbo_disconnect() -> None:
+        @task
+        def disconnect(params: dict[str, Any], dag_run=None) -> dict[str, Any]:
+            from atera_qbo.tasks.reconcile import disconnect as run  # at run time: parsing stays light
+
+            actor = getattr(dag_run, "triggering_user_name", None) or getattr(dag_run, "run_id", None)
+            return run(confirm=params.get("confirm"), actor=actor)
+
+        disconnect()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+
+    atera_qbo_disconnect()
+
+
+for _company in load_companies():  # one DAG per company; a broken companies file fails this import
+    build(_company)

@@ -28,6 +28,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from atera_qbo.companies import Company, load_companies  # light: reads only the companies file
 from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=5),
@@ -38,15 +39,9 @@ EXPORT_RETRIES, EXPORT_BACKOFF = 3, 2.0
 EXPORT_FIRST_DELAY, EXPORT_MAX_DELAY = timedelta(minutes=5), timedelta(minutes=30)
 
 
-@dag(
-    dag_id="atera_qbo_invoice_export",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["atera", "quickbooks", "export"],
-    params={
+def dag_params() -> dict[str, Param]:
+    """The params of every company's DAG of this family (new objects for each DAG)."""
+    return {
         "invoice_date_from": Param(
             None, type=["null", "string"], format="date", title="Invoices dated from",
             description="First invoice date of the window (yyyy-mm-dd, the Atera account's timezone, inclusive). "
@@ -76,41 +71,64 @@ EXPORT_FIRST_DELAY, EXPORT_MAX_DELAY = timedelta(minutes=5), timedelta(minutes=3
             False, type="boolean", title="Dry run",
             description="Select, transform and check everything, write nothing to QBO or the ledger (the batch "
                         "and its report are still written). true/false; default false. Example: true"),
-    },
-    doc_md=__doc__,
-)
-def atera_qbo_invoice_export() -> None:
-    @task
-    def extract_invoices(params: dict[str, Any], dag_run=None, logical_date=None) -> dict[str, Any]:
-        from atera_qbo.tasks.export import extract_invoices as run  # at run time: parsing stays light
-        from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
-
-        return run(date_from=params.get("invoice_date_from"), date_to=params.get("invoice_date_to"),
-                   logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)))
-
-    @task(pool="qbo_api", pool_slots=1, retries=EXPORT_RETRIES, retry_delay=EXPORT_FIRST_DELAY,
-          retry_exponential_backoff=EXPORT_BACKOFF, max_retry_delay=EXPORT_MAX_DELAY)
-    def export(extracted: dict[str, Any], params: dict[str, Any], run_id: str, ti=None, dag_run=None,
-               logical_date=None) -> dict[str, Any]:
-        from atera_qbo.tasks.export import export as run  # at run time: parsing stays light
-        from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
-
-        return run(date_from=extracted["date_from"], date_to=extracted["date_to"],
-                   logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)),
-                   numbers=params.get("invoice_numbers") or [], dry_run=bool(params.get("dry_run")),
-                   create_missing_customers=bool(params.get("create_missing_customers")), run_id=run_id,
-                   create_missing_items=bool(params.get("create_missing_items", True)),
-                   try_number=getattr(ti, "try_number", None))
-
-    @task
-    def quality_gate(extracted: dict[str, Any]) -> dict[str, Any]:
-        from atera_qbo.tasks.catalog import INVOICE_TABLES  # at run time: parsing stays light
-        from atera_qbo.tasks.catalog import quality_gate as gate  # at run time: parsing stays light
-
-        gate(INVOICE_TABLES, invoice_window=(extracted["date_from"], extracted["date_to"]))
-        return extracted
-
-    export(quality_gate(extract_invoices()))  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
+    }
 
 
-atera_qbo_invoice_export()
+FAMILY = "atera_qbo_invoice_export"
+
+
+def build(company: Company) -> None:
+    """This family's DAG for ``company``: its DAG id, tag and name. The tasks take no company argument:
+    ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
+
+    @dag(
+        dag_id=company.dag_id(FAMILY),
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["atera", "quickbooks", "export", f"company:{company.id}"],
+        description=f"{company.name}: Atera → QBO invoice export",
+        params=dag_params(),
+        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
+               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
+    )
+    def atera_qbo_invoice_export() -> None:
+        @task
+        def extract_invoices(params: dict[str, Any], dag_run=None, logical_date=None) -> dict[str, Any]:
+            from atera_qbo.tasks.export import extract_invoices as run  # at run time: parsing stays light
+            from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
+
+            return run(date_from=params.get("invoice_date_from"), date_to=params.get("invoice_date_to"),
+                       logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)))
+
+        @task(pool="qbo_api", pool_slots=1, retries=EXPORT_RETRIES, retry_delay=EXPORT_FIRST_DELAY,
+              retry_exponential_backoff=EXPORT_BACKOFF, max_retry_delay=EXPORT_MAX_DELAY)
+        def export(extracted: dict[str, Any], params: dict[str, Any], run_id: str, ti=None, dag_run=None,
+                   logical_date=None) -> dict[str, Any]:
+            from atera_qbo.tasks.export import export as run  # at run time: parsing stays light
+            from atera_qbo.tasks.runtime import run_day  # at run time: parsing stays light
+
+            return run(date_from=extracted["date_from"], date_to=extracted["date_to"],
+                       logical_date=run_day(logical_date, getattr(dag_run, "run_after", None)),
+                       numbers=params.get("invoice_numbers") or [], dry_run=bool(params.get("dry_run")),
+                       create_missing_customers=bool(params.get("create_missing_customers")), run_id=run_id,
+                       create_missing_items=bool(params.get("create_missing_items", True)),
+                       try_number=getattr(ti, "try_number", None))
+
+        @task
+        def quality_gate(extracted: dict[str, Any]) -> dict[str, Any]:
+            from atera_qbo.tasks.catalog import INVOICE_TABLES  # at run time: parsing stays light
+            from atera_qbo.tasks.catalog import quality_gate as gate  # at run time: parsing stays light
+
+            gate(INVOICE_TABLES, invoice_window=(extracted["date_from"], extracted["date_to"]))
+            return extracted
+
+        export(quality_gate(extract_invoices()))  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
+
+    atera_qbo_invoice_export()
+
+
+for _company in load_companies():  # one DAG per company; a broken companies file fails this import
+    build(_company)

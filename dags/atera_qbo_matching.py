@@ -22,7 +22,8 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from atera_qbo.assets import CATALOG, MAPPING, MAPPING_UPDATES  # the one definition of each (light import)
+from atera_qbo.assets import company_assets  # the one definition of each Asset (light import)
+from atera_qbo.companies import Company, load_companies  # light: reads only the companies file
 from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2),
@@ -44,15 +45,9 @@ def _matching(params: dict[str, Any], run_id: str, *, commit: bool, dag_run=None
                  replace_atera_catalog=bool(params.get("replace_atera_catalog")))
 
 
-@dag(
-    dag_id="atera_qbo_matching",
-    schedule=[CATALOG],
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["atera", "quickbooks", "matching"],
-    params={
+def dag_params() -> dict[str, Param]:
+    """The params of every company's DAG of this family (new objects for each DAG)."""
+    return {
         "overrides_path": Param(
             None, type=["null", "string"], title="Overrides CSV",
             description="Finance's decisions: the review CSV with its `action` column filled in. A path readable "
@@ -73,32 +68,57 @@ def _matching(params: dict[str, Any], run_id: str, *, commit: bool, dag_run=None
                         "default false. Example: true when Atera starts empty"),
         "replace_atera_catalog": Param(
             False, type="boolean", title="Replace Atera's catalog with QBO's",
-            description="The wizard's last step: matched Atera products/expenses take their QBO item's name, price "
-                        "and SKU; QBO items with no Atera counterpart are created in Atera; unmatched Atera products "
-                        "are removed after a full snapshot (catalog_snapshots/ in the review dir; restorable). "
+            description="The wizard's last step: matched Atera products/expenses take their QBO item's name, "
+                        "price and SKU; QBO items with no Atera counterpart are created in Atera; unmatched Atera "
+                        "products are removed after a full snapshot (catalog_snapshots/ in the review dir; "
+                        "restorable). "
                         "Previewed in catalog_replacement.csv on every run, applied only with commit=true; from "
                         "then on each catalog sync keeps Atera following QBO. true/false; default false. "
                         "Example: true"),
-    },
-    doc_md=__doc__,
-)
-def atera_qbo_matching() -> None:
-    @task.skip_if(_commit_requested, skip_message="commit=true: the commit task does the matching")
-    @task
-    def preview(params: dict[str, Any], run_id: str) -> dict[str, Any]:
-        return _matching(params, run_id, commit=False)
-
-    @task.run_if(_commit_requested, skip_message="commit=false: a preview writes nothing")
-    @task(outlets=[MAPPING_UPDATES], pool="qbo_api", pool_slots=1)
-    def commit(params: dict[str, Any], run_id: str, outlet_events=None, dag_run=None,
-               logical_date=None) -> dict[str, Any]:
-        summary = _matching(params, run_id, commit=True, dag_run=dag_run, logical_date=logical_date)
-        if summary.get("mapping_changed"):
-            outlet_events[MAPPING_UPDATES].add(MAPPING, extra={"run_id": run_id})
-        return summary
-
-    preview()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
-    commit()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+    }
 
 
-atera_qbo_matching()
+FAMILY = "atera_qbo_matching"
+
+
+def build(company: Company) -> None:
+    """This family's DAG for ``company``: its DAG id, tag and name. The tasks take no company argument:
+    ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
+    catalog, mapping, mapping_updates = company_assets(None if company.is_default else company.id)
+
+    @dag(
+        dag_id=company.dag_id(FAMILY),
+        schedule=[catalog],  # this company's catalog sync only
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["atera", "quickbooks", "matching", f"company:{company.id}"],
+        description=f"{company.name}: Atera ↔ QBO matching (the sync wizard)",
+        params=dag_params(),
+        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
+               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
+    )
+    def atera_qbo_matching() -> None:
+        @task.skip_if(_commit_requested, skip_message="commit=true: the commit task does the matching")
+        @task
+        def preview(params: dict[str, Any], run_id: str) -> dict[str, Any]:
+            return _matching(params, run_id, commit=False)
+
+        @task.run_if(_commit_requested, skip_message="commit=false: a preview writes nothing")
+        @task(outlets=[mapping_updates], pool="qbo_api", pool_slots=1)
+        def commit(params: dict[str, Any], run_id: str, outlet_events=None, dag_run=None,
+                   logical_date=None) -> dict[str, Any]:
+            summary = _matching(params, run_id, commit=True, dag_run=dag_run, logical_date=logical_date)
+            if summary.get("mapping_changed"):
+                outlet_events[mapping_updates].add(mapping, extra={"run_id": run_id})
+            return summary
+
+        preview()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+        commit()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+
+    atera_qbo_matching()
+
+
+for _company in load_companies():  # one DAG per company; a broken companies file fails this import
+    build(_company)

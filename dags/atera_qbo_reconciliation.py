@@ -26,6 +26,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from atera_qbo.companies import Company, load_companies  # light: reads only the companies file
 from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 from atera_qbo.reconcile.findings import FINDING_TYPES  # a plain dict[str, Any]: no heavy import at parse time
 
@@ -34,45 +35,57 @@ default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timede
 
 
 
-@dag(
-    dag_id="atera_qbo_reconciliation",
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["atera", "quickbooks", "reconciliation"],
-    params={
-        "date_from": Param(None, type=["null", "string"], format="date",
-                           description="First date (yyyy-mm-dd) of the exported documents and Atera invoices to "
-                                       "check. Default: 365 days before date_to. Example: 2026-01-01"),
-        "date_to": Param(None, type=["null", "string"], format="date",
-                         description="Last date (yyyy-mm-dd) to check. Default: today. Example: 2026-10-31"),
-        "finding_types": Param([], type="array", items={"type": "string", "enum": list(FINDING_TYPES)},
-                               description="Only these finding types (names as in the report). Default: [] (all). "
-                                           "Example: [\"payment_status\"]"),
-        "stale_days": Param(3, type="integer", minimum=0,
-                            description="Blocked/failed ledger rows older than this many days are warnings. "
-                                        "Default: 3. Example: 7"),
-    },
-    doc_md=__doc__,
-)
-def atera_qbo_reconciliation() -> None:
-    @task(pool="qbo_api", pool_slots=1)
-    def reconcile(params: dict[str, Any], run_id: str) -> dict[str, Any]:
-        from atera_qbo.tasks.reconcile import reconcile as run  # at run time: parsing stays light
-
-        return run(date_from=params.get("date_from"), date_to=params.get("date_to"),
-                   finding_types=params.get("finding_types") or [], stale_days=int(params.get("stale_days", 3)),
-                   run_id=run_id)
-
-    @task(retries=0)
-    def check_critical(summary: dict[str, Any]) -> dict[str, Any]:
-        from atera_qbo.tasks.reconcile import check_critical as run  # at run time: parsing stays light
-
-        return run(summary)
-
-    check_critical(reconcile())  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
+FAMILY = "atera_qbo_reconciliation"
 
 
-atera_qbo_reconciliation()
+def build(company: Company) -> None:
+    """This family's DAG for ``company``: its DAG id, tag and name. The tasks take no company argument:
+    ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
+
+    @dag(
+        dag_id=company.dag_id(FAMILY),
+        schedule="@daily",
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["atera", "quickbooks", "reconciliation", f"company:{company.id}"],
+        description=f"{company.name}: Atera ↔ QBO reconciliation (the morning report)",
+        params={
+            "date_from": Param(None, type=["null", "string"], format="date",
+                               description="First date (yyyy-mm-dd) of the exported documents and Atera invoices to "
+                                           "check. Default: 365 days before date_to. Example: 2026-01-01"),
+            "date_to": Param(None, type=["null", "string"], format="date",
+                             description="Last date (yyyy-mm-dd) to check. Default: today. Example: 2026-10-31"),
+            "finding_types": Param([], type="array", items={"type": "string", "enum": list(FINDING_TYPES)},
+                                   description="Only these finding types (names as in the report). Default: [] (all). "
+                                               "Example: [\"payment_status\"]"),
+            "stale_days": Param(3, type="integer", minimum=0,
+                                description="Blocked/failed ledger rows older than this many days are warnings. "
+                                            "Default: 3. Example: 7"),
+        },
+        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
+               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
+    )
+    def atera_qbo_reconciliation() -> None:
+        @task(pool="qbo_api", pool_slots=1)
+        def reconcile(params: dict[str, Any], run_id: str) -> dict[str, Any]:
+            from atera_qbo.tasks.reconcile import reconcile as run  # at run time: parsing stays light
+
+            return run(date_from=params.get("date_from"), date_to=params.get("date_to"),
+                       finding_types=params.get("finding_types") or [], stale_days=int(params.get("stale_days", 3)),
+                       run_id=run_id)
+
+        @task(retries=0)
+        def check_critical(summary: dict[str, Any]) -> dict[str, Any]:
+            from atera_qbo.tasks.reconcile import check_critical as run  # at run time: parsing stays light
+
+            return run(summary)
+
+        check_critical(reconcile())  # type: ignore[arg-type,call-arg,misc]  # XComArgs stand for the upstream values; Airflow fills the context
+
+    atera_qbo_reconciliation()
+
+
+for _company in load_companies():  # one DAG per company; a broken companies file fails this import
+    build(_company)

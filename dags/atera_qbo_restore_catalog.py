@@ -22,35 +22,48 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from atera_qbo.companies import Company, load_companies  # light: reads only the companies file
 from atera_qbo.notify.callbacks import on_task_failure  # light: imports nothing until a task fails
 
 default_args = {"owner": "data-engineering", "retries": 1, "retry_delay": timedelta(minutes=2),
                 "on_failure_callback": on_task_failure}  # told after its last retry (README 'Notifications')
 
 
-@dag(
-    dag_id="atera_qbo_restore_catalog",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    max_active_runs=1,
-    default_args=default_args,
-    tags=["atera", "catalog", "restore"],
-    params={"plan_id": Param(
-        "", type="string",
-        description="The plan id of the catalog replacement to undo (catalog-<matching run id>: in the matching "
-                    "task's summary, and the name of catalog_snapshots/<plan id>.json in the review dir). Default: "
-                    "empty (refused). Example: catalog-manual__2026-11-27T101500.1234560000")},
-    doc_md=__doc__,
-)
-def atera_qbo_restore_catalog() -> None:
-    @task
-    def restore(params: dict[str, Any]) -> dict[str, Any]:
-        from atera_qbo.tasks.catalog import restore_atera_catalog  # at run time: parsing stays light
-
-        return restore_atera_catalog(plan_id=params.get("plan_id") or "")
-
-    restore()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+FAMILY = "atera_qbo_restore_catalog"
 
 
-atera_qbo_restore_catalog()
+def build(company: Company) -> None:
+    """This family's DAG for ``company``: its DAG id, tag and name. The tasks take no company argument:
+    ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
+
+    @dag(
+        dag_id=company.dag_id(FAMILY),
+        schedule=None,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args,
+        tags=["atera", "catalog", "restore", f"company:{company.id}"],
+        description=f"{company.name}: restore what a catalog replacement removed from Atera (manual)",
+        params={"plan_id": Param(
+            "", type="string",
+            description="The plan id of the catalog replacement to undo (catalog-<matching run id>: in the matching "
+                        "task's summary, and the name of catalog_snapshots/<plan id>.json in the review dir). Default: "
+                        "empty (refused). Example: catalog-manual__2026-11-27T101500.1234560000")},
+        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
+               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
+    )
+    def atera_qbo_restore_catalog() -> None:
+        @task
+        def restore(params: dict[str, Any]) -> dict[str, Any]:
+            from atera_qbo.tasks.catalog import restore_atera_catalog  # at run time: parsing stays light
+
+            return restore_atera_catalog(plan_id=params.get("plan_id") or "")
+
+        restore()  # type: ignore[call-arg,misc]  # Airflow fills the context arguments
+
+    atera_qbo_restore_catalog()
+
+
+for _company in load_companies():  # one DAG per company; a broken companies file fails this import
+    build(_company)

@@ -1,5 +1,6 @@
 """The environment ``make run`` and the tests give Airflow: a home inside the repo, SQLite, no examples, our dags/
-and plugins/, a Fernet key kept in the home, and the connections to the twins (``AIRFLOW_CONN_*``)."""
+and plugins/, a Fernet key kept in the home, the per-company auth manager, and the connections to the twins
+(``AIRFLOW_CONN_*``)."""
 from __future__ import annotations
 
 import json
@@ -40,6 +41,9 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__FERNET_KEY": fernet_key(home),
+        # Airflow's simple auth manager (same users, roles and passwords settings), each login limited to the
+        # companies whose `logins` list it (companies file, docs/companies.md)
+        "AIRFLOW__CORE__AUTH_MANAGER": "atera_qbo.auth_manager.CompanyAuthManager",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",

@@ -2,6 +2,9 @@
 task, the run and the error's first line (scrubbed of anything shaped like a secret, and of the connections'
 secrets), with a link to the task's log.
 
+The failure is recorded in the failed DAG's company's staging database (``failed_company``: each company's
+DAGs are its own, ``atera_qbo_invoice_export__uk`` is company ``uk``'s), never another company's.
+
 No storm: one message per DAG per hour (``notify_items`` row ``failure|<dag_id>``, taken by one conditional update,
 so two workers failing at once send one message); the failures held back are recorded (``notify_messages``,
 ``throttled``) and counted in the DAG's next message. A failure its own run already explained — the export's
@@ -17,9 +20,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..companies import Company, load_companies
 from ..config import conn_info, staging_url
+from ..errors import ConfigError
 from ..html import render
 from ..staging.db import engine_for, utcnow
+from ..staging.identity import claim_database
 from .deliver import quietly, send_and_record
 from .memory import Ids, claim, explained, record_message, throttled_since
 from .message import Message, first_line, slack_text, subject
@@ -32,15 +38,45 @@ STORM_WINDOW = timedelta(hours=1)
 SYNC_CONNECTIONS = ("atera_default", "quickbooks_default", "atera_qbo_staging")
 
 
-def staging_engine() -> sa.Engine:
-    """The staging database, as the tasks' ``StagingHook`` finds it (connection ``atera_qbo_staging``)."""
-    return engine_for(staging_url(conn_info("atera_qbo_staging", required=False)))
+def failed_company(dag_id: str | None) -> Company:
+    """The company whose DAG failed (``atera_qbo_invoice_export__uk`` → ``uk``), as ``tasks.runtime.task_company``
+    finds it: with one company, that one; a DAG no company owns, among several, is a ConfigError (logged by
+    ``quietly``: its failure is not recorded in some other company's database)."""
+    companies = load_companies()
+    company = companies.of_dag(dag_id)
+    if company is not None:
+        return company
+    if len(companies) == 1:
+        return companies.get(None)
+    raise ConfigError(f"{dag_id} is not the DAG of one of the companies ({', '.join(companies.ids)}): its failure "
+                      "is not recorded or told")
+
+
+def staging_engine(company: Company | None = None) -> sa.Engine:
+    """The company's staging database, as the tasks' ``StagingHook(company=...)`` finds it (its own
+    ``staging_conn_id``, else derived from ``atera_qbo_staging``), checked to hold that company's rows."""
+    company = company or load_companies().get(None)
+    if company.staging_conn_id:
+        url = staging_url(conn_info(company.staging_conn_id))
+    else:
+        url = company.staging_url(staging_url(conn_info("atera_qbo_staging", required=False)))
+    engine = engine_for(url)
+    claim_database(engine, company.id)
+    return engine
+
+
+def _sync_connections() -> list[str]:
+    """Every company's connections, and the deployment's own (an error may quote any of them)."""
+    ids = list(SYNC_CONNECTIONS)
+    for c in load_companies():
+        ids += [x for x in (c.atera_conn_id, c.qbo_conn_id, c.staging_conn_id) if x and x not in ids]
+    return ids
 
 
 def _sync_secrets() -> list[str]:
     """The sync's own secrets (API keys, client secret, refresh token): an error line must not show them."""
     out: list[str] = []
-    for conn_id in SYNC_CONNECTIONS:
+    for conn_id in _sync_connections():
         try:
             conn = conn_info(conn_id, required=False)
         except Exception:  # noqa: BLE001 - a connection that cannot be read has no secret to hide here
@@ -84,7 +120,7 @@ def tell_failure(context: Mapping[str, Any], *, now: datetime | None = None,
     if not chans.reach(KIND):
         return None
     ids = failure_ids(context)
-    engine = engine or staging_engine()
+    engine = engine or staging_engine(failed_company(ids["dag_id"]))
     if explained(engine, ids["dag_id"], ids["run_id"]):
         log.info("the failure of %s (run %s) was explained by that run's own notification; no failure message",
                  ids["task_id"], ids["run_id"])
