@@ -14,8 +14,8 @@ COPY --chown=airflow:root scripts/ /opt/airflow/project/scripts/
 
 # Directories that named volumes are mounted on: created here, owned by airflow, so the volumes start writable.
 USER root
-RUN mkdir -p /opt/airflow/review /opt/airflow/twins /opt/airflow/secrets \
-    && chown -R airflow:root /opt/airflow/review /opt/airflow/twins /opt/airflow/secrets
+RUN mkdir -p /opt/airflow/review /opt/airflow/twins /opt/airflow/secrets /opt/airflow/companies \
+    && chown -R airflow:root /opt/airflow/review /opt/airflow/twins /opt/airflow/secrets /opt/airflow/companies
 USER airflow
 
 ENV PYTHONPATH=/opt/airflow/project:/opt/airflow/plugins
