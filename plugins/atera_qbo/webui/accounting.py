@@ -1,6 +1,8 @@
-"""The Accounting page: where the integration is managed "at any time" once connected — each side's company and
-credential (with their expiries), each DAG's last and next run, the latest export batches and reconciliation,
-the month's metered QBO reads; and the actions: wizard, export, reconcile now, Disconnect, Reconnect."""
+"""The Accounting page: where the integration is managed "at any time" once connected. First every company the
+user may see with its state (connected realm, last export batch, token expiry, last reconciliation), each linking
+to its pages; then the chosen company's (``?company=``) detail — each side's company and credential (with their
+expiries), each of its DAGs' last and next run, its latest export batches and reconciliation, the month's metered
+QBO reads — and its actions: wizard, export, reconcile now, Disconnect, Reconnect, each acting on it only."""
 from __future__ import annotations
 
 import json
@@ -15,21 +17,22 @@ from airflow.utils.session import create_session
 from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ..companies import Company
 from ..errors import ConfigError
-from ..hooks import QuickBooksHook, fernet
+from ..hooks import QuickBooksHook, StagingHook, fernet
 from ..qbo.auth import TokenExpiries, TokenStore
 from ..qbo.connection import connected_since, current_realm, latest_event
 from ..qbo.connection import disconnect as disconnect_company
 from ..qbo.usage import metered_reads
 from ..staging.db import table, utcnow
 from . import airflow_conns, runs
-from .deps import Engine, Runs
+from .deps import Engine, Runs, Svc
 from .pages import ManageIntegration, Page, ReadWizard
 from .security import check_csrf, may_manage, may_run
 
 router = APIRouter()
 DAGS = ("atera_qbo_catalog_sync", "atera_qbo_matching", "atera_qbo_invoice_export", "atera_qbo_reconciliation",
-        "atera_qbo_disconnect")
+        "atera_qbo_disconnect")  # the families: a company's own DAG of each is ``Company.dag_id(family)``
 EXPIRY_WARNING = timedelta(days=30)
 
 
@@ -44,11 +47,11 @@ class DagState:
     next_run: datetime | None = None
 
 
-def dag_states() -> list[DagState]:
-    """Each DAG's last run (state, start, duration) and its next scheduled run, from Airflow's database."""
+def dag_states(owner: Company) -> list[DagState]:
+    """Each of the company's DAGs' last run (state, start, duration) and next scheduled run (Airflow's database)."""
     out = []
     with create_session() as session:
-        for dag_id in DAGS:
+        for dag_id in (owner.dag_id(family) for family in DAGS):
             model = session.scalar(sa.select(DagModel).where(DagModel.dag_id == dag_id))
             run = session.scalar(sa.select(DagRun).where(DagRun.dag_id == dag_id)
                                  .order_by(DagRun.run_after.desc()).limit(1))
@@ -78,7 +81,7 @@ def company(engine: sa.Engine, realm: str) -> dict[str, Any]:
             "disconnected_at": last.at if last is not None and last.event == "disconnected" else None}
 
 
-def expiries(engine: sa.Engine, hook: QuickBooksHook) -> TokenExpiries | None:
+def expiries(hook: QuickBooksHook) -> TokenExpiries | None:
     try:
         return hook.stored_tokens().expiries()
     except ConfigError:
@@ -107,32 +110,74 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+@dataclass
+class CompanyState:
+    """One line of the companies list."""
+
+    company: Company
+    link: str
+    realm: str | None = None
+    disconnected: bool = False
+    batch: sa.Row[Any] | None = None
+    tokens: TokenExpiries | None = None
+    recon: dict[str, Any] | None = None
+    problem: str | None = None
+
+
+def company_state(owner: Company, link: str, engine: sa.Engine | None, staging: StagingHook) -> CompanyState:
+    """A company's state from its own database (``engine``: the page's, for the current company); a database
+    that cannot be read is said on its line, not an error of the page."""
+    state = CompanyState(owner, link)
+    try:
+        engine = engine or staging.engine
+        state.realm = current_realm(engine)
+        last = latest_event(engine, state.realm) if state.realm else None
+        state.disconnected = last is not None and last.event == "disconnected"
+        batches = latest_batches(engine, 1)
+        state.batch = batches[0] if batches else None
+        state.recon = latest_reconciliation(engine)
+        if state.realm and not state.disconnected:
+            state.tokens = expiries(QuickBooksHook(staging=staging, company=owner))
+    except Exception as exc:  # noqa: BLE001 - one company's database down must not hide the others
+        state.problem = f"its staging database could not be read ({type(exc).__name__}: {exc})"
+    return state
+
+
+def company_states(page: Page, engine: sa.Engine, svc: Svc) -> list[CompanyState]:
+    return [company_state(c, page.switch_url(c), engine if c == page.company else None, svc.staging(c))
+            for c in page.scope.visible]
+
+
 @router.get("/accounting", response_class=HTMLResponse)
-def accounting(page: ReadWizard, engine: Engine) -> Response:
+def accounting(page: ReadWizard, engine: Engine, svc: Svc) -> Response:
     realm = current_realm(engine)
+    listing = company_states(page, engine, svc) if page.scope.several else []
     if realm is None:
-        if may_manage(page.user):
-            return RedirectResponse(f"{page.base}/connect", status_code=303)
-        return page.render("accounting.html", title="Accounting", connected=False)
-    hook = QuickBooksHook()
+        if may_manage(page.user, page.company) and not page.scope.several:
+            return page.redirect("/connect")
+        return page.render("accounting.html", title="Accounting", connected=False, states=listing,
+                           warn_before=datetime.now(UTC) + EXPIRY_WARNING)
+    hook = QuickBooksHook(company=page.company)
     return page.render(
-        "accounting.html", title="Accounting", connected=True, qbo=company(engine, realm),
-        tokens=expiries(engine, hook), atera=airflow_conns.atera_summary(), dags=dag_states(),
-        batches=latest_batches(engine), recon=latest_reconciliation(engine),
+        "accounting.html", title="Accounting", connected=True, qbo=company(engine, realm), states=listing,
+        tokens=expiries(hook), atera=airflow_conns.atera_summary(page.company.atera_conn_id),
+        dags=dag_states(page.company), batches=latest_batches(engine), recon=latest_reconciliation(engine),
         metered=metered_reads(engine, realm, month_start(utcnow())), month=month_start(utcnow()),
-        warn_before=datetime.now(UTC) + EXPIRY_WARNING, may_reconcile=may_run(page.user, runs.RECONCILIATION_DAG))
+        warn_before=datetime.now(UTC) + EXPIRY_WARNING,
+        may_reconcile=may_run(page.user, page.company.dag_id(runs.RECONCILIATION_DAG)))
 
 
 @router.post("/accounting/reconcile")
 def reconcile_now(page: ReadWizard, dag_runs: Runs, csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(page.request, page.user, csrf)
-    if not may_run(page.user, runs.RECONCILIATION_DAG):
-        return page.refused("Reconcile", f"{page.user_name} may not start {runs.RECONCILIATION_DAG}", 403)
+    dag_id = dag_runs.dag_id(runs.RECONCILIATION_DAG)
+    if not may_run(page.user, dag_id):
+        return page.refused("Reconcile", f"{page.user_name} may not start {dag_id}", 403)
     try:
         run_id = dag_runs.trigger(runs.RECONCILIATION_DAG, {}, page.user_name)
     except runs.TriggerError as exc:
         return page.refused("Reconcile", str(exc), 503)
-    return RedirectResponse(f"/dags/{runs.RECONCILIATION_DAG}/runs/{run_id}", status_code=303)
+    return RedirectResponse(f"/dags/{dag_id}/runs/{run_id}", status_code=303)
 
 
 @router.post("/accounting/disconnect")
@@ -151,17 +196,18 @@ def disconnect(page: ManageIntegration, engine: Engine, csrf: Annotated[str, For
     result = _disconnect(page, engine, realm)
     note = f" {result['note']}" if result.get("note") else ""
     return page.render("notice.html", 200, title="Disconnected",
-                       message=f"QuickBooks company {expected} was disconnected: {result.get('revoked', 0)} token(s) "
-                               f"revoked, the stored tokens deleted, the history kept. Every QBO call now refuses "
+                       message=f"QuickBooks company {expected} ({page.company.name}) was disconnected: "
+                               f"{result.get('revoked', 0)} token(s) revoked, the stored tokens deleted, the history "
+                               "kept. Every QBO call now refuses "
                                f"until you reconnect on this page.{note}")
 
 
 def _disconnect(page: Page, engine: sa.Engine, realm: str) -> dict[str, Any]:
-    hook = QuickBooksHook()
+    hook = QuickBooksHook(company=page.company)
 
     def stored() -> TokenStore | None:
         try:
-            return TokenStore(engine, realm, hook.token_endpoint(), seed_refresh_token=hook.settings.refresh_token,
+            return TokenStore(engine, realm, hook.token_endpoint(), seed_refresh_token=hook.seed_refresh_token,
                               cipher=fernet())
         except ConfigError:
             return None
@@ -176,5 +222,5 @@ def _disconnect(page: Page, engine: sa.Engine, realm: str) -> dict[str, Any]:
             tokens.forget()
 
     return disconnect_company(engine, realm_id=realm, confirm=realm, actor=page.user_name,
-                              seed_refresh_token=hook.settings.refresh_token, stored_refresh_token=token,
+                              seed_refresh_token=hook.seed_refresh_token, stored_refresh_token=token,
                               revoke=hook.token_endpoint().revoke, forget=forget)

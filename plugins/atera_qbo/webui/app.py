@@ -5,7 +5,8 @@ live in the browser's session storage until "Done": only "Done" writes (an overr
 CSV in the review dir, and a run of ``atera_qbo_matching`` with ``commit=true``).
 
 What a route needs (the staging engine, the review, the day, Airflow's runs, the user's page kit) arrives through
-its parameters' ``Annotated[..., Depends(...)]`` types from ``deps`` and ``pages``.
+its parameters' ``Annotated[..., Depends(...)]`` types from ``deps`` and ``pages``, all of the request's company
+(``?company=``): a page, a download or a form post never reads or writes another company's database or files.
 """
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Form, HTTPException, Query
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ..errors import MatchingError
+from ..extract.routing import unrouted_customers
 from ..matching.review import Action, ReviewRow
 from ..qbo.connection import current_realm
-from . import accounting, connect, deps, runs, store
+from . import accounting, add_company, connect, deps, files, runs, store
 from . import invoices as inv
 from . import review as rv
 from .deps import CurrentReview, Engine, QboAppUrl, Runs, Today
@@ -52,7 +54,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Atera ↔ QBO", docs_url=None, redoc_url=None, openapi_url=None, lifespan=deps.lifespan)
     app.middleware("http")(security_headers)
     app.exception_handler(HTTPException)(http_error)
-    for router in (wizard, exports, common, connect.router, accounting.router):
+    for router in (wizard, exports, common, connect.router, add_company.router, accounting.router,
+                   files.router):
         app.include_router(router)
     return app
 
@@ -70,8 +73,15 @@ def index(page: ReadWizard, review: CurrentReview, engine: Engine, connected: st
     versions = store.latest(engine, 5)
     return page.render("index.html", title="Atera ↔ QBO", steps=steps, titles=STEP_TITLES,
                        review_exists=review.path.exists(), versions=versions,
-                       current_version=versions[0].version if versions else 0,
+                       current_version=versions[0].version if versions else 0, unrouted=unrouted_customers(engine),
+                       review_xlsx=(page.review_dir / "match_review.xlsx").exists(),
+                       data_docs=_data_docs(page.review_dir),
                        connected=connected if connected and connected == current_realm(engine) else "")
+
+
+def _data_docs(where: Path) -> str | None:
+    """The company's Data Docs page to link (the gates' summary, else GX's index), None when there is none."""
+    return next((n for n in ("gates_summary.html", "index.html") if (where / "data_docs" / n).is_file()), None)
 
 
 @wizard.get("/step/{step}", response_class=HTMLResponse)
@@ -81,11 +91,11 @@ def step_page(page: ReadWizard, review: CurrentReview, engine: Engine, step: str
         raise HTTPException(404, f"no step {step!r}: products, customers or import")
     listing = rv.page_of(review.step_rows(step), status=status, query=q, page=number)
 
-    def qs(**more: Any) -> str:
-        return "&".join(f"{k}={quote(str(v))}" for k, v in {"status": status, "q": q, **more}.items() if v)
+    def page_link(number: int) -> str:
+        return page.url(f"/step/{step}", status=status, q=q, page=number)
 
     return page.render("step.html", title=STEP_TITLES[step], step=step, spec=rv.STEPS[step], listing=listing,
-                       status=status, q=q, key=rv.row_key, candidates=rv.candidates, qs=qs,
+                       status=status, q=q, key=rv.row_key, candidates=rv.candidates, page_link=page_link,
                        current_version=_version_id(engine))
 
 
@@ -153,7 +163,7 @@ def done(page: RunMatching, review: CurrentReview, engine: Engine, dag_runs: Run
     except runs.TriggerError as exc:
         return page.refused("Done", f"overrides version {version} saved, but {exc}", 503)
     store.attach(engine, version, dag_run_id=run_id)
-    return RedirectResponse(f"{page.base}/versions/{version}?saved=1", status_code=303)
+    return page.redirect(f"/versions/{version}", saved=1)
 
 
 def _conflict(engine: sa.Engine, base_version: str) -> str | None:
@@ -249,14 +259,14 @@ def export_run(page: RunExport, today: Today, dag_runs: Runs, date_from: Annotat
         run_id = dag_runs.trigger(runs.EXPORT_DAG, conf, page.user_name)
     except runs.TriggerError as exc:
         return page.refused("Export", str(exc), 503)
-    return RedirectResponse(f"{page.base}/export/runs/{quote(run_id, safe='')}", status_code=303)
+    return page.redirect(f"/export/runs/{quote(run_id, safe='')}")
 
 
 @exports.get("/export/runs/{run_id}", response_class=HTMLResponse)
 def export_report(page: ReadExport, engine: Engine, dag_runs: Runs, run_id: str) -> HTMLResponse:
     outcome = page.outcome(dag_runs.outcome(runs.EXPORT_DAG, run_id))
     if outcome is None:
-        raise HTTPException(404, f"no run {run_id} of {runs.EXPORT_DAG}")
+        raise HTTPException(404, f"no run {run_id} of {dag_runs.dag_id(runs.EXPORT_DAG)}")
     batch = inv.batch_of_run(engine, run_id) if outcome.finished else None
     report = inv.read_report(page.review_dir / "exports" / f"export_{batch['batch_id']}.csv") if batch else []
     return page.render("export_run.html", title="Export run", outcome=outcome, batch=batch, report=report)

@@ -96,17 +96,18 @@ class Review:
 
 
 class ReviewCache:
-    """The ``Review`` of the current review file, kept between requests (the file is re-read when it changes)."""
+    """The ``Review`` of each company's review file, kept between requests (a file is re-read when it changes)."""
 
     def __init__(self) -> None:
-        self._review: Review | None = None
+        self._reviews: dict[Path, Review] = {}
         self._lock = threading.Lock()
 
     def of(self, path: Path) -> Review:
         with self._lock:
-            if self._review is None or self._review.path != path:
-                self._review = Review(path)
-            return self._review
+            found = self._reviews.get(path)
+            if found is None:
+                found = self._reviews[path] = Review(path)
+            return found
 
 
 @dataclass

@@ -17,9 +17,12 @@ from airflow.utils.session import create_session
 from airflow.utils.types import DagRunTriggeredByType
 from sqlalchemy import select
 
+from ..companies import DAG_SEPARATOR, Company
+
 MATCHING_DAG = "atera_qbo_matching"
 EXPORT_DAG = "atera_qbo_invoice_export"
 RECONCILIATION_DAG = "atera_qbo_reconciliation"
+FAMILIES = (MATCHING_DAG, EXPORT_DAG, RECONCILIATION_DAG)  # the DAGs whose read permission shows a company
 TASK_OF = {MATCHING_DAG: "commit", EXPORT_DAG: "export"}  # the task whose return value is the outcome
 FINISHED = ("success", "failed")
 
@@ -68,7 +71,7 @@ def outcome(dag_id: str, run_id: str) -> RunOutcome | None:
         if run is None:
             return None
         result = RunOutcome(dag_id, run_id, str(getattr(run.state, "value", run.state) or "queued"))
-        task_id = TASK_OF.get(dag_id)
+        task_id = TASK_OF.get(dag_id.partition(DAG_SEPARATOR)[0])  # a company's DAG: its family's task
         xcom = session.scalars(XComModel.get_many(run_id=run_id, key="return_value", task_ids=task_id,
                                                   dag_ids=dag_id).limit(1)).first()
         if xcom is not None:
@@ -118,3 +121,21 @@ class AirflowRuns:
 
     def outcome(self, dag_id: str, run_id: str) -> RunOutcome | None:
         return outcome(dag_id, run_id)
+
+
+class CompanyRuns:
+    """One company's runs: the pages name a DAG family (``atera_qbo_invoice_export``), this starts and reads the
+    company's own DAG of it (``atera_qbo_invoice_export__uk``), so a run id of another company's DAG is never
+    found through it."""
+
+    def __init__(self, runs: DagRuns, company: Company) -> None:
+        self.runs, self.company = runs, company
+
+    def dag_id(self, family: str) -> str:
+        return self.company.dag_id(family)
+
+    def trigger(self, family: str, conf: dict[str, Any], user: str) -> str:
+        return self.runs.trigger(self.dag_id(family), conf, user)
+
+    def outcome(self, family: str, run_id: str) -> RunOutcome | None:
+        return self.runs.outcome(self.dag_id(family), run_id)

@@ -1,10 +1,13 @@
 // The wizard's draft decisions live in this tab's session storage until "Done" (nothing is saved before).
 (function () {
   "use strict";
-  var STORE = "atera-qbo-draft";
-  var BASE = "atera-qbo-draft-base";  // the overrides version in force when the first decision was made
   var body = document.body;
   var base = body.dataset.base || "";
+  // One draft per company: decisions made for one company are never posted to another's Done.
+  var STORE = "atera-qbo-draft:" + (body.dataset.company || "");
+  var BASE = "atera-qbo-draft-base:" + (body.dataset.company || "");  // the version in force at the first decision
+  // The company's API calls carry ?company= as the page's links do (when the deployment has several).
+  var companyQuery = body.dataset.companyParam ? "company=" + encodeURIComponent(body.dataset.companyParam) + "&" : "";
 
   function load() { try { return JSON.parse(sessionStorage.getItem(STORE) || "{}"); } catch (e) { return {}; } }
   function save(d) {
@@ -85,7 +88,7 @@
     input.addEventListener("input", function () {
       clearTimeout(timer);
       timer = setTimeout(function () {
-        var url = base + "/api/search?entity=" + encodeURIComponent(input.dataset.entity) + "&q=" +
+        var url = base + "/api/search?" + companyQuery + "entity=" + encodeURIComponent(input.dataset.entity) + "&q=" +
           encodeURIComponent(input.value);
         fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
           .then(function (r) { return r.ok ? r.json() : []; })
@@ -106,7 +109,7 @@
   if (bulk) {
     bulk.addEventListener("submit", function (e) {
       e.preventDefault();
-      var url = base + "/api/suggestions?step=" + encodeURIComponent(bulk.dataset.step) + "&min_score=" +
+      var url = base + "/api/suggestions?" + companyQuery + "step=" + encodeURIComponent(bulk.dataset.step) + "&min_score=" +
         encodeURIComponent(bulk.elements.min_score.value);
       fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (r) { return r.json(); })
