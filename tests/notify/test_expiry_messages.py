@@ -66,7 +66,7 @@ def test_the_atera_token_is_told_with_its_fix(engine, smtp_server, configure):
     configure(smtp=smtp_server, to="admin@example.com")
     assert check(engine, atera=NOW + timedelta(days=5)) == "sent"
     (mail,) = smtp_server.mails
-    assert "the Atera API token expires on" in mail.subject
+    assert "the Atera API token of connection atera_default expires on" in mail.subject
     assert "Admin → API" in mail.html and "atera_default" in mail.html
     assert check(engine, atera=NOW + timedelta(days=5), now=NOW + timedelta(hours=20)) == "unchanged"
 

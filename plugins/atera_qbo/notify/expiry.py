@@ -34,7 +34,7 @@ KIND = "expiry"
 WARN_DAYS = 30
 STAGES = ((0, "expired"), (1, "1 day"), (7, "7 days"), (WARN_DAYS, f"{WARN_DAYS} days"))
 QBO_FIX = f"reconnect QuickBooks before then (README 'Disconnecting and reconnecting QBO'): {RECONNECT_HOW}"
-ATERA_FIX = ("create a new API token in Atera (Admin → API) and put it in the password of the atera_default "
+ATERA_FIX = ("create a new API token in Atera (Admin → API) and put it in the password of the {conn_id} "
              "connection")
 
 
@@ -83,13 +83,13 @@ def _qbo(engine: sa.Engine, realm_id: Callable[[], str], expiries: Callable[[], 
     return [n for n in notices if n is not None]
 
 
-def atera_credential_from_connection() -> AteraCredential:
-    """The credential of the ``atera_default`` connection, as the Atera client builds it."""
-    s = AteraSettings.from_conn(conn_info("atera_default"))
+def atera_credential_from_connection(conn_id: str = "atera_default") -> AteraCredential:
+    """The credential of an Atera connection (the company's), as the Atera client builds it."""
+    s = AteraSettings.from_conn(conn_info(conn_id), conn_id)
     return AteraCredential.of(s.api_key, s.auth)
 
 
-def _atera(credential: Callable[[], AteraCredential | None], moment: datetime) -> list[Notice]:
+def _atera(credential: Callable[[], AteraCredential | None], moment: datetime, conn_id: str) -> list[Notice]:
     try:
         cred = credential()
     except Exception as exc:  # noqa: BLE001 - no Atera connection to check: nothing to tell about it
@@ -97,7 +97,8 @@ def _atera(credential: Callable[[], AteraCredential | None], moment: datetime) -
         return []
     if cred is None or cred.expires_at is None:
         return []
-    notice = _expiring("expiry|atera|atera_default", "the Atera API token", cred.expires_at, moment, ATERA_FIX)
+    notice = _expiring(f"expiry|atera|{conn_id}", f"the Atera API token of connection {conn_id}", cred.expires_at,
+                       moment, ATERA_FIX.format(conn_id=conn_id))
     return [notice] if notice else []
 
 
@@ -114,11 +115,11 @@ def build(notices: list[Notice], new_keys: set[str]) -> Message:
 @quietly
 def tell_connections(engine: sa.Engine, *, ids: Ids, realm_id: Callable[[], str],
                      qbo_expiries: Callable[[], TokenExpiries],
-                     atera_credential: Callable[[], AteraCredential | None] = atera_credential_from_connection,
-                     now: datetime | None = None) -> str | None:
-    """Check both connections and tell what is new: a token entering a warning stage, a disconnect. The callables
-    are asked lazily (a missing connection skips its check); the Atera credential is the ``atera_default``
-    connection's unless given. Answers ``sent``, ``failed``, ``unchanged`` or None
+                     atera_credential: Callable[[], AteraCredential | None] | None = None,
+                     atera_conn_id: str = "atera_default", now: datetime | None = None) -> str | None:
+    """Check both connections of one company and tell what is new: a token entering a warning stage, a
+    disconnect. The callables are asked lazily (a missing connection skips its check); the Atera credential is
+    the company's connection's (``atera_conn_id``) unless given. Answers ``sent``, ``failed``, ``unchanged`` or None
     (no channel takes expiry messages). Never raises."""
     chans = channels()
     if not chans.reach(KIND):
@@ -126,7 +127,8 @@ def tell_connections(engine: sa.Engine, *, ids: Ids, realm_id: Callable[[], str]
     moment = now or datetime.now(UTC)
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     naive = moment.replace(tzinfo=None)
-    notices = _qbo(engine, realm_id, qbo_expiries, moment) + _atera(atera_credential, moment)
+    credential = atera_credential or (lambda: atera_credential_from_connection(atera_conn_id))
+    notices = _qbo(engine, realm_id, qbo_expiries, moment) + _atera(credential, moment, atera_conn_id)
     close_all_but(engine, KIND, {n.key for n in notices}, naive)
     return tell_new(engine, KIND, [n.item for n in notices], chans, ids, naive,
                     lambda new_keys: build(notices, new_keys), record_unchanged=False)

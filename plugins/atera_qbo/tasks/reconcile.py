@@ -23,7 +23,8 @@ def reconcile(*, date_from: str | None, date_to: str | None, finding_types: list
     handed to ``check_critical`` (the report lands first)."""
     with wiring() as w:
         tell_connections(w.engine, ids={**task_ids(), "run_id": run_id}, realm_id=lambda: w.qbo_hook.realm_id,
-                         qbo_expiries=lambda: w.qbo_hook.stored_tokens().expiries())  # daily: tokens, disconnect
+                         qbo_expiries=lambda: w.qbo_hook.stored_tokens().expiries(),
+                         atera_conn_id=w.company.atera_conn_id)  # daily: the company's tokens, disconnect
         result = run_reconciliation(w.engine, qbo=w.qbo, atera=w.atera, review_dir=w.review_dir,
                                     run_id=run_id or "manual", date_from=date_from, date_to=date_to,
                                     types=finding_types, stale_days=stale_days, app_url=w.qbo_settings.app_url)
