@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from airflow.configuration import conf as airflow_conf
 
-from .config import airflow_home
+from .config import airflow_home, conn_info, staging_url
 from .errors import ConfigError
 
 DEFAULT_ID = "default"
@@ -132,6 +132,14 @@ class Company:
         return out
 
 
+def company_staging_url(company: Company, deployment_conn_id: str = "atera_qbo_staging") -> str:
+    """The SQLAlchemy URL of ``company``'s staging database: its own ``staging_conn_id``, else derived from the
+    deployment's connection (``Company.staging_url``). The one place it is decided (hooks, notifications)."""
+    if company.staging_conn_id:
+        return staging_url(conn_info(company.staging_conn_id))
+    return company.staging_url(staging_url(conn_info(deployment_conn_id, required=False)))
+
+
 def schema_name(company_id: str) -> str:
     return f"atera_qbo_{company_id}"
 
@@ -193,6 +201,17 @@ class Companies:
             return self._by_id.get(DEFAULT_ID)
         company = self._by_id.get(suffix)
         return company if company is not None and company.dag_id(family) == dag_id else None
+
+    def for_dag(self, dag_id: str | None) -> Company:
+        """The company a DAG's task works for (``of_dag``); with one company, that one whatever the DAG (a test,
+        the CLI); a DAG no company owns, among several, is a ConfigError naming them."""
+        company = self.of_dag(dag_id)
+        if company is not None:
+            return company
+        if len(self.items) == 1:
+            return self.items[0]
+        raise ConfigError(f"{dag_id or 'this code'} is not one company's DAG and there are {len(self.items)} "
+                          f"companies ({', '.join(self.ids)}): run the company's own DAG")
 
     def sharing_atera(self, company: Company) -> list[Company]:
         """Every company fed by ``company``'s Atera account (itself included), in file order."""

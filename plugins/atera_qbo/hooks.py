@@ -23,8 +23,8 @@ from airflow.sdk import BaseHook
 from cryptography.fernet import Fernet, MultiFernet
 
 from .atera.client import AteraClient
-from .companies import Company, load_companies
-from .config import AteraSettings, QboSettings, conn_info, staging_url
+from .companies import Company, company_staging_url, load_companies
+from .config import AteraSettings, QboSettings, conn_info
 from .errors import ConfigError
 from .http import RetryPolicy
 from .qbo.auth import TokenEndpoint, TokenStore
@@ -103,9 +103,7 @@ class StagingHook(BaseHook):
     @cached_property
     def url(self) -> str:
         """The company's database: its own ``staging_conn_id``, else derived from ``atera_qbo_staging``."""
-        if self.company.staging_conn_id:
-            return staging_url(conn_info(self.company.staging_conn_id))
-        return self.company.staging_url(staging_url(conn_info(self.staging_conn_id, required=False)))
+        return company_staging_url(self.company, self.staging_conn_id)
 
     @property
     def engine(self) -> sa.Engine:

@@ -72,7 +72,7 @@ def test_a_companys_failure_is_recorded_in_its_own_database_only(deployment, smt
 
 def test_a_dag_of_no_company_among_several_is_recorded_nowhere(deployment, smtp_server, configure):
     configure(smtp=smtp_server, to={"failure": ["ops@example.com"]})
-    with pytest.raises(ConfigError, match="atera_qbo_invoice_export__gone is not the DAG of one of the companies"):
+    with pytest.raises(ConfigError, match="atera_qbo_invoice_export__gone is not one company's DAG"):
         failed_company("atera_qbo_invoice_export__gone")
     on_task_failure(context("atera_qbo_invoice_export__gone", ConfigError("x")))  # never raises
     assert smtp_server.mails == []

@@ -20,9 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..companies import Company, load_companies
-from ..config import conn_info, staging_url
-from ..errors import ConfigError
+from ..companies import Company, company_staging_url, load_companies
+from ..config import conn_info
 from ..html import render
 from ..staging.db import engine_for, utcnow
 from ..staging.identity import claim_database
@@ -40,27 +39,16 @@ SYNC_CONNECTIONS = ("atera_default", "quickbooks_default", "atera_qbo_staging")
 
 def failed_company(dag_id: str | None) -> Company:
     """The company whose DAG failed (``atera_qbo_invoice_export__uk`` → ``uk``), as ``tasks.runtime.task_company``
-    finds it: with one company, that one; a DAG no company owns, among several, is a ConfigError (logged by
-    ``quietly``: its failure is not recorded in some other company's database)."""
-    companies = load_companies()
-    company = companies.of_dag(dag_id)
-    if company is not None:
-        return company
-    if len(companies) == 1:
-        return companies.get(None)
-    raise ConfigError(f"{dag_id} is not the DAG of one of the companies ({', '.join(companies.ids)}): its failure "
-                      "is not recorded or told")
+    finds it; a DAG no company owns, among several, is a ConfigError (logged by ``quietly``: its failure is not
+    recorded in some other company's database)."""
+    return load_companies().for_dag(dag_id)
 
 
 def staging_engine(company: Company | None = None) -> sa.Engine:
-    """The company's staging database, as the tasks' ``StagingHook(company=...)`` finds it (its own
-    ``staging_conn_id``, else derived from ``atera_qbo_staging``), checked to hold that company's rows."""
+    """The company's staging database, as the tasks' ``StagingHook(company=...)`` finds it, checked to hold that
+    company's rows."""
     company = company or load_companies().get(None)
-    if company.staging_conn_id:
-        url = staging_url(conn_info(company.staging_conn_id))
-    else:
-        url = company.staging_url(staging_url(conn_info("atera_qbo_staging", required=False)))
-    engine = engine_for(url)
+    engine = engine_for(company_staging_url(company))
     claim_database(engine, company.id)
     return engine
 

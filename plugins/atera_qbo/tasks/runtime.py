@@ -116,15 +116,7 @@ def task_ids() -> dict[str, str | None]:
 def task_company(dag_id: str | None = None) -> Company:
     """The company a task works for: the one whose DAG is running (``atera_qbo_invoice_export__uk`` → ``uk``).
     Outside a company DAG (a test, the CLI) the only company; with several that is a ConfigError saying so."""
-    companies = load_companies()
-    dag_id = dag_id or task_ids()["dag_id"]
-    company = companies.of_dag(dag_id)
-    if company is not None:
-        return company
-    if len(companies) == 1:
-        return companies.get(None)
-    raise ConfigError(f"{dag_id or 'this code'} is not one company's DAG and there are {len(companies)} companies "
-                      f"({', '.join(companies.ids)}): run the company's own DAG")
+    return load_companies().for_dag(dag_id or task_ids()["dag_id"])
 
 
 @contextmanager
