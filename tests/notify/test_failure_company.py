@@ -56,7 +56,8 @@ def test_a_companys_failure_is_recorded_in_its_own_database_only(deployment, smt
     error = ConfigError("Atera refused the key fabrikam-key-77c1: put a valid token in atera_fabrikam")
     on_task_failure(context("atera_qbo_invoice_export__fabrikam", error))
     (mail,) = smtp_server.mails
-    assert mail.subject.startswith("[Atera ↔ QBO] atera_qbo_invoice_export__fabrikam failed: task export")
+    # the company is named first: with several, "the export failed" alone does not say whose books to look at
+    assert mail.subject.startswith("[Atera ↔ QBO · Fabrikam] atera_qbo_invoice_export__fabrikam failed: task export")
     assert "fabrikam-key-77c1" not in mail.subject and "fabrikam-key-77c1" not in mail.html  # its secret too
     fabrikam = deployment / "atera_qbo_staging.fabrikam.db"
     assert failures_in(fabrikam) == [("atera_qbo_invoice_export__fabrikam", "failure", "sent")]
@@ -82,3 +83,17 @@ def test_a_dag_of_no_company_among_several_is_recorded_nowhere(deployment, smtp_
 def test_with_one_company_every_dag_is_its_own(tmp_path, monkeypatch):
     monkeypatch.setenv("ATERA_QBO_COMPANIES_FILE", str(tmp_path / "absent.json"))
     assert failed_company("notify_probe").id == "default" and failed_company(None).id == "default"
+
+
+def test_messages_about_a_company_name_it_and_link_to_its_pages(monkeypatch):
+    from atera_qbo.notify.message import about_company, subject
+    from atera_qbo.notify.settings import page
+
+    monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com")
+    with about_company("uk", "Contoso UK", several=True):
+        assert subject("Export: 2 invoice(s) blocked") == "[Atera ↔ QBO · Contoso UK] Export: 2 invoice(s) blocked"
+        assert page("/export") == "https://airflow.example.com/atera-qbo/export?company=uk"
+    with about_company("default", "default", several=False):  # one company: the messages of before
+        assert subject("Export: 2 invoice(s) blocked") == "[Atera ↔ QBO] Export: 2 invoice(s) blocked"
+        assert page("/export") == "https://airflow.example.com/atera-qbo/export"
+    assert page("/") == "https://airflow.example.com/atera-qbo/"  # outside any company's task

@@ -27,8 +27,8 @@ from ..staging.db import engine_for, utcnow
 from ..staging.identity import claim_database
 from .deliver import quietly, send_and_record
 from .memory import Ids, claim, explained, record_message, throttled_since
-from .message import Message, first_line, slack_text, subject
-from .settings import channels, task_log
+from .message import Message, about_company, first_line, slack_text, subject
+from .settings import Channels, channels, task_log
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,13 @@ def tell_failure(context: Mapping[str, Any], *, now: datetime | None = None,
     if not chans.reach(KIND):
         return None
     ids = failure_ids(context)
-    engine = engine or staging_engine(failed_company(ids["dag_id"]))
+    company = failed_company(ids["dag_id"])
+    with about_company(company.id, company.name, several=len(load_companies()) > 1):
+        return _tell_failure(context, ids, chans, engine or staging_engine(company), now)
+
+
+def _tell_failure(context: Mapping[str, Any], ids: Ids, chans: Channels, engine: sa.Engine,
+                  now: datetime | None) -> str | None:
     if explained(engine, ids["dag_id"], ids["run_id"]):
         log.info("the failure of %s (run %s) was explained by that run's own notification; no failure message",
                  ids["task_id"], ids["run_id"])

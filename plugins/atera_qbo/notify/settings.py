@@ -25,7 +25,7 @@ from urllib.parse import quote
 from airflow.configuration import conf
 
 from ..config import ConnInfo, conn_info, variable
-from .message import first_line
+from .message import company_query, first_line
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,9 @@ def base_url() -> str:
 
 
 def page(path: str) -> str:
-    """A page of the plugin (``/`` the wizard, ``/export``, ``/reconciliation``) as a full URL."""
-    return f"{base_url()}{PLUGIN_PREFIX}{path}"
+    """A page of the plugin (``/`` the wizard, ``/export``, ``/reconciliation``) as a full URL — the company's
+    page while a message is about one (``message.about_company``)."""
+    return f"{base_url()}{PLUGIN_PREFIX}{path}{company_query()}"
 
 
 def task_log(dag_id: str, run_id: str, task_id: str) -> str:

@@ -20,6 +20,7 @@ from ..companies import Company, load_companies
 from ..config import QboSettings, review_dir, variable
 from ..errors import ConfigError, FatalError
 from ..hooks import AteraHook, QuickBooksHook, StagingHook
+from ..notify.message import about_company
 from ..notify.settings import announce as announce_notifications
 from ..qbo.api import QboApi
 from ..qbo.usage import record_usage
@@ -123,8 +124,11 @@ def task_company(dag_id: str | None = None) -> Company:
 def wiring(company: Company | None = None) -> Iterator[Wiring]:
     """The wiring of ``company`` (default: the running DAG's, ``task_company``)."""
     announce_notifications()  # the task's log says (once per process) when notifications are off, and why
+    company = company or task_company()
     with ExitStack() as stack:
-        yield Wiring(stack, company or task_company())
+        # what this task tells names its company and links to its pages (when the deployment has several)
+        stack.enter_context(about_company(company.id, company.name, several=len(load_companies()) > 1))
+        yield Wiring(stack, company)
 
 
 def run_stamp(run_id: str | None) -> str:
