@@ -19,7 +19,7 @@ Connections: `atera_default`, `quickbooks_default`, `atera_qbo_staging` (see REA
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -41,21 +41,15 @@ def build(company: Company) -> None:
     catalog = company_assets(None if company.is_default else company.id).catalog
 
     @dag(
-        dag_id=company.dag_id(FAMILY),
+        **company.dag_args(FAMILY, __doc__ or "", what="Atera ↔ QBO catalog sync",
+                           tags=["atera", "quickbooks", "extract"]),
         schedule="@hourly",
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
         default_args=default_args,
-        tags=["atera", "quickbooks", "extract", f"company:{company.id}"],
-        description=f"{company.name}: Atera ↔ QBO catalog sync",
         params={"full_refresh": Param(
             False, type="boolean", title="Full refresh",
             description="Re-read every record from both APIs instead of only what changed since the last run (also "
                         "finds records deleted in Atera). true/false; default false; example: true after restoring "
                         "a backup.")},
-        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
-               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
     )
     def atera_qbo_catalog_sync() -> None:
         @task

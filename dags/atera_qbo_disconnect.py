@@ -13,7 +13,6 @@ run picks it up and resumes where it left off; nothing already exported is sent 
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -33,21 +32,15 @@ def build(company: Company) -> None:
     ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
 
     @dag(
-        dag_id=company.dag_id(FAMILY),
+        **company.dag_args(FAMILY, __doc__ or "", what="disconnect QuickBooks Online (manual)",
+                           tags=["atera", "quickbooks", "disconnect"]),
         schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
         default_args=default_args,
-        tags=["atera", "quickbooks", "disconnect", f"company:{company.id}"],
-        description=f"{company.name}: disconnect QuickBooks Online (manual)",
         params={"confirm": Param(
             "", type="string",
             description=f"Type the realm id of {company.name}'s QBO company (the realm Connect stored, or the "
                         f"realm_id of the {company.qbo_conn_id} connection) to confirm. Default: empty (refused). "
                         "Example: 9341453050298751")},
-        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
-               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
     )
     def atera_qbo_disconnect() -> None:
         @task

@@ -23,7 +23,7 @@ its request id — and Airflow retries the export task (3 retries, 5/10/20 min);
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -82,17 +82,11 @@ def build(company: Company) -> None:
     ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
 
     @dag(
-        dag_id=company.dag_id(FAMILY),
+        **company.dag_args(FAMILY, __doc__ or "", what="Atera → QBO invoice export",
+                           tags=["atera", "quickbooks", "export"]),
         schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
         default_args=default_args,
-        tags=["atera", "quickbooks", "export", f"company:{company.id}"],
-        description=f"{company.name}: Atera → QBO invoice export",
         params=dag_params(),
-        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
-               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
     )
     def atera_qbo_invoice_export() -> None:
         @task

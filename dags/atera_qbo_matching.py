@@ -17,7 +17,7 @@ Runs after each catalog sync (Asset `atera_qbo://staging/catalog`) or by hand.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -87,17 +87,11 @@ def build(company: Company) -> None:
     catalog, mapping, mapping_updates = company_assets(None if company.is_default else company.id)
 
     @dag(
-        dag_id=company.dag_id(FAMILY),
+        **company.dag_args(FAMILY, __doc__ or "", what="Atera ↔ QBO matching (the sync wizard)",
+                           tags=["atera", "quickbooks", "matching"]),
         schedule=[catalog],  # this company's catalog sync only
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
         default_args=default_args,
-        tags=["atera", "quickbooks", "matching", f"company:{company.id}"],
-        description=f"{company.name}: Atera ↔ QBO matching (the sync wizard)",
         params=dag_params(),
-        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
-               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
     )
     def atera_qbo_matching() -> None:
         @task.skip_if(_commit_requested, skip_message="commit=true: the commit task does the matching")

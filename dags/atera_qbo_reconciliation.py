@@ -21,7 +21,7 @@ warnings).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -43,14 +43,10 @@ def build(company: Company) -> None:
     ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
 
     @dag(
-        dag_id=company.dag_id(FAMILY),
+        **company.dag_args(FAMILY, __doc__ or "", what="Atera ↔ QBO reconciliation (the morning report)",
+                           tags=["atera", "quickbooks", "reconciliation"]),
         schedule="@daily",
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
         default_args=default_args,
-        tags=["atera", "quickbooks", "reconciliation", f"company:{company.id}"],
-        description=f"{company.name}: Atera ↔ QBO reconciliation (the morning report)",
         params={
             "date_from": Param(None, type=["null", "string"], format="date",
                                description="First date (yyyy-mm-dd) of the exported documents and Atera invoices to "
@@ -64,8 +60,6 @@ def build(company: Company) -> None:
                                 description="Blocked/failed ledger rows older than this many days are warnings. "
                                             "Default: 3. Example: 7"),
         },
-        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
-               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
     )
     def atera_qbo_reconciliation() -> None:
         @task(pool="qbo_api", pool_slots=1)

@@ -17,7 +17,7 @@ the next matching review, or create it in QBO.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import Param, dag, task
@@ -37,21 +37,15 @@ def build(company: Company) -> None:
     ``tasks.runtime.wiring()`` finds the company from the running DAG id."""
 
     @dag(
-        dag_id=company.dag_id(FAMILY),
+        **company.dag_args(FAMILY, __doc__ or "", what="restore what a catalog replacement removed from Atera (manual)",
+                           tags=["atera", "catalog", "restore"]),
         schedule=None,
-        start_date=datetime(2026, 1, 1),
-        catchup=False,
-        max_active_runs=1,
         default_args=default_args,
-        tags=["atera", "catalog", "restore", f"company:{company.id}"],
-        description=f"{company.name}: restore what a catalog replacement removed from Atera (manual)",
         params={"plan_id": Param(
             "", type="string",
             description="The plan id of the catalog replacement to undo (catalog-<matching run id>: in the matching "
                         "task's summary, and the name of catalog_snapshots/<plan id>.json in the review dir). Default: "
                         "empty (refused). Example: catalog-manual__2026-11-27T101500.1234560000")},
-        doc_md=f"**Company: {company.name}** (`{company.id}`; QBO connection `{company.qbo_conn_id}`, "
-               f"Atera connection `{company.atera_conn_id}`)\n{__doc__}",
     )
     def atera_qbo_restore_catalog() -> None:
         @task

@@ -37,6 +37,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -100,6 +101,14 @@ class Company:
     def dag_id(self, family: str) -> str:
         """This company's DAG of a family (``atera_qbo_invoice_export`` → ``atera_qbo_invoice_export__uk``)."""
         return family if self.is_default else f"{family}{DAG_SEPARATOR}{self.id}"
+
+    def dag_args(self, family: str, doc: str, *, what: str, tags: Sequence[str]) -> dict[str, Any]:
+        """What every DAG of this company declares alike: its id, tags, description and docs (which name the
+        company and its connections), a start in the past, no catch-up, one run at a time."""
+        return {"dag_id": self.dag_id(family), "start_date": datetime(2026, 1, 1), "catchup": False,
+                "max_active_runs": 1, "tags": [*tags, f"company:{self.id}"], "description": f"{self.name}: {what}",
+                "doc_md": f"**Company: {self.name}** (`{self.id}`; QBO connection `{self.qbo_conn_id}`, "
+                          f"Atera connection `{self.atera_conn_id}`)\n{doc}"}
 
     def review_dir(self, root: Path) -> Path:
         """This company's review dir under the deployment's (``default`` keeps the root it always had)."""

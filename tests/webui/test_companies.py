@@ -301,16 +301,15 @@ def test_a_path_in_a_url_never_leaves_the_companys_review_dir(two, path):
 
 
 def test_connect_keeps_its_state_in_the_companys_database_and_refuses_a_realm_of_another(two, monkeypatch):
-    from atera_qbo.qbo.connect import Discovery
+    from atera_qbo.qbo.connect import ConnectFlow, Discovery
     from atera_qbo.qbo.connection import record_connected
     from atera_qbo.webui import connect
 
     made = []
 
     def flow(engine, company):
-        found = connect.CompanyConnectFlow(company, engine, Discovery("https://intuit.example/authorize",
-                                                                      "https://intuit.example/token"),
-                                           client_id="cid", client_secret="secret", redirect_uri="x")
+        found = ConnectFlow(engine, Discovery("https://intuit.example/authorize", "https://intuit.example/token"),
+                            client_id="cid", client_secret="secret", redirect_uri="x", state_prefix=f"{company.id}.")
         found.exchange = lambda code: {"access_token": "a", "refresh_token": "r"}  # Intuit said yes
         made.append(company.id)
         return found
@@ -340,12 +339,12 @@ def test_connect_keeps_its_state_in_the_companys_database_and_refuses_a_realm_of
 
 def test_add_a_company_writes_it_and_starts_connect_for_it(two, monkeypatch):
     from atera_qbo.companies import load_companies
-    from atera_qbo.qbo.connect import Discovery
+    from atera_qbo.qbo.connect import ConnectFlow, Discovery
     from atera_qbo.webui import connect
 
-    monkeypatch.setattr(connect, "flow", lambda engine, company: connect.CompanyConnectFlow(
-        company, engine, Discovery("https://intuit.example/authorize", "https://intuit.example/token"),
-        client_id="cid", client_secret="secret", redirect_uri="x"))
+    monkeypatch.setattr(connect, "flow", lambda engine, company: ConnectFlow(
+        engine, Discovery("https://intuit.example/authorize", "https://intuit.example/token"),
+        client_id="cid", client_secret="secret", redirect_uri="x", state_prefix=f"{company.id}."))
     monkeypatch.setattr(connect, "authorization_origin", lambda company: "https://intuit.example")
     client = two["client"]
     two["login"]("admin")

@@ -93,15 +93,17 @@ class ConnectFlow:
     """The flow for one app (client id/secret) and one redirect URI; ``clock`` is epoch seconds."""
 
     def __init__(self, engine: sa.Engine, discovery: Discovery, *, client_id: str, client_secret: str,
-                 redirect_uri: str, clock: Callable[[], float] = time.time, timeout: float = 30.0) -> None:
+                 redirect_uri: str, clock: Callable[[], float] = time.time, timeout: float = 30.0,
+                 state_prefix: str = "") -> None:
         self.engine, self.discovery = engine, discovery
+        self.state_prefix = state_prefix  # leads every state: tells the one callback URL whose flow it was
         self.client_id, self._secret, self.redirect_uri = client_id, client_secret, redirect_uri
         self.clock, self.timeout = clock, timeout
         self.states = table("oauth_states")
 
     def start(self, user: str) -> str:
         """Record a fresh state for ``user``; answer the URL of Intuit's consent page."""
-        state = secrets.token_urlsafe(32)
+        state = f"{self.state_prefix}{secrets.token_urlsafe(32)}"
         with self.engine.begin() as conn:
             conn.execute(sa.delete(self.states).where(self.states.c.created_at < self._now() - timedelta(days=1)))
             conn.execute(sa.insert(self.states).values(state=state, user_name=user, created_at=self._now()))

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
-from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Form, Request
@@ -30,7 +28,7 @@ from ..extract.qbo import pull_preferences
 from ..hooks import AteraHook, QuickBooksHook, fernet
 from ..qbo.auth import TokenStore
 from ..qbo.client import QboClient
-from ..qbo.connect import SCOPE, ConnectFlow, ConnectRefused, Discovery, Grant, discover, discovery_url
+from ..qbo.connect import ConnectFlow, ConnectRefused, Grant, discover, discovery_url
 from ..qbo.connection import current_realm, record_connected
 from ..staging.db import table
 from . import airflow_conns
@@ -50,31 +48,12 @@ def redirect_uri() -> str:
     return page_url(CALLBACK_URL_PATH)
 
 
-class CompanyConnectFlow(ConnectFlow):
-    """The flow of one company: its states live in its database and name it (``<company id>.<random>``; an id
-    has no dot), so the one callback URL finds the company a Connect was started for."""
-
-    def __init__(self, company: Company, engine: sa.Engine, discovery: Discovery, *, client_id: str,
-                 client_secret: str, redirect_uri: str) -> None:
-        super().__init__(engine, discovery, client_id=client_id, client_secret=client_secret,
-                         redirect_uri=redirect_uri)
-        self.company = company
-
-    def start(self, user: str) -> str:
-        state = f"{self.company.id}.{secrets.token_urlsafe(32)}"
-        with self.engine.begin() as conn:
-            conn.execute(sa.delete(self.states).where(self.states.c.created_at < self._now() - timedelta(days=1)))
-            conn.execute(sa.insert(self.states).values(state=state, user_name=user, created_at=self._now()))
-        query = urlencode({"client_id": self.client_id, "response_type": "code", "scope": SCOPE,
-                           "redirect_uri": self.redirect_uri, "state": state})
-        separator = "&" if "?" in self.discovery.authorization_endpoint else "?"
-        return f"{self.discovery.authorization_endpoint}{separator}{query}"
-
-
 def flow(engine: sa.Engine, company: Company) -> ConnectFlow:
     s = QuickBooksHook(company=company).settings
-    return CompanyConnectFlow(company, engine, discover(discovery_url(s.discovery_url, s.environment)),
-                              client_id=s.client_id, client_secret=s.client_secret, redirect_uri=redirect_uri())
+    # the company's states live in its database and start with its id (``<id>.<random>``; an id has no dot), so
+    # the one callback URL finds the company a Connect was started for
+    return ConnectFlow(engine, discover(discovery_url(s.discovery_url, s.environment)), client_id=s.client_id,
+                       client_secret=s.client_secret, redirect_uri=redirect_uri(), state_prefix=f"{company.id}.")
 
 
 def authorization_origin(company: Company) -> str:
