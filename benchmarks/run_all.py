@@ -1,9 +1,9 @@
 """``make bench``: every benchmark in this folder (``bench_*.py``), one after the other, each printing its own
 figures; then ``docs/benchmarks.md`` is written anew from what they printed, with the machine they ran on.
 
-The known benchmarks run in the order of the flow (twins, extraction, matching, export, reconciliation); any
-other ``bench_*.py`` runs after them, and one that is not there (yet) is only named as missing. A benchmark that
-fails is recorded with its exit status and the others still run; the command then exits 1.
+The known benchmarks run in the order of the flow (twins, extraction, matching, export, reconciliation, several
+companies); any other ``bench_*.py`` runs after them, and one that is not there (yet) is only named as missing. A
+benchmark that fails is recorded with its exit status and the others still run; the command then exits 1.
 
 ``python benchmarks/run_all.py [--only NAME ...] [--no-docs]``
 """
@@ -29,6 +29,7 @@ ORDER = {  # file → what it measures (the flow's order); files not listed run 
     "bench_matching.py": "Matching",
     "bench_export.py": "Invoice export at QBO's limits",
     "bench_reconciliation.py": "Reconciliation",
+    "bench_companies.py": "Two companies exporting at once on the Celery cluster",
 }
 
 
