@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -103,6 +104,35 @@ def test_concurrent_refresh_keeps_the_chain(engine):
         t.join()
     assert not errors
     assert ep.calls == 1 and {r[0] for r in results} == {"at-1"}
+
+
+def test_threads_of_one_store_refresh_once(engine):
+    """The threads of one client (the export's DocNumber lookups) share its token store, hence its lease owner: the
+    first refresh must still be the only one, or the second spends a refresh token already rotated away."""
+    ep = RotatingEndpoint("seed")
+    slow = ep.refresh
+
+    def refresh(token: str) -> dict:
+        time.sleep(0.2)  # Intuit takes a moment: long enough for every thread to want a token meanwhile
+        return slow(token)
+
+    ep.refresh = refresh
+    store = TokenStore(engine, "r5", ep, seed_refresh_token="seed")
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(store.access_token())
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert ep.calls == 1 and set(results) == {("at-1", 1)}
 
 
 def test_tokens_are_encrypted_at_rest(engine):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -120,6 +121,9 @@ class TokenStore:
         self.clock = clock
         self.sleep = sleep
         self.owner = uuid.uuid4().hex
+        # The store's threads share its lease owner, so the lease cannot keep them apart: this does (one takes
+        # the lease and refreshes; the next finds the chain's version moved on and takes the new token).
+        self._refreshing = threading.Lock()
         self.tokens = table("oauth_tokens")
         self._seed(seed_refresh_token)
 
@@ -165,11 +169,12 @@ class TokenStore:
                 return self._token(row.access_token, "access token"), int(row.version)
             if stale_version is not None and row.version != stale_version and row.access_token:
                 return self._token(row.access_token, "access token"), int(row.version)  # refreshed since our 401
-            if self._take_lease(row.version):
-                try:
-                    return self._refresh(row.version)
-                finally:
-                    self._drop_lease()
+            with self._refreshing:
+                if self._take_lease(row.version):
+                    try:
+                        return self._refresh(row.version)
+                    finally:
+                        self._drop_lease()
             if self.clock() > deadline:
                 raise RetriableApiError("QBO token refresh: another worker holds the refresh lease for too long",
                                         entity="QBO OAuth")
