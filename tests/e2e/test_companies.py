@@ -439,7 +439,7 @@ def test_a_single_company_deployment_is_adopted_and_exports_on_without_duplicate
     migrate.downgrade(engine, "0010_oauth_states")
     engine.dispose()
     dispose_engines()  # the next task migrates it again, as the new version's first task would
-    identity._CHECKED.clear()  # and checks whose it is afresh
+    identity.forget_checks()  # and checks whose it is afresh
 
     (work / "companies.json").write_text(json.dumps({"companies": [
         {"id": "default", "name": "Contoso US", "route": {"country": ["United States"]}},

@@ -40,3 +40,9 @@ def claim_database(engine: sa.Engine, company_id: str) -> None:
                 f"its own database — fix staging_conn_id of {company_id!r} in the companies file")
     with _LOCK:
         _CHECKED.add(key)
+
+
+def forget_checks() -> None:
+    """Check every database afresh on its next claim (a database replaced or migrated behind this process)."""
+    with _LOCK:
+        _CHECKED.clear()

@@ -195,8 +195,9 @@ def disconnect(page: ManageIntegration, engine: Engine, csrf: Annotated[str, For
                             "was changed", 400)
     result = _disconnect(page, engine, realm)
     note = f" {result['note']}" if result.get("note") else ""
+    whose = f" ({page.company.name})" if page.scope.several else ""  # which of this deployment's companies
     return page.render("notice.html", 200, title="Disconnected",
-                       message=f"QuickBooks company {expected} ({page.company.name}) was disconnected: "
+                       message=f"QuickBooks company {expected}{whose} was disconnected: "
                                f"{result.get('revoked', 0)} token(s) revoked, the stored tokens deleted, the history "
                                "kept. Every QBO call now refuses "
                                f"until you reconnect on this page.{note}")
