@@ -36,6 +36,8 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -239,6 +241,38 @@ class Companies:
 
 
 SINGLE = Companies((Company(DEFAULT_ID, "default"),))
+
+
+# ------------------------------------------------------------------------------ the company a task works for
+@dataclass(frozen=True)
+class AtWork:
+    company: Company
+    several: bool  # the deployment has several companies: messages name this one, links carry ?company=
+
+
+_AT_WORK: ContextVar[AtWork | None] = ContextVar("atera_qbo_company_at_work", default=None)
+
+
+@contextmanager
+def working_for(company: Company, *, several: bool) -> Iterator[None]:
+    """What runs inside the block works for ``company`` (the tasks' wiring, the failure callback): the messages it
+    writes name that company's DAGs (``dag_of``), notifications its name and pages."""
+    token = _AT_WORK.set(AtWork(company, several))
+    try:
+        yield
+    finally:
+        _AT_WORK.reset(token)
+
+
+def at_work() -> AtWork | None:
+    return _AT_WORK.get()
+
+
+def dag_of(family: str) -> str:
+    """The DAG of ``family`` a message should name: the company at work's (``atera_qbo_matching__uk``), else the
+    family's own id."""
+    now = _AT_WORK.get()
+    return now.company.dag_id(family) if now else family
 
 
 # --------------------------------------------------------------------------------------------- parsing the file

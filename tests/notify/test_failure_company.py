@@ -86,14 +86,15 @@ def test_with_one_company_every_dag_is_its_own(tmp_path, monkeypatch):
 
 
 def test_messages_about_a_company_name_it_and_link_to_its_pages(monkeypatch):
-    from atera_qbo.notify.message import about_company, subject
+    from atera_qbo.companies import Company, working_for
+    from atera_qbo.notify.message import subject
     from atera_qbo.notify.settings import page
 
     monkeypatch.setenv("AIRFLOW__API__BASE_URL", "https://airflow.example.com")
-    with about_company("uk", "Contoso UK", several=True):
+    with working_for(Company("uk", "Contoso UK"), several=True):
         assert subject("Export: 2 invoice(s) blocked") == "[Atera ↔ QBO · Contoso UK] Export: 2 invoice(s) blocked"
         assert page("/export") == "https://airflow.example.com/atera-qbo/export?company=uk"
-    with about_company("default", "default", several=False):  # one company: the messages of before
+    with working_for(Company("default", "default"), several=False):  # one company: the messages of before
         assert subject("Export: 2 invoice(s) blocked") == "[Atera ↔ QBO] Export: 2 invoice(s) blocked"
         assert page("/export") == "https://airflow.example.com/atera-qbo/export"
     assert page("/") == "https://airflow.example.com/atera-qbo/"  # outside any company's task

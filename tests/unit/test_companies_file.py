@@ -183,3 +183,17 @@ def test_each_company_has_its_own_database_and_review_dir(tmp_path):
         company_url("sqlite://", "uk")
     assert us.review_dir(tmp_path) == tmp_path and uk.review_dir(tmp_path) == tmp_path / "companies" / "uk"
     assert (tmp_path / "companies" / "uk").is_dir()
+
+
+def test_what_a_company_task_writes_names_its_own_dags():
+    """A blocked invoice's reason or a finding's action tells finance which DAG to run: the company's own, or
+    the family's id outside any company's task (one company: the messages of before)."""
+    from atera_qbo.companies import Company, at_work, dag_of, working_for
+
+    uk = Company("uk", "Contoso UK")
+    with working_for(uk, several=True):
+        assert dag_of("atera_qbo_matching") == "atera_qbo_matching__uk"
+        with working_for(Company("default", "Contoso US"), several=True):  # nested: the inner one wins
+            assert dag_of("atera_qbo_matching") == "atera_qbo_matching"
+        assert at_work().company is uk
+    assert at_work() is None and dag_of("atera_qbo_invoice_export") == "atera_qbo_invoice_export"

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from ..companies import dag_of
 from ..matching.catalogs import load_catalogs
 from ..matching.match import match_all
 from ..matching.normalize import exact_key
@@ -78,7 +79,7 @@ def _create_or_reuse(engine: sa.Engine, qbo: QboApi, customer: Customer, taken: 
         return "", f"{label}: QBO cannot take this name: it {' and '.join(refused)}"
     if exact_key(display) in taken:
         return "", (f"{label}: a QBO {taken[exact_key(display)]} already has this name, and QBO names are unique "
-                    "across customers, vendors and employees: map it in atera_qbo_matching")
+                    f"across customers, vendors and employees: map it in {dag_of('atera_qbo_matching')}")
     existing = qbo.query(select("Customer", f"DisplayName = {quote(display)} AND Active IN (true, false)"),
                          entity=f"QBO customer named {display!r}").get("Customer") or []
     if existing and not existing[0].get("Active", True):

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from ..companies import dag_of
 from ..matching.catalogs import Catalogs, load_catalogs
 from ..matching.commit import income_account
 from ..matching.match import match_all
@@ -43,7 +44,7 @@ def candidate_reasons(review: pd.DataFrame, entity: Entity, atera_ids: list[str]
         out[str(r.atera_id)] = (f"Atera {entity} {r.atera_id} {r.atera_name!r} has a likely match in QBO, "
                                 f"{listed or r.qbo_name!r}: it is not created (that would make a duplicate). Fix: "
                                 f"in the overrides file, action=match with that qbo_id (or action=create if it is "
-                                "really new), then run atera_qbo_matching with commit=true")
+                                f"really new), then run {dag_of('atera_qbo_matching')} with commit=true")
     return out
 
 

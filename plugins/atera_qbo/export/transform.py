@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from ..companies import dag_of
 from ..money import cents, dumps, to_decimal
 
 HUNDRED = Decimal(100)
@@ -73,7 +74,7 @@ def _customer_problems(invoice: dict[str, Any], ctx: InvoiceContext) -> tuple[st
     elif qbo_customer is None:
         problems.append(ctx.unmapped_reasons.get(f"customer:{customer_id}") or (
             f"Atera customer {customer_id} {invoice.get('customer_name')!r} has no QBO customer: match it in "
-            "atera_qbo_matching (or run the export with create_missing_customers=true)"))
+            f"{dag_of('atera_qbo_matching')} (or run the export with create_missing_customers=true)"))
     currency = invoice.get("currency") or ctx.home_currency
     if currency != ctx.home_currency and not ctx.multi_currency:
         problems.append(f"currency {currency} differs from QBO's home currency {ctx.home_currency} and QBO "
@@ -86,7 +87,8 @@ def _item_of(line: dict[str, Any], ctx: InvoiceContext, where: str) -> str:
     if not items:
         reason = ctx.unmapped_reasons.get(f"product:{line.get('product_name') or ''}")
         raise _LineProblem(f"{where}: {reason}" if reason else (
-            f"{where}: no QBO item is mapped to this Atera product: match or create it in atera_qbo_matching "
+            f"{where}: no QBO item is mapped to this Atera product: match or create it in "
+            f"{dag_of('atera_qbo_matching')} "
             "(or export with create_missing_items=true)"))
     if len(items) > 1:
         raise _LineProblem(f"{where}: Atera records of this name map to different QBO items "

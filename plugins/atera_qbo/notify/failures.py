@@ -20,14 +20,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..companies import Company, company_staging_url, load_companies
+from ..companies import Company, company_staging_url, load_companies, working_for
 from ..config import conn_info
 from ..html import render
 from ..staging.db import engine_for, utcnow
 from ..staging.identity import claim_database
 from .deliver import quietly, send_and_record
 from .memory import Ids, claim, explained, record_message, throttled_since
-from .message import Message, about_company, first_line, slack_text, subject
+from .message import Message, first_line, slack_text, subject
 from .settings import Channels, channels, task_log
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def tell_failure(context: Mapping[str, Any], *, now: datetime | None = None,
         return None
     ids = failure_ids(context)
     company = failed_company(ids["dag_id"])
-    with about_company(company.id, company.name, several=len(load_companies()) > 1):
+    with working_for(company, several=len(load_companies()) > 1):
         return _tell_failure(context, ids, chans, engine or staging_engine(company), now)
 
 

@@ -5,33 +5,19 @@ what an error may say."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from ..companies import at_work
+
 SUBJECT_PREFIX = "[Atera ↔ QBO] "
 
-# The company the messages being built are about (id, name), set while one company's task runs when the deployment
-# has several: its name leads every subject, and every link opens its pages (``?company=<id>``).
-_COMPANY: ContextVar[tuple[str, str] | None] = ContextVar("atera_qbo_notify_company", default=None)
-
-
-@contextmanager
-def about_company(company_id: str, name: str, *, several: bool) -> Iterator[None]:
-    """Messages built inside the block are about this company (named only when there are ``several``)."""
-    token = _COMPANY.set((company_id, name) if several else None)
-    try:
-        yield
-    finally:
-        _COMPANY.reset(token)
-
-
 def company_query() -> str:
-    """``?company=<id>`` for a link to the plugin's pages while a company is set, else nothing."""
-    company = _COMPANY.get()
-    return f"?company={quote(company[0], safe='')}" if company else ""
+    """``?company=<id>`` for a link to the plugin's pages while a task works for one of several companies
+    (``companies.working_for``), else nothing."""
+    now = at_work()
+    return f"?company={quote(now.company.id, safe='')}" if now and now.several else ""
 FIRST_LINE_LIMIT = 300  # characters of an error shown in a message
 
 _SECRET_SHAPES: list[tuple[re.Pattern[str], str]] = [
@@ -80,8 +66,8 @@ class Message:
 def subject(text: str) -> str:
     """A subject line: the prefix, one line, no longer than a mail client shows."""
     one = " ".join(text.split())
-    company = _COMPANY.get()
-    prefix = f"[Atera ↔ QBO · {company[1]}] " if company else SUBJECT_PREFIX
+    now = at_work()
+    prefix = f"[Atera ↔ QBO · {now.company.name}] " if now and now.several else SUBJECT_PREFIX
     return prefix + (one if len(one) <= 150 else one[:149] + "…")
 
 

@@ -221,7 +221,7 @@ def base_url() -> str:
 
 def page(path: str) -> str:
     """A page of the plugin (``/`` the wizard, ``/export``, ``/reconciliation``) as a full URL — the company's
-    page while a message is about one (``message.about_company``)."""
+    page while a message is about one (``companies.working_for``)."""
     return f"{base_url()}{PLUGIN_PREFIX}{path}{company_query()}"
 
 

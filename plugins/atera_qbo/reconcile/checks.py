@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from ..companies import dag_of
 from ..extract.routing import router_for_database, unrouted_customers
 from ..matching.catalogs import load_catalogs
 from ..matching.match import match_all
@@ -163,8 +164,8 @@ def unmapped_findings(engine: sa.Engine, sides: list[Side]) -> list[Finding]:
                            qbo_id=str(r.qbo_id or ""), qbo_name=r.qbo_name or "",
                            qbo_link=qbo_link(entity, str(r.qbo_id)) if r.qbo_id else "",
                            detail=f"new in Atera, not mapped; {suggestion}",
-                           action="Run atera_qbo_matching, check match_review.csv and commit (or create it in "
-                                  "QBO); invoices using it are blocked until then."))
+                           action=f"Run {dag_of('atera_qbo_matching')}, check match_review.csv and commit (or "
+                                  "create it in QBO); invoices using it are blocked until then."))
     return out
 
 

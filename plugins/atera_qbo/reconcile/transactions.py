@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..companies import dag_of
 from ..staging.db import money_in, table
 from ..staging.ledger import LedgerStatus, ledger_rows_with
 from .findings import Finding, Records, qbo_link
@@ -162,8 +163,8 @@ def not_exported_findings(engine: sa.Engine, date_from: date, date_to: date) -> 
     return [Finding("not_exported", "info", "invoice", atera_id=r.source_id, atera_name=r.customer_name or "",
                     detail=f"dated {r.invoice_date}, total {money_in(r.total)}"
                            + (" (a send is pending)" if r.status == LedgerStatus.PENDING else ", never exported"),
-                    action="Export it (atera_qbo_invoice_export with its invoice number), or leave it if it "
-                           "is billed another way.")
+                    action=f"Export it ({dag_of('atera_qbo_invoice_export')} with its invoice number), or leave it "
+                           "if it is billed another way.")
             for r in sorted(rows, key=lambda r: (r.invoice_date or "", r.source_id))]
 
 

@@ -16,11 +16,10 @@ from airflow.sdk import get_current_context
 from airflow.sdk.exceptions import AirflowFailException
 
 from ..atera.api import AteraApi
-from ..companies import Company, load_companies
+from ..companies import Company, load_companies, working_for
 from ..config import QboSettings, review_dir, variable
 from ..errors import ConfigError, FatalError
 from ..hooks import AteraHook, QuickBooksHook, StagingHook
-from ..notify.message import about_company
 from ..notify.settings import announce as announce_notifications
 from ..qbo.api import QboApi
 from ..qbo.usage import record_usage
@@ -126,8 +125,8 @@ def wiring(company: Company | None = None) -> Iterator[Wiring]:
     announce_notifications()  # the task's log says (once per process) when notifications are off, and why
     company = company or task_company()
     with ExitStack() as stack:
-        # what this task tells names its company and links to its pages (when the deployment has several)
-        stack.enter_context(about_company(company.id, company.name, several=len(load_companies()) > 1))
+        # what this task writes names its company's DAGs; what it tells, the company and its pages (if several)
+        stack.enter_context(working_for(company, several=len(load_companies()) > 1))
         yield Wiring(stack, company)
 
 
