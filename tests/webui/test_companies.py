@@ -369,3 +369,14 @@ def test_add_a_company_writes_it_and_starts_connect_for_it(two, monkeypatch):
     refused = client.post("/atera-qbo/connect/add", data={**form, "company_id": "de", "route_values": "Germany"},
                           headers={"Origin": ORIGIN, "Accept": "application/json"})
     assert refused.status_code == 403 and load_companies().ids == ["default", "uk", "fr"]
+
+
+def test_what_a_page_tells_to_run_is_the_companys_own_dag(two):
+    """A page that says "run the reconciliation" names the company's own DAG, not default's."""
+    client = two["client"]
+    two["login"]("finance")
+    for company, dag in (("uk", "atera_qbo_reconciliation__uk"), ("default", "atera_qbo_reconciliation")):
+        (two["dirs"][company] / "reconciliation_latest.html").unlink()
+        answer = client.get(f"/atera-qbo/reconciliation?company={company}")
+        assert answer.status_code == 404 and f"run {dag}" in answer.text, answer.text[:300]
+        assert company == "uk" or "__uk" not in answer.text

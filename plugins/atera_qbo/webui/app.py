@@ -121,7 +121,7 @@ def summary(page: ReadWizard, review: CurrentReview, engine: Engine, decisions: 
             csrf: Annotated[str, Form()] = "", base_version: Annotated[str, Form()] = "") -> HTMLResponse:
     check_csrf(page.request, page.user, csrf)
     try:
-        overrides, decided = _overrides(review, engine, decisions)
+        overrides, decided = _overrides(review, engine, decisions, page.company.dag_id(runs.MATCHING_DAG))
     except MatchingError as exc:
         return page.refused("Summary", str(exc))
     return page.render("summary.html", title="Summary", plan=rv.plan(overrides), decided=len(decided),
@@ -142,7 +142,7 @@ def done(page: RunMatching, review: CurrentReview, engine: Engine, dag_runs: Run
     if conflict is not None:
         return page.render("error.html", 409, title="Done", message=conflict, clear_draft=True)
     try:
-        overrides, _ = _overrides(review, engine, decisions)
+        overrides, _ = _overrides(review, engine, decisions, page.company.dag_id(runs.MATCHING_DAG))
     except MatchingError as exc:
         return page.refused("Done", str(exc))
     changed = rv.changed_rows(review.rows(), overrides)
@@ -183,15 +183,17 @@ def _conflict(engine: sa.Engine, base_version: str) -> str | None:
             "decisions in force (the matching run it started rewrites the review when it ends), then decide again.")
 
 
-def _overrides(review: rv.Review, engine: sa.Engine, raw: str) -> tuple[list[ReviewRow], dict[str, rv.Choice]]:
-    """The review with the posted decisions applied; a chosen QBO record must exist in staging."""
+def _overrides(review: rv.Review, engine: sa.Engine, raw: str, matching_dag: str,
+               ) -> tuple[list[ReviewRow], dict[str, rv.Choice]]:
+    """The review with the posted decisions applied; a chosen QBO record must exist in staging. ``matching_dag``:
+    the company's matching DAG, which writes the review."""
     try:
         data = json.loads(raw or "{}")
     except ValueError:
         raise MatchingError("the decisions are not valid JSON: reload the page and decide again") from None
     rows = review.rows()
     if not rows:
-        raise MatchingError("no review yet: run atera_qbo_matching (it writes match_review.csv) first")
+        raise MatchingError(f"no review yet: run {matching_dag} (it writes match_review.csv) first")
     decided = rv.parse_decisions(data, rows)
     by_key = {rv.row_key(r): r for r in rows}
     wanted = {(str(by_key[k].entity), c.qbo_id) for k, c in decided.items() if c.action == Action.MATCH}
@@ -284,6 +286,7 @@ def static(page: ReadWizard, name: str) -> Response:
 def reconciliation(page: ReadReconciliation) -> Response:
     path = page.review_dir / "reconciliation_latest.html"
     if not path.exists():
-        raise HTTPException(404, "no reconciliation report yet: run atera_qbo_reconciliation")
+        raise HTTPException(404, "no reconciliation report yet: run "
+                                 f"{page.company.dag_id(runs.RECONCILIATION_DAG)}")
     # the report is ours, but keep it inert: no script of its own runs under this origin
     return HTMLResponse(path.read_text(encoding="utf-8"), headers={"Content-Security-Policy": "sandbox"})
