@@ -28,8 +28,8 @@ def summary(engine: sa.Engine) -> dict[str, Any]:
             out["staging_rows"][f"stg_atera_products[{kind}]"] = n
         for name in ("map_customers", "map_products"):
             tbl = table(name)
-            out["matches"][name] = dict(conn.execute(
-                sa.select(tbl.c.method, sa.func.count()).where(tbl.c.active.is_(True)).group_by(tbl.c.method)))
+            out["matches"][name] = dict(conn.execute(  # .all(): rows; dict() of a Result would index it by its keys()
+                sa.select(tbl.c.method, sa.func.count()).where(tbl.c.active.is_(True)).group_by(tbl.c.method)).all())
         batches, invoices = table("export_batches"), table("export_invoices")
         last = conn.execute(sa.select(batches).order_by(batches.c.started_at.desc()).limit(1)).first()
         if last is not None:
@@ -42,7 +42,7 @@ def summary(engine: sa.Engine) -> dict[str, Any]:
                 "exported_ids": {r.atera_invoice_number: r.qbo_id for r in rows if r.status == "exported"},
             }
         totals: dict[str, int] = dict(conn.execute(sa.select(invoices.c.status, sa.func.count())
-                                                 .group_by(invoices.c.status)))
+                                                 .group_by(invoices.c.status)).all())
         out["export"]["ledger_totals"] = totals
     return out
 
