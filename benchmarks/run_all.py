@@ -61,7 +61,8 @@ def run(script: str) -> Outcome:
         return Outcome(script, title, 0.0, None, "")
     started = time.monotonic()
     lines: list[str] = []
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    # the docs keep what each benchmark prints and any warning, not the info log of every migration and load
+    env = dict(os.environ, PYTHONUNBUFFERED="1", AIRFLOW__LOGGING__LOGGING_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, str(path)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
