@@ -70,6 +70,24 @@ class RotatingEndpoint:
             return {"access_token": f"at-{self.calls}", "refresh_token": new, "expires_in": 3600}
 
 
+def in_threads(call, n: int = 6) -> tuple[list, list]:
+    """Run ``call`` in ``n`` threads at once; answer what they returned and what they raised."""
+    results, errors = [], []
+
+    def worker():
+        try:
+            results.append(call())
+        except Exception as exc:  # noqa: BLE001 - every error is the test's to see
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
 def test_token_store_seeds_once_and_persists_rotation(engine):
     ep = RotatingEndpoint("seed")
     store = TokenStore(engine, "r1", ep, seed_refresh_token="seed")
@@ -89,19 +107,7 @@ def test_token_store_without_seed_is_a_config_error(engine):
 def test_concurrent_refresh_keeps_the_chain(engine):
     ep = RotatingEndpoint("seed")
     TokenStore(engine, "r3", ep, seed_refresh_token="seed")
-    results, errors = [], []
-
-    def worker():
-        try:
-            results.append(TokenStore(engine, "r3", ep, seed_refresh_token="seed").access_token())
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = in_threads(lambda: TokenStore(engine, "r3", ep, seed_refresh_token="seed").access_token())
     assert not errors
     assert ep.calls == 1 and {r[0] for r in results} == {"at-1"}
 
@@ -118,19 +124,7 @@ def test_threads_of_one_store_refresh_once(engine):
 
     ep.refresh = refresh
     store = TokenStore(engine, "r5", ep, seed_refresh_token="seed")
-    results, errors = [], []
-
-    def worker():
-        try:
-            results.append(store.access_token())
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = in_threads(store.access_token)
     assert not errors
     assert ep.calls == 1 and set(results) == {("at-1", 1)}
 
